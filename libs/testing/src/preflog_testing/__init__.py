@@ -1,0 +1,1 @@
+"""preflog_testing."""
