@@ -1,1 +1,40 @@
-"""preflog_eventstore."""
+"""The Postgres event store: append with expected versions, gap-safe reads, projections,
+migrations and the relay to JetStream."""
+
+from __future__ import annotations
+
+from preflog_eventstore.db import create_pool, migrate
+from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
+from preflog_eventstore.projections import Projection, ProjectionRunner
+from preflog_eventstore.store import (
+    ANY,
+    NO_STREAM,
+    AppendedEvent,
+    AppendResult,
+    EventStore,
+    StreamWrite,
+    load_checkpoint,
+    record_from_row,
+    save_checkpoint,
+)
+from preflog_eventstore.timetravel import fold
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "AppendResult",
+    "AppendedEvent",
+    "EventStore",
+    "Migration",
+    "Projection",
+    "ProjectionRunner",
+    "StreamWrite",
+    "apply_migrations",
+    "create_pool",
+    "fold",
+    "load_checkpoint",
+    "load_migrations",
+    "migrate",
+    "record_from_row",
+    "save_checkpoint",
+]

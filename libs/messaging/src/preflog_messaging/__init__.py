@@ -1,1 +1,18 @@
-"""preflog_messaging."""
+"""Messaging over NATS: the events stream, the consumer loop, and service calls."""
+
+from __future__ import annotations
+
+from preflog_messaging.connection import connect, ensure_events_stream, events_stream
+from preflog_messaging.consumer import EventConsumer
+from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject
+
+__all__ = [
+    "CallContext",
+    "EventConsumer",
+    "RpcClient",
+    "RpcServer",
+    "connect",
+    "ensure_events_stream",
+    "events_stream",
+    "rpc_subject",
+]

@@ -1,1 +1,1 @@
-"""preflog_testing."""
+"""pytest plugin and infrastructure choice for Preflog tests."""

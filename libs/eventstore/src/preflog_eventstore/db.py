@@ -1,0 +1,30 @@
+"""Connection pools and start-up migration."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from preflog_eventstore.migrate import Migration, all_migrations, apply_migrations
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Short transactions keep gap-safe readers from lagging (ARCHITECTURE.md).
+    await conn.execute("set idle_in_transaction_session_timeout = '60s'")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        command_timeout=60, max_inactive_connection_lifetime=300,
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(dsn: str, extra: list[Migration] | None = None) -> list[str]:
+    """Apply every installed component's migrations (and ``extra``); returns what ran now."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn, all_migrations() + list(extra or []))
+    finally:
+        await conn.close()

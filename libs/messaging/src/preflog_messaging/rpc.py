@@ -1,0 +1,249 @@
+"""Service calls over NATS request/reply.
+
+Subjects are ``<ns>.rpc.<service>.<operation>``; every instance of a service joins the queue
+group named after it, so adding instances adds throughput. The caller's identity travels in
+the request with an HMAC signature over it: a service acts only on an identity the gateway
+(or another holder of the internal secret) signed. Errors travel as typed results and are
+raised again on the caller's side as the same :class:`PreflogError` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from preflog_contracts.envelope import Metadata
+from preflog_contracts.errors import (
+    Forbidden,
+    Internal,
+    Invalid,
+    PreflogError,
+    Unauthenticated,
+    Unavailable,
+)
+from preflog_contracts.identity import Identity
+from preflog_observability.metrics import RPC_LATENCY, RPC_REQUESTS
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class CallContext(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who calls and why; handlers take it first. ``identity`` is None only for system calls."""
+
+    identity: Identity | None = None
+    correlation_id: str = ""
+    idempotency_key: str | None = None
+    user_agent: str | None = None
+
+    def require_identity(self) -> Identity:
+        if self.identity is None:
+            raise Unauthenticated("authentication required")
+        return self.identity
+
+    def metadata(self, actor_role: str, **scope: str | None) -> Metadata:
+        """Event metadata for an action taken in this call, in ``actor_role``."""
+        ident = self.require_identity()
+        return Metadata(
+            actor_id=ident.user_id,
+            actor_role=actor_role,
+            correlation_id=self.correlation_id,
+            idempotency_key=self.idempotency_key,
+            user_agent=self.user_agent,
+            project_id=scope.get("project_id"),
+            task_id=scope.get("task_id"),
+            label_id=scope.get("label_id"),
+        )
+
+
+class RpcRequest(msgspec.Struct, frozen=True, kw_only=True):
+    ctx: CallContext
+    signature: str
+    body: msgspec.Raw
+
+
+class RpcFailure(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    fields: dict[str, str] = {}
+
+
+class RpcReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    body: msgspec.Raw | None = None
+    error: RpcFailure | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_request_decoder = msgspec.json.Decoder(RpcRequest)
+_reply_decoder = msgspec.json.Decoder(RpcReply)
+
+
+def rpc_subject(namespace: str, service: str, operation: str) -> str:
+    return f"{namespace}.rpc.{service}.{operation}"
+
+
+def sign(secret: str, ctx: CallContext) -> str:
+    return hmac.new(secret.encode(), _encoder.encode(ctx), hashlib.sha256).hexdigest()
+
+
+def validation_fields(exc: msgspec.ValidationError, prefix: str = "") -> dict[str, str]:
+    """Turn msgspec's ``... - at `$.a[0].b``` message into ``{"a[0].b": "..."}``."""
+    text = str(exc)
+    message, _, where = text.partition(" - at `")
+    path = where.rstrip("`").removeprefix("$").lstrip(".") if where else ""
+    return {(prefix + path) if path else (prefix.rstrip(".") or "input"): message}
+
+
+Handler = Callable[[CallContext, Any], Awaitable[Any]]
+
+
+@dataclass
+class _Operation:
+    request_type: type[Any]
+    decoder: msgspec.json.Decoder[Any]
+    handler: Handler
+
+
+class RpcServer:
+    """Answers ``<ns>.rpc.<service>.*`` in the service's queue group, many calls at once."""
+
+    def __init__(
+        self, nc: Client, *, namespace: str, service: str, secret: str, concurrency: int = 256
+    ) -> None:
+        self.nc = nc
+        self.namespace = namespace
+        self.service = service
+        self.secret = secret
+        self._ops: dict[str, _Operation] = {}
+        self._sub: Subscription | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, operation: str, request_type: type[T], handler: Callable[[CallContext, T], Awaitable[Any]]) -> None:
+        self._ops[operation] = _Operation(request_type, msgspec.json.Decoder(request_type), handler)
+
+    @property
+    def operations(self) -> list[str]:
+        return sorted(self._ops)
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(
+            rpc_subject(self.namespace, self.service, "*"),
+            queue=self.service,
+            cb=self._on_message,
+            pending_msgs_limit=100_000,
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_message(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._dispatch(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _dispatch(self, msg: Msg) -> None:
+        operation = msg.subject.rsplit(".", 1)[-1]
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            body = await self._call(operation, msg.data)
+            reply = RpcReply(body=msgspec.Raw(_encoder.encode(body)))
+        except PreflogError as exc:
+            outcome = exc.code.value
+            reply = RpcReply(error=RpcFailure(code=exc.code.value, message=exc.message, fields=exc.fields))
+        except Exception:
+            outcome = "INTERNAL"
+            log.exception("rpc.failed", service=self.service, operation=operation)
+            reply = RpcReply(error=RpcFailure(code="INTERNAL", message="internal error"))
+        RPC_REQUESTS.labels(self.service, operation, outcome).inc()
+        RPC_LATENCY.labels(self.service, operation).observe(time.perf_counter() - started)
+        if msg.reply:
+            try:
+                await msg.respond(_encoder.encode(reply))
+            except Exception:
+                log.warning("rpc.reply_lost", service=self.service, operation=operation)
+
+    async def _call(self, operation: str, data: bytes) -> Any:
+        op = self._ops.get(operation)
+        if op is None:
+            raise Invalid(f"unknown operation {operation!r}")
+        try:
+            request = _request_decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            raise Invalid("malformed request", validation_fields(exc)) from None
+        if not hmac.compare_digest(request.signature, sign(self.secret, request.ctx)):
+            raise Forbidden("unsigned or tampered caller identity")
+        try:
+            body = op.decoder.decode(request.body)
+        except msgspec.ValidationError as exc:
+            raise Invalid("invalid input", validation_fields(exc)) from None
+        structlog.contextvars.bind_contextvars(correlation_id=request.ctx.correlation_id)
+        return await op.handler(request.ctx, body)
+
+
+class RpcClient:
+    """Calls services; raises the service's typed error, or Unavailable when none answers."""
+
+    def __init__(self, nc: Client, *, namespace: str, secret: str, timeout: float = 10.0) -> None:
+        self.nc = nc
+        self.namespace = namespace
+        self.secret = secret
+        self.timeout = timeout
+        self.calls = 0  # counted so tests can bound the calls a request costs
+
+    async def call(
+        self,
+        service: str,
+        operation: str,
+        body: Any,
+        *,
+        ctx: CallContext,
+        response_type: type[R] = Any,  # type: ignore[assignment]
+        timeout: float | None = None,
+    ) -> R:
+        if not ctx.correlation_id:
+            ctx = msgspec.structs.replace(ctx, correlation_id=str(uuid.uuid4()))
+        request = RpcRequest(
+            ctx=ctx, signature=sign(self.secret, ctx), body=msgspec.Raw(_encoder.encode(body))
+        )
+        self.calls += 1
+        try:
+            msg = await self.nc.request(
+                rpc_subject(self.namespace, service, operation),
+                _encoder.encode(request),
+                timeout=timeout or self.timeout,
+            )
+        except (NatsTimeout, NoRespondersError, TimeoutError):
+            raise Unavailable(f"the {service} service did not answer; retry later") from None
+        reply = _reply_decoder.decode(msg.data)
+        if reply.error is not None:
+            raise PreflogError.from_code(reply.error.code, reply.error.message, reply.error.fields)
+        if reply.body is None:
+            raise Internal("empty reply")
+        result: R = msgspec.json.decode(reply.body, type=response_type)
+        return result
