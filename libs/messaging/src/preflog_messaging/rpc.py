@@ -29,7 +29,6 @@ from nats.errors import TimeoutError as NatsTimeout
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.errors import (
     Forbidden,
-    Internal,
     Invalid,
     PreflogError,
     Unauthenticated,
@@ -83,8 +82,9 @@ class RpcFailure(msgspec.Struct, frozen=True, kw_only=True):
     fields: dict[str, str] = {}
 
 
-class RpcReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    body: msgspec.Raw | None = None
+class RpcReply(msgspec.Struct, frozen=True, kw_only=True):
+    # msgspec.Raw cannot be part of a union, so "no body" is a JSON null inside it.
+    body: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
     error: RpcFailure | None = None
 
 
@@ -243,7 +243,5 @@ class RpcClient:
         reply = _reply_decoder.decode(msg.data)
         if reply.error is not None:
             raise PreflogError.from_code(reply.error.code, reply.error.message, reply.error.fields)
-        if reply.body is None:
-            raise Internal("empty reply")
         result: R = msgspec.json.decode(reply.body, type=response_type)
         return result

@@ -135,3 +135,11 @@ async def js(nc: Client, namespace: str) -> AsyncIterator[JetStreamContext]:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"preflog test run {RUN_ID}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fresh_store(fresh_database_url: str) -> AsyncIterator[EventStore]:
+    """An event store over a database of its own (nothing else's events in its log)."""
+    p = await create_pool(fresh_database_url, min_size=2, max_size=40)
+    yield EventStore(p)
+    await p.close()
