@@ -44,7 +44,7 @@ class DataRowImportRejected(Event, frozen=True, kw_only=True):
 class PreLabel(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One model-assisted answer, ranking or crown, already mapped onto the ontology."""
 
-    kind: str  # answer | ranking | crown
+    kind: str  # answer | ranking | crown | selection (several responses chosen at a prompt)
     question_id: str | None = None
     value: Any = None
     message_id: str | None = None
@@ -53,6 +53,7 @@ class PreLabel(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     ranking: list[tuple[str, int]] | None = None
     confidence: float | None = None
     source: str = "mal"
+    source_id: str | None = None  # the MAL line's uuid, to trace a pre-label to its input
 
 
 class PreLabelsImported(Event, frozen=True, kw_only=True):
