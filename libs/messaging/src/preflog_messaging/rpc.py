@@ -112,6 +112,14 @@ def validation_fields(exc: msgspec.ValidationError, prefix: str = "") -> dict[st
 Handler = Callable[[CallContext, Any], Awaitable[Any]]
 
 
+class Ping(msgspec.Struct, frozen=True):
+    """Every service answers ``ping``; readiness checks use it."""
+
+
+async def _pong(ctx: CallContext, req: Ping) -> dict[str, bool]:
+    return {"ok": True}
+
+
 @dataclass
 class _Operation:
     request_type: type[Any]
@@ -133,6 +141,7 @@ class RpcServer:
         self._sub: Subscription | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.register("ping", Ping, _pong)
 
     def register(self, operation: str, request_type: type[T], handler: Callable[[CallContext, T], Awaitable[Any]]) -> None:
         self._ops[operation] = _Operation(request_type, msgspec.json.Decoder(request_type), handler)

@@ -1,0 +1,95 @@
+"""Where ``preflog up`` finds Postgres and NATS: configured URLs, else the local default
+ports if something answers there, else embedded servers in the data directory."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+
+from preflog_settings import Settings
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_NATS = "nats://127.0.0.1:4222"
+DATABASE = "preflog"
+
+
+def reachable(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+async def ensure_database(admin_dsn: str, database: str) -> str:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", database)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'create database "{database}"')
+    finally:
+        await conn.close()
+    return with_database(admin_dsn, database)
+
+
+@dataclass
+class ResolvedInfra:
+    settings: Settings
+    described: dict[str, str]
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for stop in reversed(self.stops):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+async def resolve(settings: Settings, *, allow_embedded: bool) -> ResolvedInfra:
+    described: dict[str, str] = {}
+    stops: list[Callable[[], None]] = []
+    data_dir = Path(settings.data_dir)
+    database_url = settings.database_url
+    if database_url:
+        described["postgres"] = "configured"
+    elif reachable("127.0.0.1", 5432):
+        database_url = await ensure_database(LOCAL_POSTGRES, DATABASE)
+        described["postgres"] = "local server on 127.0.0.1:5432"
+    elif allow_embedded:
+        from preflog_eventstore.embedded import EmbeddedPostgres
+
+        pg = EmbeddedPostgres(data_dir / "postgres")
+        database_url = await ensure_database(pg.start(), DATABASE)
+        stops.append(pg.stop)
+        described["postgres"] = f"embedded in {data_dir / 'postgres'}"
+    else:
+        raise SystemExit("no Postgres: set PREFLOG_DATABASE_URL")
+    nats_url = settings.nats_url
+    if nats_url:
+        described["nats"] = "configured"
+    elif reachable("127.0.0.1", 4222):
+        nats_url = LOCAL_NATS
+        described["nats"] = "local server on 127.0.0.1:4222"
+    elif allow_embedded:
+        from preflog_messaging.embedded import EmbeddedNats
+
+        server = EmbeddedNats(data_dir / "nats", port=4222)
+        nats_url = server.start()
+        stops.append(server.stop)
+        described["nats"] = f"embedded in {data_dir / 'nats'}"
+    else:
+        raise SystemExit("no NATS: set PREFLOG_NATS_URL")
+    resolved = msgspec.structs.replace(settings, database_url=database_url, nats_url=nats_url)
+    return ResolvedInfra(resolved, described, stops)
