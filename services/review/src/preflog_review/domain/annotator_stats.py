@@ -1,0 +1,63 @@
+"""Per-annotator quality figures, from plain per-label records the read model can supply."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from statistics import fmean, median
+
+import msgspec
+
+
+class AnnotatorLabelRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One label as the read model knows it."""
+
+    annotator_id: str
+    label_id: str
+    status: str  # DRAFT | SUBMITTED | APPROVED | REJECTED
+    consensus_score: float | None = None
+    benchmark_score: float | None = None
+    seconds_to_label: float | None = None  # lease (or start) to submit
+
+
+class AnnotatorSummary(msgspec.Struct, frozen=True, kw_only=True):
+    annotator_id: str
+    labels: int  # records other than DRAFT
+    approved: int
+    rejected: int
+    approval_rate: float | None  # approved / (approved + rejected); None before any review
+    mean_consensus_score: float | None
+    mean_benchmark_score: float | None
+    median_seconds_to_label: float | None
+
+
+def annotator_summaries(records: Iterable[AnnotatorLabelRecord]) -> list[AnnotatorSummary]:
+    """One summary per annotator, sorted by annotator id.
+
+    DRAFT records are ignored: unfinished work is neither counted nor scored. Labels still
+    awaiting review count in ``labels`` but not in the approval rate.
+    """
+    by_annotator: dict[str, list[AnnotatorLabelRecord]] = defaultdict(list)
+    for record in records:
+        if record.status != "DRAFT":
+            by_annotator[record.annotator_id].append(record)
+    return [_summary(aid, by_annotator[aid]) for aid in sorted(by_annotator)]
+
+
+def _summary(annotator_id: str, records: list[AnnotatorLabelRecord]) -> AnnotatorSummary:
+    approved = sum(1 for r in records if r.status == "APPROVED")
+    rejected = sum(1 for r in records if r.status == "REJECTED")
+    reviewed = approved + rejected
+    consensus = [r.consensus_score for r in records if r.consensus_score is not None]
+    benchmark = [r.benchmark_score for r in records if r.benchmark_score is not None]
+    seconds = [r.seconds_to_label for r in records if r.seconds_to_label is not None]
+    return AnnotatorSummary(
+        annotator_id=annotator_id,
+        labels=len(records),
+        approved=approved,
+        rejected=rejected,
+        approval_rate=approved / reviewed if reviewed else None,
+        mean_consensus_score=fmean(consensus) if consensus else None,
+        mean_benchmark_score=fmean(benchmark) if benchmark else None,
+        median_seconds_to_label=float(median(seconds)) if seconds else None,
+    )
