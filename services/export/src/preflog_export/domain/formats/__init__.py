@@ -1,0 +1,1 @@
+"""One module per export format; each turns an item into its records."""
