@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.catalog import DatasetCreated
 
@@ -20,5 +19,3 @@ def org_id() -> str:
 @pytest.fixture
 def meta() -> Metadata:
     return Metadata(actor_id="u-1", actor_role="ADMIN", correlation_id="c-1")
-
-

@@ -17,7 +17,9 @@ APPENDS_PER_WRITER = 40
 STREAMS = [f"dataset-s{i}" for i in range(6)]
 
 
-async def _writer(store: EventStore, org_id: str, meta: Metadata, seed: int, committed: list[str]) -> None:
+async def _writer(
+    store: EventStore, org_id: str, meta: Metadata, seed: int, committed: list[str]
+) -> None:
     rng = random.Random(seed)
     for _ in range(APPENDS_PER_WRITER):
         stream = rng.choice(STREAMS)
@@ -26,7 +28,8 @@ async def _writer(store: EventStore, org_id: str, meta: Metadata, seed: int, com
             try:
                 result = await store.append(
                     StreamWrite(stream, [dataset_event()] * rng.randint(1, 3), version),
-                    org_id=org_id, metadata=meta,
+                    org_id=org_id,
+                    metadata=meta,
                 )
             except WrongExpectedVersion:
                 continue
@@ -34,20 +37,27 @@ async def _writer(store: EventStore, org_id: str, meta: Metadata, seed: int, com
             break
 
 
-async def _held_writer(store: EventStore, org_id: str, meta: Metadata, committed: list[str]) -> None:
+async def _held_writer(
+    store: EventStore, org_id: str, meta: Metadata, committed: list[str]
+) -> None:
     """Takes identity values early and commits late, so later ones commit before it."""
     async with store.pool.acquire() as conn:
         tx = conn.transaction()
         await tx.start()
         result = await store.append(
-            StreamWrite("dataset-held", [dataset_event()] * 3, -1), org_id=org_id, metadata=meta, conn=conn
+            StreamWrite("dataset-held", [dataset_event()] * 3, -1),
+            org_id=org_id,
+            metadata=meta,
+            conn=conn,
         )
         await asyncio.sleep(0.5)
         await tx.commit()
         committed.extend(e.event_id for e in result.events)
 
 
-async def test_catch_up_reader_sees_each_committed_event_once_in_stream_order(fresh_store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_catch_up_reader_sees_each_committed_event_once_in_stream_order(
+    fresh_store: EventStore, org_id: str, meta: Metadata
+) -> None:
     store = fresh_store
     committed: list[str] = []
     seen: list[RecordedEvent] = []

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 import pytest
-
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_eventstore import ANY, EventStore, ProjectionRunner, StreamWrite, load_checkpoint
 
@@ -21,7 +20,12 @@ class CountPerStream:
     def __init__(self, fail_on: int | None = None) -> None:
         self.fail_on = fail_on
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
+    async def apply(
+        self,
+        conn: asyncpg.Connection,
+        events: Sequence[RecordedEvent],
+        tables_map: Mapping[str, str],
+    ) -> None:
         table = tables_map["public.stream_counts"]
         for e in events:
             if self.fail_on is not None and e.global_position == self.fail_on:
@@ -37,11 +41,17 @@ async def _counts(store: EventStore) -> dict[str, int]:
     return dict(await store.pool.fetch("select stream, n from public.stream_counts"))
 
 
-async def test_runner_applies_once_and_rebuild_gives_identical_table(fresh_store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_runner_applies_once_and_rebuild_gives_identical_table(
+    fresh_store: EventStore, org_id: str, meta: Metadata
+) -> None:
     store = fresh_store
-    await store.pool.execute("create table public.stream_counts (stream text primary key, n int not null)")
+    await store.pool.execute(
+        "create table public.stream_counts (stream text primary key, n int not null)"
+    )
     for i in range(30):
-        await store.append(StreamWrite(f"dataset-{i % 4}", [dataset_event()], ANY), org_id=org_id, metadata=meta)
+        await store.append(
+            StreamWrite(f"dataset-{i % 4}", [dataset_event()], ANY), org_id=org_id, metadata=meta
+        )
     runner = ProjectionRunner(store, CountPerStream(), batch_size=7)
     assert await runner.catch_up() == 30
     assert await runner.catch_up() == 0
@@ -53,11 +63,17 @@ async def test_runner_applies_once_and_rebuild_gives_identical_table(fresh_store
         assert await load_checkpoint(conn, runner.checkpoint_name) == cursor
 
 
-async def test_failed_batch_moves_no_checkpoint_and_applies_nothing(fresh_store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_failed_batch_moves_no_checkpoint_and_applies_nothing(
+    fresh_store: EventStore, org_id: str, meta: Metadata
+) -> None:
     store = fresh_store
-    await store.pool.execute("create table public.stream_counts (stream text primary key, n int not null)")
+    await store.pool.execute(
+        "create table public.stream_counts (stream text primary key, n int not null)"
+    )
     results = [
-        await store.append(StreamWrite("dataset-a", [dataset_event()], ANY), org_id=org_id, metadata=meta)
+        await store.append(
+            StreamWrite("dataset-a", [dataset_event()], ANY), org_id=org_id, metadata=meta
+        )
         for _ in range(5)
     ]
     failing = CountPerStream(fail_on=results[3].events[0].global_position)

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from preflog_contracts.envelope import START, Metadata
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
@@ -17,10 +16,14 @@ from preflog_eventstore import ANY, NO_STREAM, EventStore, StreamWrite
 from .conftest import dataset_event
 
 
-async def test_append_and_read_stream_round_trips(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_append_and_read_stream_round_trips(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
     event = dataset_event("first")
-    result = await store.append(StreamWrite(stream, [event], NO_STREAM), org_id=org_id, metadata=meta)
+    result = await store.append(
+        StreamWrite(stream, [event], NO_STREAM), org_id=org_id, metadata=meta
+    )
     assert result.version(stream) == 0 and not result.duplicate
     [stored] = await store.read_stream(stream)
     assert stored.event_type == "DatasetCreated" and stored.org_id == org_id
@@ -28,31 +31,47 @@ async def test_append_and_read_stream_round_trips(store: EventStore, org_id: str
     assert decode_event_data(stored.event_type, stored.schema_version, stored.data) == event
 
 
-async def test_several_events_and_streams_in_one_transaction(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_several_events_and_streams_in_one_transaction(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     a, b = f"dataset-{uuid.uuid4()}", f"dataset-{uuid.uuid4()}"
     await store.append(StreamWrite(a, [dataset_event()], NO_STREAM), org_id=org_id, metadata=meta)
     with pytest.raises(WrongExpectedVersion):
         # b is fine but a is not at NO_STREAM: nothing of the command may land.
         await store.append(
-            [StreamWrite(b, [dataset_event(), dataset_event()], NO_STREAM),
-             StreamWrite(a, [dataset_event()], NO_STREAM)],
-            org_id=org_id, metadata=meta,
+            [
+                StreamWrite(b, [dataset_event(), dataset_event()], NO_STREAM),
+                StreamWrite(a, [dataset_event()], NO_STREAM),
+            ],
+            org_id=org_id,
+            metadata=meta,
         )
     assert await store.read_stream(b) == []
     result = await store.append(
-        [StreamWrite(b, [dataset_event(), dataset_event()], NO_STREAM),
-         StreamWrite(a, [dataset_event()], 0)],
-        org_id=org_id, metadata=meta,
+        [
+            StreamWrite(b, [dataset_event(), dataset_event()], NO_STREAM),
+            StreamWrite(a, [dataset_event()], 0),
+        ],
+        org_id=org_id,
+        metadata=meta,
     )
     assert result.version(a) == 1 and result.version(b) == 1
 
 
-async def test_two_writers_at_the_same_version_exactly_one_wins(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_two_writers_at_the_same_version_exactly_one_wins(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
-    await store.append(StreamWrite(stream, [dataset_event()], NO_STREAM), org_id=org_id, metadata=meta)
+    await store.append(
+        StreamWrite(stream, [dataset_event()], NO_STREAM), org_id=org_id, metadata=meta
+    )
     outcomes = await asyncio.gather(
-        *(store.append(StreamWrite(stream, [dataset_event(str(i))], 0), org_id=org_id, metadata=meta)
-          for i in range(8)),
+        *(
+            store.append(
+                StreamWrite(stream, [dataset_event(str(i))], 0), org_id=org_id, metadata=meta
+            )
+            for i in range(8)
+        ),
         return_exceptions=True,
     )
     wins = [o for o in outcomes if not isinstance(o, BaseException)]
@@ -61,36 +80,55 @@ async def test_two_writers_at_the_same_version_exactly_one_wins(store: EventStor
     assert len(await store.read_stream(stream)) == 2
 
 
-async def test_expected_version_ahead_of_the_stream_is_refused(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_expected_version_ahead_of_the_stream_is_refused(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
     with pytest.raises(WrongExpectedVersion):
         await store.append(StreamWrite(stream, [dataset_event()], 3), org_id=org_id, metadata=meta)
 
 
-async def test_any_version_appends_concurrently_without_loss(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_any_version_appends_concurrently_without_loss(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
     await asyncio.gather(
-        *(store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta)
-          for _ in range(20))
+        *(
+            store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta)
+            for _ in range(20)
+        )
     )
     positions = [e.stream_position for e in await store.read_stream(stream)]
     assert positions == list(range(20))
 
 
-async def test_same_event_id_twice_appends_once(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_same_event_id_twice_appends_once(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
     event_id = str(uuid.uuid4())
-    first = await store.append(StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta)
-    again = await store.append(StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta)
+    first = await store.append(
+        StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta
+    )
+    again = await store.append(
+        StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta
+    )
     assert again.duplicate and again.events == first.events
     assert len(await store.read_stream(stream)) == 1
 
 
-async def test_idempotency_key_returns_first_result_and_appends_nothing(store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_idempotency_key_returns_first_result_and_appends_nothing(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
     stream = f"dataset-{uuid.uuid4()}"
     calls = [
-        store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta,
-                     idempotency_key="key-1", result={"n": i})
+        store.append(
+            StreamWrite(stream, [dataset_event()], ANY),
+            org_id=org_id,
+            metadata=meta,
+            idempotency_key="key-1",
+            result={"n": i},
+        )
         for i in range(5)
     ]
     results = await asyncio.gather(*calls)
@@ -100,7 +138,12 @@ async def test_idempotency_key_returns_first_result_and_appends_nothing(store: E
     assert len(await store.read_stream(stream)) == 1
     # The key is scoped per actor: another actor's same key is a new command.
     other = Metadata(actor_id="u-2", actor_role="ADMIN")
-    r = await store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=other, idempotency_key="key-1")
+    r = await store.append(
+        StreamWrite(stream, [dataset_event()], ANY),
+        org_id=org_id,
+        metadata=other,
+        idempotency_key="key-1",
+    )
     assert not r.duplicate
 
 
@@ -115,15 +158,26 @@ async def test_read_stream_until_a_time(store: EventStore, org_id: str, meta: Me
     assert [decode_event_data(e.event_type, 1, e.data).name for e in past] == ["a"]  # type: ignore[attr-defined]
 
 
-async def test_read_all_skips_nothing_committed_out_of_identity_order(fresh_store: EventStore, org_id: str, meta: Metadata) -> None:
+async def test_read_all_skips_nothing_committed_out_of_identity_order(
+    fresh_store: EventStore, org_id: str, meta: Metadata
+) -> None:
     store = fresh_store
     # Hold a transaction that takes an identity value first and commits last.
     async with store.pool.acquire() as slow:
         tx = slow.transaction()
         await tx.start()
-        await store.append(StreamWrite("dataset-slow", [dataset_event("slow")], ANY), org_id=org_id, metadata=meta, conn=slow)
+        await store.append(
+            StreamWrite("dataset-slow", [dataset_event("slow")], ANY),
+            org_id=org_id,
+            metadata=meta,
+            conn=slow,
+        )
         for i in range(5):
-            await store.append(StreamWrite(f"dataset-fast{i}", [dataset_event("fast")], ANY), org_id=org_id, metadata=meta)
+            await store.append(
+                StreamWrite(f"dataset-fast{i}", [dataset_event("fast")], ANY),
+                org_id=org_id,
+                metadata=meta,
+            )
         seen = await store.read_all(START)
         # Nothing after the open transaction is visible yet: reading past it would lose it.
         assert seen == []
@@ -140,10 +194,17 @@ async def test_query_filters_the_audit_trail(store: EventStore, meta: Metadata) 
     org = str(uuid.uuid4())
     project = str(uuid.uuid4())
     scoped = Metadata(actor_id="u-9", actor_role="MANAGER", project_id=project, task_id="t-1")
-    await store.append(StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY), org_id=org, metadata=scoped)
-    await store.append(StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY), org_id=org, metadata=meta)
+    await store.append(
+        StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY), org_id=org, metadata=scoped
+    )
+    await store.append(
+        StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY), org_id=org, metadata=meta
+    )
     assert len(await store.query(org_id=org)) == 2
     assert len(await store.query(org_id=org, project_id=project)) == 1
-    assert len(await store.query(org_id=org, task_id="t-1", actor_id="u-9", types=["DatasetCreated"])) == 1
+    assert (
+        len(await store.query(org_id=org, task_id="t-1", actor_id="u-9", types=["DatasetCreated"]))
+        == 1
+    )
     assert await store.query(org_id=str(uuid.uuid4())) == []
     assert isinstance(DatasetCreated, type)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
-
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_eventstore import fold
 
@@ -22,9 +21,16 @@ def _events(deltas: list[int]) -> list[RecordedEvent]:
         times.append(t)
     return [
         RecordedEvent(
-            global_position=i + 1, tx_id=i + 1, stream_name="x-1", stream_position=i,
-            event_type="E", schema_version=1, org_id="o", event_id=str(i),
-            data=msgspec.Raw(b"{}"), metadata=Metadata(actor_id="a", actor_role="r"),
+            global_position=i + 1,
+            tx_id=i + 1,
+            stream_name="x-1",
+            stream_position=i,
+            event_type="E",
+            schema_version=1,
+            org_id="o",
+            event_id=str(i),
+            data=msgspec.Raw(b"{}"),
+            metadata=Metadata(actor_id="a", actor_role="r"),
             recorded_at=ts,
         )
         for i, ts in enumerate(times)

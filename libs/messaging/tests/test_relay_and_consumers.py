@@ -12,7 +12,6 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_contracts.events.catalog import DatasetCreated
 from preflog_eventstore import ANY, EventStore, StreamWrite, create_pool, migrate
@@ -29,19 +28,25 @@ def _event() -> DatasetCreated:
     return DatasetCreated(dataset_id=str(uuid.uuid4()), name="d")
 
 
-async def _write_concurrently(store: EventStore, org: str, writers: int = 16, each: int = 25) -> list[str]:
+async def _write_concurrently(
+    store: EventStore, org: str, writers: int = 16, each: int = 25
+) -> list[str]:
     ids: list[str] = []
 
     async def writer(w: int) -> None:
         for i in range(each):
-            r = await store.append(StreamWrite(f"dataset-w{(w + i) % 5}", [_event()], ANY), org_id=org, metadata=META)
+            r = await store.append(
+                StreamWrite(f"dataset-w{(w + i) % 5}", [_event()], ANY), org_id=org, metadata=META
+            )
             ids.extend(e.event_id for e in r.events)
 
     async def held() -> None:
         async with store.pool.acquire() as conn:
             tx = conn.transaction()
             await tx.start()
-            r = await store.append(StreamWrite("dataset-held", [_event()], ANY), org_id=org, metadata=META, conn=conn)
+            r = await store.append(
+                StreamWrite("dataset-held", [_event()], ANY), org_id=org, metadata=META, conn=conn
+            )
             await asyncio.sleep(0.3)
             await tx.commit()
             ids.extend(e.event_id for e in r.events)
@@ -50,9 +55,12 @@ async def _write_concurrently(store: EventStore, org: str, writers: int = 16, ea
     return ids
 
 
-async def _drain_stream(js: JetStreamContext, namespace: str, expected: int, timeout: float = 20) -> list[RecordedEvent]:
+async def _drain_stream(
+    js: JetStreamContext, namespace: str, expected: int, timeout: float = 20
+) -> list[RecordedEvent]:
     sub = await js.pull_subscribe(
-        f"{namespace}.events.>", stream=events_stream(namespace),
+        f"{namespace}.events.>",
+        stream=events_stream(namespace),
         config=ConsumerConfig(ack_policy=AckPolicy.NONE),
     )
     out: list[RecordedEvent] = []
@@ -64,14 +72,19 @@ async def _drain_stream(js: JetStreamContext, namespace: str, expected: int, tim
             continue
         out.extend(msgspec.json.decode(m.data, type=RecordedEvent) for m in msgs)
     try:  # and nothing more arrives
-        out.extend(msgspec.json.decode(m.data, type=RecordedEvent) for m in await sub.fetch(10, timeout=0.5))
+        out.extend(
+            msgspec.json.decode(m.data, type=RecordedEvent)
+            for m in await sub.fetch(10, timeout=0.5)
+        )
     except Exception:
         pass
     await sub.unsubscribe()
     return out
 
 
-async def _run_until(task_stop: asyncio.Event, task: asyncio.Task[None], predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+async def _run_until(
+    task_stop: asyncio.Event, task: asyncio.Task[None], predicate, timeout: float = 20
+) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
@@ -86,7 +99,9 @@ async def fresh_js(nc, fresh_namespace):  # type: ignore[no-untyped-def]
     await js.delete_stream(events_stream(fresh_namespace))
 
 
-async def test_relay_publishes_every_event_once_in_stream_order(fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str) -> None:
+async def test_relay_publishes_every_event_once_in_stream_order(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str
+) -> None:
     org = str(uuid.uuid4())
     relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace, batch_size=37)
     stop = asyncio.Event()
@@ -103,10 +118,21 @@ async def test_relay_publishes_every_event_once_in_stream_order(fresh_store: Eve
 
 
 async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_consumers_apply_once(
-    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, monkeypatch: pytest.MonkeyPatch
+    fresh_store: EventStore,
+    fresh_js: JetStreamContext,
+    fresh_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     org = str(uuid.uuid4())
-    ids = [e.event_id for _ in range(50) for e in (await fresh_store.append(StreamWrite("dataset-c", [_event()], ANY), org_id=org, metadata=META)).events]
+    ids = [
+        e.event_id
+        for _ in range(50)
+        for e in (
+            await fresh_store.append(
+                StreamWrite("dataset-c", [_event()], ANY), org_id=org, metadata=META
+            )
+        ).events
+    ]
     relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace, batch_size=20)
     real_save = relay_module.save_checkpoint
 
@@ -122,16 +148,24 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
         while await relay.relay_once(conn):
             pass
     got = await _drain_stream(fresh_js, fresh_namespace, len(ids))
-    assert sorted(e.event_id for e in got) == sorted(ids)  # JetStream dropped the republished duplicates
+    assert sorted(e.event_id for e in got) == sorted(
+        ids
+    )  # JetStream dropped the republished duplicates
 
     # A consumer that also receives a duplicate (different msg id, same event) applies it once.
     await fresh_store.pool.execute("create table public.applied (event_id uuid primary key)")
-    await fresh_js.publish(f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(got[0]))
+    await fresh_js.publish(
+        f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(got[0])
+    )
 
     async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        await conn.execute("insert into public.applied values ($1::uuid)", event.event_id)  # fails on a 2nd apply
+        await conn.execute(
+            "insert into public.applied values ($1::uuid)", event.event_id
+        )  # fails on a 2nd apply
 
-    consumer = EventConsumer(fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="crashtest", handler=effect)
+    consumer = EventConsumer(
+        fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="crashtest", handler=effect
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     await _run_until(stop, task, lambda: consumer.processed >= 50)
@@ -141,7 +175,9 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
     assert await fresh_store.pool.fetchval("select count(*) from public.applied") == 50
 
 
-async def test_consumer_resumes_by_itself_after_a_nats_restart(fresh_database_url: str, tmp_path: Path) -> None:
+async def test_consumer_resumes_by_itself_after_a_nats_restart(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
     server = EmbeddedNats(tmp_path / "nats")
     server.start()
     pool = await create_pool(fresh_database_url)
@@ -196,8 +232,15 @@ async def test_embedded_servers_append_relay_and_consume(tmp_path: Path) -> None
         store = EventStore(pool)
         stop = asyncio.Event()
         consumer = EventConsumer(js, pool, namespace="emb", durable="emb", handler=effect)
-        tasks = [asyncio.create_task(Relay(store, js, namespace="emb").run(stop)), asyncio.create_task(consumer.run(stop))]
-        result = await store.append(StreamWrite("dataset-e", [_event(), _event()], ANY), org_id=str(uuid.uuid4()), metadata=META)
+        tasks = [
+            asyncio.create_task(Relay(store, js, namespace="emb").run(stop)),
+            asyncio.create_task(consumer.run(stop)),
+        ]
+        result = await store.append(
+            StreamWrite("dataset-e", [_event(), _event()], ANY),
+            org_id=str(uuid.uuid4()),
+            metadata=META,
+        )
         await _run_until(stop, tasks[1], lambda: len(seen) >= 2)
         stop.set()
         await asyncio.gather(*tasks)

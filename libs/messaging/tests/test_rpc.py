@@ -7,7 +7,6 @@ import asyncio
 import msgspec
 import pytest
 from nats.aio.client import Client
-
 from preflog_contracts.errors import Forbidden, Invalid, NotFound, Unavailable
 from preflog_contracts.identity import Identity
 from preflog_messaging import CallContext, RpcClient, RpcServer
@@ -35,7 +34,9 @@ async def test_call_returns_typed_result_and_errors(nc: Client, fresh_namespace:
     client = RpcClient(nc, namespace=fresh_namespace, secret="s")
     # Many calls at once are served concurrently, not one after another.
     started = asyncio.get_running_loop().time()
-    results = await asyncio.gather(*(client.call("echo", "echo", Echo("a", 2), ctx=CTX, response_type=Echo) for _ in range(50)))
+    results = await asyncio.gather(
+        *(client.call("echo", "echo", Echo("a", 2), ctx=CTX, response_type=Echo) for _ in range(50))
+    )
     assert all(r.text == "aau" for r in results)
     assert asyncio.get_running_loop().time() - started < 2.0
     with pytest.raises(NotFound):

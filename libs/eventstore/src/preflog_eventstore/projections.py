@@ -14,10 +14,11 @@ from typing import Protocol
 
 import asyncpg
 import structlog
-
 from preflog_contracts.envelope import START, Cursor, RecordedEvent
-from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 from preflog_observability.metrics import PROJECTION_LAG_SECONDS
+
+from preflog_eventstore.conn import Conn
+from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,7 @@ class Projection(Protocol):
 
     async def apply(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         events: Sequence[RecordedEvent],
         tables_map: Mapping[str, str],
     ) -> None: ...
@@ -116,8 +117,10 @@ class ProjectionRunner:
             while True:
                 async with conn.transaction():
                     events = await self.store.read_all(
-                        cursor, limit=self.batch_size,
-                        categories=self.projection.categories, conn=conn,
+                        cursor,
+                        limit=self.batch_size,
+                        categories=self.projection.categories,
+                        conn=conn,
                     )
                     if events:
                         await self.projection.apply(conn, events, shadow)
@@ -130,13 +133,15 @@ class ProjectionRunner:
                 # Holding the checkpoint row stops the live runner between batches.
                 await load_checkpoint(conn, self.checkpoint_name, lock=True)
                 while events := await self.store.read_all(
-                    cursor, limit=self.batch_size,
-                    categories=self.projection.categories, conn=conn,
+                    cursor,
+                    limit=self.batch_size,
+                    categories=self.projection.categories,
+                    conn=conn,
                 ):
                     await self.projection.apply(conn, events, shadow)
                     cursor = events[-1].cursor
                 for t, s in shadow.items():
-                    schema, _, bare = t.rpartition(".")
+                    bare = t.rpartition(".")[2]
                     await conn.execute(f"drop table {t}")
                     await conn.execute(f"alter table {s} rename to {bare}")
                 await save_checkpoint(conn, self.checkpoint_name, cursor)

@@ -13,14 +13,14 @@ import asyncio
 import time
 import zlib
 
-import asyncpg
 import msgspec
 import structlog
 from nats.js import JetStreamContext
-
 from preflog_contracts.envelope import RecordedEvent
-from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
+
+from preflog_eventstore.conn import Conn
+from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 
 log = structlog.get_logger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -57,7 +57,7 @@ class Relay:
         store.on_append.append(self._wake.set)
         self.is_leader = False
 
-    async def relay_once(self, conn: asyncpg.Connection) -> int:
+    async def relay_once(self, conn: Conn) -> int:
         """Publish one batch and move the checkpoint after all acks; returns the count."""
         cursor = await load_checkpoint(conn, self.checkpoint_name)
         events = await self.store.read_all(cursor, limit=self.batch_size, conn=conn)
@@ -106,7 +106,7 @@ class Relay:
                 log.warning("relay.retry", error=repr(exc))
                 await _sleep_or_stop(stop, 0.5)
 
-    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+    async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
         while not stop.is_set():
             sent = await self.relay_once(conn)
             if sent < self.batch_size:

@@ -20,10 +20,11 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
-
 from preflog_contracts.envelope import Cursor, Metadata, RecordedEvent
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events.base import Event, encode_event
+
+from preflog_eventstore.conn import Conn
 
 ANY: Final = -2
 """Expected version meaning: append at the end, whatever the stream's version."""
@@ -110,7 +111,7 @@ class EventStore:
         metadata: Metadata,
         idempotency_key: str | None = None,
         result: Any = None,
-        conn: asyncpg.Connection | None = None,
+        conn: Conn | None = None,
     ) -> AppendResult:
         """Append every write in one transaction (all or nothing).
 
@@ -127,7 +128,9 @@ class EventStore:
         attempts = _ANY_RETRIES if only_any else 1
         for attempt in range(attempts):
             try:
-                out = await self._append_once(batch, org_id, metadata, idempotency_key, result, conn)
+                out = await self._append_once(
+                    batch, org_id, metadata, idempotency_key, result, conn
+                )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name != _POSITION_KEY:
                     raise
@@ -153,7 +156,7 @@ class EventStore:
         metadata: Metadata,
         idempotency_key: str | None,
         result: Any,
-        conn: asyncpg.Connection | None,
+        conn: Conn | None,
     ) -> AppendResult:
         if conn is not None:
             async with conn.transaction():
@@ -163,7 +166,7 @@ class EventStore:
 
     async def _append_in(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         batch: list[StreamWrite],
         org_id: str,
         metadata: Metadata,
@@ -174,7 +177,9 @@ class EventStore:
             stored = await conn.fetchval(
                 "insert into eventlog.idempotency (org_id, actor_id, key, result)"
                 " values ($1, $2, $3, $4::jsonb) on conflict do nothing returning 1",
-                org_id, metadata.actor_id, idempotency_key,
+                org_id,
+                metadata.actor_id,
+                idempotency_key,
                 _meta_encoder.encode({"result": result}).decode(),
             )
             if stored is None:
@@ -182,15 +187,17 @@ class EventStore:
                 first = await conn.fetchval(
                     "select result::text from eventlog.idempotency"
                     " where org_id = $1 and actor_id = $2 and key = $3",
-                    org_id, metadata.actor_id, idempotency_key,
+                    org_id,
+                    metadata.actor_id,
+                    idempotency_key,
                 )
                 return AppendResult(
                     events=[], duplicate=True, result=_result_decoder.decode(first)["result"]
                 )
 
         names = [w.stream_name for w in batch]
-        current = dict(
-            await conn.fetch(
+        current: dict[str, int] = dict(
+            await conn.fetch(  # type: ignore[arg-type]
                 "select stream_name, max(stream_position) from eventlog.events"
                 " where stream_name = any($1::text[]) group by stream_name",
                 names,
@@ -209,9 +216,7 @@ class EventStore:
             if version is None:
                 version = -1
             if w.expected_version != ANY and w.expected_version != version:
-                raise WrongExpectedVersion(
-                    "the data changed concurrently; retry the request"
-                )
+                raise WrongExpectedVersion("the data changed concurrently; retry the request")
             given = list(w.event_ids or ())
             for i, event in enumerate(w.events):
                 version += 1
@@ -233,7 +238,14 @@ class EventStore:
                              $6::text[], $8::uuid[]) as u(s, p, t, v, d, i)
                on conflict (event_id) do nothing
                returning event_id::text, stream_name, stream_position, global_position""",
-            streams, positions, types, versions, org_id, datas, meta_text, ids,
+            streams,
+            positions,
+            types,
+            versions,
+            org_id,
+            datas,
+            meta_text,
+            ids,
         )
         if len(rows) != len(ids):
             raise _DuplicateEvents
@@ -241,9 +253,7 @@ class EventStore:
             events=[AppendedEvent(r[0], r[1], r[2], r[3]) for r in rows], result=result
         )
 
-    async def _find_events(
-        self, event_ids: list[str], conn: asyncpg.Connection | None
-    ) -> list[AppendedEvent]:
+    async def _find_events(self, event_ids: list[str], conn: Conn | None) -> list[AppendedEvent]:
         sql = (
             "select event_id::text, stream_name, stream_position, global_position"
             " from eventlog.events where event_id = any($1::uuid[]) order by global_position"
@@ -261,9 +271,9 @@ class EventStore:
         after_position: int = -1,
         until: datetime | None = None,
         org_id: str | None = None,
-        conn: asyncpg.Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[RecordedEvent]:
-        """A stream's events in order; ``until`` keeps those recorded at or before it (time travel)."""
+        """A stream's events in order; ``until`` keeps those recorded up to then (time travel)."""
         sql = (
             f"select {_SELECT_COLUMNS} from eventlog.events"
             " where stream_name = $1 and stream_position > $2"
@@ -275,7 +285,7 @@ class EventStore:
         rows = await db.fetch(sql, stream_name, after_position, until, org_id)
         return [record_from_row(r) for r in rows]
 
-    async def stream_version(self, stream_name: str, conn: asyncpg.Connection | None = None) -> int:
+    async def stream_version(self, stream_name: str, conn: Conn | None = None) -> int:
         db = conn if conn is not None else self.pool
         value = await db.fetchval(
             "select max(stream_position) from eventlog.events where stream_name = $1", stream_name
@@ -288,7 +298,7 @@ class EventStore:
         *,
         limit: int = 1000,
         categories: Sequence[str] | None = None,
-        conn: asyncpg.Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[RecordedEvent]:
         """Events after ``after`` in commit order, never skipping one that commits late.
 
@@ -303,7 +313,10 @@ class EventStore:
                 " and (tx_id, global_position) > ($1::text::xid8, $2)"
                 " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                 " order by tx_id, global_position limit $4",
-                str(after.tx_id), after.global_position, list(categories), limit,
+                str(after.tx_id),
+                after.global_position,
+                list(categories),
+                limit,
             )
         else:
             rows = await db.fetch(
@@ -311,7 +324,9 @@ class EventStore:
                 " where (tx_id, global_position) > ($1::text::xid8, $2)"
                 " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                 " order by tx_id, global_position limit $3",
-                str(after.tx_id), after.global_position, limit,
+                str(after.tx_id),
+                after.global_position,
+                limit,
             )
         return [record_from_row(r) for r in rows]
 
@@ -329,7 +344,7 @@ class EventStore:
         until: datetime | None = None,
         after_position: int = 0,
         limit: int = 100,
-        conn: asyncpg.Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[RecordedEvent]:
         """The audit trail of one org, filtered, in ``global_position`` order (for paging)."""
         db = conn if conn is not None else self.pool
@@ -345,13 +360,22 @@ class EventStore:
             " and ($9::timestamptz is null or recorded_at <= $9)"
             " and ($10::text is null or stream_name = $10)"
             " order by global_position limit $11",
-            org_id, after_position, project_id, task_id, label_id, actor_id,
-            list(types) if types else None, since, until, stream_name, limit,
+            org_id,
+            after_position,
+            project_id,
+            task_id,
+            label_id,
+            actor_id,
+            list(types) if types else None,
+            since,
+            until,
+            stream_name,
+            limit,
         )
         return [record_from_row(r) for r in rows]
 
 
-async def load_checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = False) -> Cursor:
+async def load_checkpoint(conn: Conn, name: str, *, lock: bool = False) -> Cursor:
     """The named reader's cursor (created at the start if missing); ``lock`` holds its row."""
     await conn.execute(
         "insert into eventlog.checkpoints (name) values ($1) on conflict do nothing", name
@@ -365,9 +389,11 @@ async def load_checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = F
     return Cursor(row[0], row[1])
 
 
-async def save_checkpoint(conn: asyncpg.Connection, name: str, cursor: Cursor) -> None:
+async def save_checkpoint(conn: Conn, name: str, cursor: Cursor) -> None:
     await conn.execute(
         "update eventlog.checkpoints set tx_id = $2::text::xid8, global_position = $3,"
         " updated_at = now() where name = $1",
-        name, str(cursor.tx_id), cursor.global_position,
+        name,
+        str(cursor.tx_id),
+        cursor.global_position,
     )

@@ -18,15 +18,16 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
 from preflog_contracts.envelope import RecordedEvent
-from preflog_messaging.connection import events_stream, events_subjects
+from preflog_eventstore.conn import Conn
 from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
+
+from preflog_messaging.connection import events_stream, events_subjects
 
 log = structlog.get_logger(__name__)
 _decoder = msgspec.json.Decoder(RecordedEvent)
 
-Handler = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
+Handler = Callable[[Conn, RecordedEvent], Awaitable[None]]
 
 
 class EventConsumer:
@@ -103,14 +104,14 @@ class EventConsumer:
             events.append((msg, event if wanted else None))
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                for _, event in events:
-                    if event is not None:
-                        await self._apply(conn, event)
+                for _, selected in events:
+                    if selected is not None:
+                        await self._apply(conn, selected)
         except Exception as exc:
             # One bad event must not hold back the rest: retry them one by one.
             log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
-            for msg, event in events:
-                await self._handle_single(msg, event)
+            for msg, maybe in events:
+                await self._handle_single(msg, maybe)
             return
         for msg, _ in events:
             await msg.ack()
@@ -128,11 +129,12 @@ class EventConsumer:
             log.exception("consumer.event_failed", consumer=self.durable)
             await msg.nak(delay=1.0)
 
-    async def _apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+    async def _apply(self, conn: Conn, event: RecordedEvent) -> None:
         first = await conn.fetchval(
             "insert into eventlog.inbox (consumer, event_id) values ($1, $2::uuid)"
             " on conflict do nothing returning 1",
-            self.durable, event.event_id,
+            self.durable,
+            event.event_id,
         )
         if first:
             await self.handler(conn, event)

@@ -25,7 +25,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.errors import (
     Forbidden,
@@ -143,7 +142,12 @@ class RpcServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.register("ping", Ping, _pong)
 
-    def register(self, operation: str, request_type: type[T], handler: Callable[[CallContext, T], Awaitable[Any]]) -> None:
+    def register(
+        self,
+        operation: str,
+        request_type: type[T],
+        handler: Callable[[CallContext, T], Awaitable[Any]],
+    ) -> None:
         self._ops[operation] = _Operation(request_type, msgspec.json.Decoder(request_type), handler)
 
     @property
@@ -184,7 +188,9 @@ class RpcServer:
             reply = RpcReply(body=msgspec.Raw(_encoder.encode(body)))
         except PreflogError as exc:
             outcome = exc.code.value
-            reply = RpcReply(error=RpcFailure(code=exc.code.value, message=exc.message, fields=exc.fields))
+            reply = RpcReply(
+                error=RpcFailure(code=exc.code.value, message=exc.message, fields=exc.fields)
+            )
         except Exception:
             outcome = "INTERNAL"
             log.exception("rpc.failed", service=self.service, operation=operation)

@@ -17,12 +17,12 @@ import asyncpg
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-
 from preflog_eventstore import EventStore, ProjectionRunner, create_pool
+from preflog_settings import Settings
+
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer
 from preflog_messaging.rpc import RpcClient, RpcServer
-from preflog_settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -42,15 +42,21 @@ class Runtime:
 
     def rpc_server(self, service: str) -> RpcServer:
         return RpcServer(
-            self.nc, namespace=self.settings.namespace, service=service,
+            self.nc,
+            namespace=self.settings.namespace,
+            service=service,
             secret=self.settings.internal_secret,
         )
 
     def consumer(self, durable: str, handler, categories=None, **kwargs) -> EventConsumer:  # type: ignore[no-untyped-def]
         return EventConsumer(
-            self.js, self.pool, namespace=self.settings.namespace,
-            durable=f"{self.settings.namespace}_{durable}", handler=handler,
-            categories=categories, **kwargs,
+            self.js,
+            self.pool,
+            namespace=self.settings.namespace,
+            durable=f"{self.settings.namespace}_{durable}",
+            handler=handler,
+            categories=categories,
+            **kwargs,
         )
 
     async def close(self) -> None:
@@ -62,14 +68,17 @@ class Runtime:
 async def open_runtime(settings: Settings, *, pool_max: int | None = None) -> Runtime:
     """Connect to Postgres and NATS and make sure the events stream exists."""
     pool = await create_pool(
-        settings.database_url, min_size=settings.db_pool_min,
+        settings.database_url,
+        min_size=settings.db_pool_min,
         max_size=pool_max or settings.db_pool_max,
     )
     nc = await connect(settings.nats_url, name=f"preflog-{settings.namespace}")
     js = nc.jetstream()
     await ensure_events_stream(js, settings.namespace)
     rpc = RpcClient(
-        nc, namespace=settings.namespace, secret=settings.internal_secret,
+        nc,
+        namespace=settings.namespace,
+        secret=settings.internal_secret,
         timeout=settings.rpc_timeout_seconds,
     )
     return Runtime(settings, pool, EventStore(pool), nc, js, rpc)
@@ -94,8 +103,10 @@ async def start_parts(parts: list[ServiceParts], stop: asyncio.Event) -> list[as
     for p in parts:
         if p.rpc is not None:
             await p.rpc.start()
-    tasks = [
-        asyncio.create_task(loop(stop), name=f"{p.name}:{getattr(loop, '__qualname__', 'loop')}")
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(
+            _as_coroutine(loop(stop)), name=f"{p.name}:{getattr(loop, '__qualname__', 'loop')}"
+        )
         for p in parts
         for loop in p.loops_to_run()
     ]
@@ -103,11 +114,21 @@ async def start_parts(parts: list[ServiceParts], stop: asyncio.Event) -> list[as
     return tasks
 
 
-async def stop_parts(parts: list[ServiceParts], tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+def _loop_name(loop: Loop) -> str:
+    return str(getattr(loop, "__qualname__", "loop"))
+
+
+async def _as_coroutine(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+async def stop_parts(
+    parts: list[ServiceParts], tasks: list[asyncio.Task[None]], stop: asyncio.Event
+) -> None:
     stop.set()
     for p in parts:
         if p.rpc is not None:
             await p.rpc.stop()
-    done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+    _, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
     for t in pending:
         t.cancel()

@@ -12,7 +12,9 @@ import structlog
 def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
     """``fmt`` is ``json``, ``console`` or ``auto`` (console when stdout is a terminal)."""
     pretty = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
-    renderer: Any = structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

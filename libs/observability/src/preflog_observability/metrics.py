@@ -8,14 +8,16 @@ RPC_REQUESTS = Counter(
     "preflog_rpc_requests_total", "Service calls handled", ["service", "operation", "outcome"]
 )
 RPC_LATENCY = Histogram(
-    "preflog_rpc_latency_seconds", "Service call handling time", ["service", "operation"],
+    "preflog_rpc_latency_seconds",
+    "Service call handling time",
+    ["service", "operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
-HTTP_REQUESTS = Counter(
-    "preflog_http_requests_total", "Gateway HTTP requests", ["route", "status"]
-)
+HTTP_REQUESTS = Counter("preflog_http_requests_total", "Gateway HTTP requests", ["route", "status"])
 HTTP_LATENCY = Histogram(
-    "preflog_http_latency_seconds", "Gateway HTTP latency", ["route"],
+    "preflog_http_latency_seconds",
+    "Gateway HTTP latency",
+    ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 PROJECTION_LAG_SECONDS = Gauge(
@@ -26,7 +28,9 @@ RELAY_LAG_SECONDS = Gauge(
 )
 RELAY_PUBLISHED = Counter("preflog_relay_published_total", "Events published to JetStream")
 CONSUMER_EVENTS = Counter(
-    "preflog_consumer_events_total", "Events handled by JetStream consumers", ["consumer", "outcome"]
+    "preflog_consumer_events_total",
+    "Events handled by JetStream consumers",
+    ["consumer", "outcome"],
 )
 CONSUMER_REDELIVERIES = Counter(
     "preflog_consumer_redeliveries_total", "Redelivered JetStream messages", ["consumer"]

@@ -8,18 +8,17 @@ import contextlib
 import signal
 import sys
 
-import msgspec
 import structlog
 import uvicorn
-
-from preflog_cli import infra
-from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
 from preflog_messaging.runtime import ServiceParts, open_runtime, start_parts, stop_parts
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
 from preflog_settings import SERVICES, Settings, load_settings
+
+from preflog_cli import infra
+from preflog_cli.services import backend_services, builder
 
 log = structlog.get_logger("preflog")
 
@@ -50,8 +49,12 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
 
         app = build_app(runtime)
         config = uvicorn.Config(
-            app, host=settings.http_host, port=settings.http_port,
-            log_level="warning", lifespan="off", ws="websockets",
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets",
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -108,7 +111,9 @@ async def _migrate(settings: Settings) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="preflog", description="Preflog: human preference data for LLMs")
+    p = argparse.ArgumentParser(
+        prog="preflog", description="Preflog: human preference data for LLMs"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="run every service and the gateway on this machine")
     serve = sub.add_parser("serve", help="run one service")
