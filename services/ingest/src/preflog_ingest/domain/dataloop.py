@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 from preflog_contracts.datarow import Author, DataRow, Message, Part, PromptPoint, Response, Role
+
 from preflog_ingest.domain.content_parts import media_url, parts_from_markup
 from preflog_ingest.domain.conversation_checks import (
     content_part_errors,
@@ -36,7 +37,7 @@ from preflog_ingest.domain.row_errors import (
 
 _TEXT_MIMETYPES = frozenset({"application/text", "text/plain", "text/markdown", "text/html"})
 _MEDIA_PREFIXES = {"image/": "image", "video/": "video", "audio/": "audio"}
-_ROLES: frozenset[str] = frozenset({"user", "assistant", "system"})
+_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "system": "system"}
 
 
 class PromptElement(msgspec.Struct, frozen=True):
@@ -161,14 +162,14 @@ def _message(
         if mimetype == "metadata":
             declared = element.value.get("role") if isinstance(element.value, dict) else None
             if declared is not None:
-                if declared in _ROLES:
-                    role = declared
+                if isinstance(declared, str) and declared in _ROLES:
+                    role = _ROLES[declared]
                 else:
                     errors.append(
                         RowError(
                             code=IngestErrorCode.INVALID_VALUE,
                             path=f"{path}.value.role",
-                            message=f"role '{declared}' is not one of user, assistant, system",
+                            message=f"role {declared!r} is not one of user, assistant, system",
                         )
                     )
             continue

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+
 from preflog_ingest.domain.results import LineResult, NeedsFetch, ParsedRow, Rejected
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from preflog_ingest.domain.limits import Limits
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError, errors_from_validation
 from preflog_ingest.domain.url_policy import check_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError
 
 

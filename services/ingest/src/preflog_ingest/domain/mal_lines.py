@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from preflog_ingest.domain.json_input import decode_json
 from preflog_ingest.domain.results import Rejected
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError, errors_from_validation
@@ -98,8 +99,7 @@ def parse_prelabel_line(raw: bytes, line_no: int) -> MalLine | Rejected:
 
 def parse_prelabel_value(value: Any, line_no: int) -> MalLine | Rejected:
     """Validate one decoded MAL object (an element of ``importPreLabels(annotations)``)."""
-    key = value.get("dataRow", {}).get("globalKey") if isinstance(value, dict) else None
-    global_key = key if isinstance(key, str) else None
+    global_key = _readable_global_key(value)
     try:
         line = msgspec.convert(value, MalLine, strict=True)
     except msgspec.ValidationError as exc:
@@ -136,3 +136,10 @@ def parse_prelabel_value(value: Any, line_no: int) -> MalLine | Rejected:
 
 def _error(code: IngestErrorCode, path: str, message: str) -> RowError:
     return RowError(code=code, path=path, message=message)
+
+
+def _readable_global_key(value: Any) -> str | None:
+    """The row key a refused line names, when it can be read without validation."""
+    ref = value.get("dataRow") if isinstance(value, dict) else None
+    key = ref.get("globalKey") if isinstance(ref, dict) else None
+    return key if isinstance(key, str) else None

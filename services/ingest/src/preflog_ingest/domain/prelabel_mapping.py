@@ -19,6 +19,7 @@ import msgspec
 from preflog_contracts.datarow import DataRow, PromptPoint
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.projects import Question
+
 from preflog_ingest.domain.mal_lines import (
     EVALUATION_FORMATS,
     MalAnswer,

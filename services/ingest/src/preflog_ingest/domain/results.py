@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 from preflog_contracts.datarow import DataRow
+
 from preflog_ingest.domain.row_errors import RowError
 
 SourceFormat = Literal["labelbox_v1", "labelbox_v2", "dataloop", "native"]

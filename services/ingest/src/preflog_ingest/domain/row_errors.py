@@ -19,6 +19,7 @@ class IngestErrorCode(StrEnum):
     WRONG_VERSION = "WRONG_VERSION"
     WRONG_TYPE = "WRONG_TYPE"
     MISSING_FIELD = "MISSING_FIELD"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
     INVALID_VALUE = "INVALID_VALUE"
     TOO_MANY_MESSAGES = "TOO_MANY_MESSAGES"
     MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
@@ -77,13 +78,15 @@ def key_path(prefix: str, key: str) -> str:
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
 
 
 def errors_from_validation(exc: msgspec.ValidationError, prefix: str = "") -> list[RowError]:
     """Turn msgspec's validation message into a :class:`RowError` with a field path.
 
     msgspec reports one problem as ``"<what> - at `$.a[0].b`"``; a missing field is
-    reported at its parent object, so its name is appended to the path.
+    reported at its parent object, so its name is appended to the path (likewise an
+    unknown field where the format forbids them).
     """
     match = _AT.match(str(exc))
     what = match.group("what") if match else str(exc)
@@ -97,6 +100,16 @@ def errors_from_validation(exc: msgspec.ValidationError, prefix: str = "") -> li
                 code=IngestErrorCode.MISSING_FIELD,
                 path=join_path(path, field),
                 message=f"required field `{field}` is missing",
+            )
+        ]
+    unknown = _UNKNOWN.match(what)
+    if unknown:
+        field = unknown.group("field")
+        return [
+            RowError(
+                code=IngestErrorCode.UNKNOWN_FIELD,
+                path=join_path(path, field),
+                message=f"field `{field}` is not part of this format",
             )
         ]
     code = (
