@@ -40,10 +40,10 @@ typecheck: ## mypy (strict on libs/)
 	$(UV) run --frozen mypy libs/contracts/src libs/settings/src libs/observability/src libs/eventstore/src libs/messaging/src
 
 proto: install ## regenerate contracts in proto/ (event schemas, golden examples, AsyncAPI, GraphQL SDL)
-	$(UV) run --frozen python -m preflog_contracts.generate --write
+	$(UV) run --frozen python -m preflog_cli.contracts --write
 
 proto-check: ## fail if proto/ differs from what the code generates, or a contract broke
-	$(UV) run --frozen python -m preflog_contracts.generate --check
+	$(UV) run --frozen python -m preflog_cli.contracts --check
 
 bench: install ## benchmarks; JSON lines into bench-results/ and on stdout
 	@mkdir -p bench-results
