@@ -76,13 +76,15 @@ def resolve(node: Any, env: Mapping[str, str]) -> Any:
 @pytest.fixture(scope="session")
 def compose_raw() -> dict[str, Any]:
     """docker-compose.yml as YAML (anchors and merge keys applied, variables not)."""
-    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    parsed: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    return parsed
 
 
 @pytest.fixture(scope="session")
 def compose(compose_raw: dict[str, Any]) -> dict[str, Any]:
     """docker-compose.yml as Compose would see it with a filled-in .env."""
-    return resolve(compose_raw, SAMPLE_DOTENV)
+    resolved: dict[str, Any] = resolve(compose_raw, SAMPLE_DOTENV)
+    return resolved
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +94,8 @@ def interpolate_fn() -> Callable[[str, Mapping[str, str]], str]:
 
 @pytest.fixture(scope="session")
 def kustomization() -> dict[str, Any]:
-    return yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    parsed: dict[str, Any] = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    return parsed
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +118,7 @@ def k8s_objects(kustomization: dict[str, Any]) -> list[dict[str, Any]]:
 
 def strip_source(obj: dict[str, Any]) -> dict[str, Any]:
     """The object without the test's bookkeeping key."""
-    clean = json.loads(json.dumps(obj))
+    clean: dict[str, Any] = json.loads(json.dumps(obj))
     clean["metadata"].pop("_source", None)
     return clean
 
@@ -127,7 +130,10 @@ def strip() -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def stream_config() -> dict[str, Any]:
-    return json.loads((DEPLOY / "nats" / "preflog-events.stream.json").read_text())
+    parsed: dict[str, Any] = json.loads(
+        (DEPLOY / "nats" / "preflog-events.stream.json").read_text()
+    )
+    return parsed
 
 
 _DURATION = re.compile(r"^[-*\s]*Duplicate window:\s*(\d+)\s*(h|min|m|s)\b", re.MULTILINE)

@@ -65,7 +65,7 @@ def _settings_for(objects: list[dict[str, Any]], container: dict[str, Any]) -> S
 def _port_number(container: dict[str, Any], port: int | str) -> int:
     if isinstance(port, int):
         return port
-    by_name = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    by_name: dict[str, int] = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
     return by_name[port]
 
 

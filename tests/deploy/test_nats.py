@@ -55,7 +55,9 @@ def _size(text: str) -> int:
 def _quantity(text: str) -> int:
     match = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)", text)
     assert match, text
-    return int(match[1]) * 1024 ** ("KiMiGiTi".index(match[2]) // 2 + 1)
+    exponent = "KiMiGiTi".index(match[2]) // 2 + 1
+    size: int = int(match[1]) * 1024**exponent
+    return size
 
 
 def _nats_server() -> str:
