@@ -1,0 +1,1 @@
+"""Review adapters: SQL read models, the JetStream intake, the projection, RPC endpoints."""

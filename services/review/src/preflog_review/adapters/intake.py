@@ -1,0 +1,120 @@
+"""The intake: labeling's and ingest's events from JetStream into the read model, plus the
+workflow policy they trigger (a submitted label moves its task; skip and requeue too).
+
+Runs inside the consumer's inbox transaction, so learning and the status events it appends
+commit together, exactly once per event.
+"""
+
+from __future__ import annotations
+
+import structlog
+from preflog_contracts.envelope import Metadata, RecordedEvent
+from preflog_contracts.errors import WrongExpectedVersion
+from preflog_contracts.events.base import Event
+from preflog_contracts.events.labels import LabelSubmitted, TaskRequeued, TaskSkipped
+from preflog_contracts.identity import SYSTEM_ACTOR
+from preflog_contracts.rpc.review import required_label_count
+from preflog_eventstore import EventStore, StreamWrite
+from preflog_eventstore.conn import Conn
+
+from preflog_review.adapters.read_model import apply_event, decode
+from preflog_review.adapters.tables import LIVE
+from preflog_review.adapters.workflow_stream import (
+    load_workflow,
+    submitted_labels,
+    workflow_stream,
+)
+from preflog_review.domain.workflow import (
+    ProjectRules,
+    WorkflowState,
+    on_label_submitted,
+    on_task_requeued,
+    on_task_skipped,
+)
+
+log = structlog.get_logger(__name__)
+_RETRIES = 8
+
+
+class Intake:
+    """``handle`` is the consumer handler (``runtime.consumer("review_intake", ...)``)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def handle(self, conn: Conn, rec: RecordedEvent) -> None:
+        event = decode(rec)
+        if event is None:
+            return
+        await apply_event(conn, LIVE, rec, event)
+        if isinstance(event, LabelSubmitted):
+            await self._react(conn, rec, event.task_id, event.project_id, event.label_id, event)
+        elif isinstance(event, TaskSkipped | TaskRequeued):
+            await self._react(conn, rec, event.task_id, event.project_id, None, event)
+
+    async def _react(
+        self,
+        conn: Conn,
+        rec: RecordedEvent,
+        task_id: str,
+        project_id: str,
+        label_id: str | None,
+        event: Event,
+    ) -> None:
+        project = await conn.fetchrow(
+            f"select quality_mode, consensus_label_count, consensus_coverage, review_required"
+            f" from {LIVE.projects} where project_id = $1",
+            project_id,
+        )
+        if project is None:
+            log.warning("review.intake.unknown_project", project_id=project_id, task_id=task_id)
+            return
+        rules = ProjectRules(
+            review_required=project["review_required"],
+            required_labels=required_label_count(
+                task_id,
+                project["quality_mode"],
+                project["consensus_label_count"],
+                project["consensus_coverage"],
+            ),
+        )
+        metadata = Metadata(
+            actor_id=SYSTEM_ACTOR,
+            actor_role="SYSTEM",
+            correlation_id=rec.metadata.correlation_id,
+            causation_id=rec.event_id,
+            project_id=project_id,
+            task_id=task_id,
+            label_id=label_id,
+        )
+        for _ in range(_RETRIES):
+            state = await load_workflow(self.store, conn, task_id, project_id)
+            events = await self._decide(conn, state, rules, label_id, event)
+            if not events:
+                return
+            try:
+                await self.store.append(
+                    StreamWrite(workflow_stream(task_id), events, state.version),
+                    org_id=rec.org_id,
+                    metadata=metadata,
+                    conn=conn,
+                )
+                return
+            except WrongExpectedVersion:
+                continue  # a reviewer acted at the same moment: decide again on fresh state
+        raise WrongExpectedVersion("workflow stream kept changing; the event will be redelivered")
+
+    async def _decide(
+        self,
+        conn: Conn,
+        state: WorkflowState,
+        rules: ProjectRules,
+        label_id: str | None,
+        event: Event,
+    ) -> list[Event]:
+        if isinstance(event, LabelSubmitted) and label_id is not None:
+            labels = await submitted_labels(conn, state.task_id)
+            return on_label_submitted(state, rules, labels, label_id)
+        if isinstance(event, TaskSkipped):
+            return on_task_skipped(state, event.reason)
+        return on_task_requeued(state)

@@ -1,0 +1,9 @@
+"""Schema ``review`` migrations, registered under the ``preflog.migrations`` entry point."""
+
+from __future__ import annotations
+
+from preflog_eventstore import Migration, load_migrations
+
+
+def migrations() -> list[Migration]:
+    return load_migrations("review", "preflog_review.migrations")

@@ -1,0 +1,34 @@
+"""Composition root of the review service."""
+
+from __future__ import annotations
+
+from preflog_eventstore import ProjectionRunner
+from preflog_messaging.runtime import Runtime, ServiceParts
+
+from preflog_review.adapters import rpc_endpoints
+from preflog_review.adapters.intake import Intake
+from preflog_review.adapters.projection import OwnEventsProjection
+from preflog_review.adapters.queries import ReviewQueries
+from preflog_review.adapters.read_model import FOREIGN_CATEGORIES
+from preflog_review.handlers.issue_actions import IssueActions
+from preflog_review.handlers.review_actions import ReviewActions
+
+INTAKE_DURABLE = "review_intake"
+
+
+async def build(runtime: Runtime) -> ServiceParts:
+    """RPC ``review.*``, the intake of labeling and ingest events, the own-events projection."""
+    server = runtime.rpc_server("review")
+    rpc_endpoints.register(
+        server,
+        ReviewActions(runtime.store),
+        IssueActions(runtime.store),
+        ReviewQueries(runtime.pool),
+    )
+    intake = Intake(runtime.store)
+    return ServiceParts(
+        name="review",
+        rpc=server,
+        projections=[ProjectionRunner(runtime.store, OwnEventsProjection())],
+        consumers=[runtime.consumer(INTAKE_DURABLE, intake.handle, FOREIGN_CATEGORIES)],
+    )

@@ -1,0 +1,281 @@
+"""Review actions on labels: approve, reject, mark for review, set a benchmark reference.
+
+Each loads the label and the caller's project role from the read model, folds the task's
+workflow stream, decides with the pure domain, and appends at the stream's version; a
+concurrent writer makes the append fail and the command is decided again on fresh state
+(so of a concurrent approve and reject, exactly one wins and the other finds the label no
+longer SUBMITTED). Refusals raise before anything is appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from preflog_contracts.errors import Invalid, NotFound, WrongExpectedVersion
+from preflog_contracts.events.base import Event
+from preflog_contracts.events.review import (
+    BenchmarkReferenceSet,
+    LabelApproved,
+    LabelRejected,
+    MarkedForReview,
+    TaskStatusChanged,
+)
+from preflog_contracts.identity import Identity
+from preflog_contracts.rpc.review import (
+    ApproveLabel,
+    LabelReviewView,
+    MarkForReview,
+    RejectLabel,
+    ReviewFlag,
+    SetBenchmarkReference,
+)
+from preflog_eventstore import ANY, EventStore, StreamWrite
+from preflog_eventstore.conn import Conn
+from preflog_messaging.rpc import CallContext
+
+from preflog_review.adapters.tables import LIVE
+from preflog_review.adapters.workflow_stream import load_workflow, workflow_stream
+from preflog_review.domain.access import acting_role, can_review, require
+from preflog_review.domain.workflow import (
+    SubmittedLabel,
+    WorkflowState,
+    approve,
+    label_review_state,
+    reject,
+)
+from preflog_review.handlers.idempotency import stored_result
+
+_RETRIES = 8
+
+
+class LabelContext(msgspec.Struct, frozen=True, kw_only=True):
+    label_id: str
+    task_id: str
+    project_id: str
+    data_row_id: str
+    author_id: str
+    status: str
+    is_reference: bool
+    consensus_score: float | None
+    benchmark_score: float | None
+    task_status: str
+    role: str | None
+    task_labels: list[SubmittedLabel]
+
+
+async def load_label_context(conn: Conn, label_id: str, ident: Identity) -> LabelContext:
+    """The label, its task's submitted labels and the caller's role; NotFound outside the org."""
+    rows = await conn.fetch(
+        f"select l.label_id, l.task_id, l.project_id, l.data_row_id, l.author_id, l.status,"
+        f" l.submitted_position, l.is_reference, l.consensus_score, l.benchmark_score,"
+        f" t.status as task_status,"
+        f" (select m.role from {LIVE.members} m where m.project_id = l.project_id"
+        f"   and m.user_id = $3) as role"
+        f" from {LIVE.labels} l left join {LIVE.tasks} t on t.task_id = l.task_id"
+        f" where l.task_id = (select task_id from {LIVE.labels} where label_id = $1"
+        f"   and org_id = $2::uuid)",
+        label_id,
+        ident.org_id,
+        ident.user_id,
+    )
+    mine = next((r for r in rows if r["label_id"] == label_id), None)
+    if mine is None:
+        raise NotFound("label not found")
+    return LabelContext(
+        label_id=label_id,
+        task_id=mine["task_id"],
+        project_id=mine["project_id"],
+        data_row_id=mine["data_row_id"],
+        author_id=mine["author_id"],
+        status=mine["status"],
+        is_reference=mine["is_reference"],
+        consensus_score=mine["consensus_score"],
+        benchmark_score=mine["benchmark_score"],
+        task_status=mine["task_status"] or "TO_LABEL",
+        role=mine["role"],
+        task_labels=[
+            SubmittedLabel(r["label_id"], r["submitted_position"])
+            for r in rows
+            if r["submitted_position"] > 0
+        ],
+    )
+
+
+def _view_after(
+    label: LabelContext,
+    state: WorkflowState | None,
+    events: list[Event],
+    flags: list[ReviewFlag] | None = None,
+) -> LabelReviewView:
+    status: str = label.status
+    task_status = state.status if state is not None else label.task_status
+    reason = ""
+    is_reference = label.is_reference
+    if state is not None:
+        own = next((lab for lab in label.task_labels if lab.label_id == label.label_id), None)
+        if own is not None:
+            status = label_review_state(state, own)
+    for event in events:
+        if isinstance(event, LabelApproved):
+            status = "APPROVED"
+        elif isinstance(event, LabelRejected):
+            status, reason = "REJECTED", event.reason
+        elif isinstance(event, TaskStatusChanged):
+            task_status = event.to_status
+        elif isinstance(event, BenchmarkReferenceSet):
+            is_reference = True
+    return LabelReviewView(
+        label_id=label.label_id,
+        task_id=label.task_id,
+        project_id=label.project_id,
+        author_id=label.author_id,
+        status=status,  # type: ignore[arg-type]
+        task_status=task_status,  # type: ignore[arg-type]
+        rejection_reason=reason,
+        is_reference=is_reference,
+        flags=flags or [],
+        consensus_score=label.consensus_score,
+        benchmark_score=label.benchmark_score,
+    )
+
+
+Decide = Callable[[WorkflowState, LabelContext], list[Event]]
+
+
+class ReviewActions:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def _decided(
+        self, ctx: CallContext, label_id: str, action: str, decide: Decide
+    ) -> LabelReviewView:
+        ident = ctx.require_identity()
+        if ctx.idempotency_key is not None:
+            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
+            if first is not None:
+                return msgspec.convert(first, LabelReviewView)
+        async with self.store.pool.acquire() as conn:
+            for _ in range(_RETRIES):
+                label = await load_label_context(conn, label_id, ident)
+                require(can_review(label.role), action)
+                state = await load_workflow(self.store, conn, label.task_id, label.project_id)
+                events = decide(state, label)
+                view = _view_after(label, state, events)
+                try:
+                    out = await self.store.append(
+                        StreamWrite(workflow_stream(label.task_id), events, state.version),
+                        org_id=ident.org_id,
+                        metadata=self._metadata(ctx, label),
+                        idempotency_key=ctx.idempotency_key,
+                        result=msgspec.to_builtins(view),
+                        conn=conn,
+                    )
+                except WrongExpectedVersion:
+                    continue
+                if out.duplicate:
+                    return msgspec.convert(out.result, LabelReviewView)
+                return view
+        raise WrongExpectedVersion("the task changed concurrently; retry the request")
+
+    def _metadata(self, ctx: CallContext, label: LabelContext) -> Any:
+        ident = ctx.require_identity()
+        return ctx.metadata(
+            acting_role(label.role, ident.is_admin),
+            project_id=label.project_id,
+            task_id=label.task_id,
+            label_id=label.label_id,
+        )
+
+    async def approve_label(self, ctx: CallContext, req: ApproveLabel) -> LabelReviewView:
+        """Approve a SUBMITTED label (reviewer+); the task is DONE once nothing awaits review.
+
+        Raises NotFound (unknown or other org), Forbidden, Invalid (not SUBMITTED).
+        """
+        return await self._decided(
+            ctx,
+            req.label_id,
+            "approve labels",
+            lambda state, label: approve(state, label.task_labels, label.label_id, req.comment),
+        )
+
+    async def reject_label(self, ctx: CallContext, req: RejectLabel) -> LabelReviewView:
+        """Reject a SUBMITTED label with a reason (reviewer+); the task goes to IN_REWORK."""
+        if not req.reason.strip():
+            raise Invalid("a rejection needs a reason", {"reason": "required"})
+        return await self._decided(
+            ctx,
+            req.label_id,
+            "reject labels",
+            lambda state, label: reject(state, label.task_labels, label.label_id, req.reason),
+        )
+
+    async def set_benchmark_reference(
+        self, ctx: CallContext, req: SetBenchmarkReference
+    ) -> LabelReviewView:
+        """Make a submitted or approved label the reference of its data row (reviewer+)."""
+
+        def decide(state: WorkflowState, label: LabelContext) -> list[Event]:
+            own = next((lab for lab in label.task_labels if lab.label_id == label.label_id), None)
+            if own is None or label_review_state(state, own) == "REJECTED":
+                raise Invalid(
+                    "only a submitted or approved label can be the reference",
+                    {"labelId": "label is not SUBMITTED or APPROVED"},
+                )
+            return [
+                BenchmarkReferenceSet(
+                    label_id=label.label_id,
+                    task_id=label.task_id,
+                    project_id=label.project_id,
+                    data_row_id=label.data_row_id,
+                )
+            ]
+
+        return await self._decided(ctx, req.label_id, "set benchmark references", decide)
+
+    async def mark_for_review(self, ctx: CallContext, req: MarkForReview) -> LabelReviewView:
+        """Flag a submitted label, or one answer or response of it, with a note (reviewer+).
+
+        Flags never conflict with anything, so this appends at the end of the stream.
+        """
+        ident = ctx.require_identity()
+        if ctx.idempotency_key is not None:
+            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
+            if first is not None:
+                return msgspec.convert(first, LabelReviewView)
+        async with self.store.pool.acquire() as conn:
+            label = await load_label_context(conn, req.label_id, ident)
+            require(can_review(label.role), "mark labels for review")
+            if not label.task_labels or label.label_id not in {
+                lab.label_id for lab in label.task_labels
+            }:
+                raise Invalid("only a submitted label can be marked", {"labelId": "not submitted"})
+            event = MarkedForReview(
+                label_id=label.label_id,
+                task_id=label.task_id,
+                project_id=label.project_id,
+                note=req.note,
+                target=req.target,
+                question_id=req.question_id,
+            )
+            flag = ReviewFlag(
+                note=req.note,
+                target=req.target,
+                question_id=req.question_id,
+                actor_id=ident.user_id,
+                at=datetime.now(UTC),
+            )
+            view = _view_after(label, None, [], [flag])
+            out = await self.store.append(
+                StreamWrite(workflow_stream(label.task_id), [event], ANY),
+                org_id=ident.org_id,
+                metadata=self._metadata(ctx, label),
+                idempotency_key=ctx.idempotency_key,
+                result=msgspec.to_builtins(view),
+                conn=conn,
+            )
+        if out.duplicate and out.result is not None:
+            return msgspec.convert(out.result, LabelReviewView)
+        return view

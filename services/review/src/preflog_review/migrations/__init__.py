@@ -1,0 +1,1 @@
+"""SQL migrations of schema ``review`` (applied by ``preflog migrate``)."""
