@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
-
-from preflog_gateway.health import HealthController
 from preflog_messaging.runtime import Runtime
 
+from preflog_gateway.gateway import GatewayParts, gateway_parts
+from preflog_gateway.graphiql import graphiql_assets_router
+from preflog_gateway.graphql.http import graphql_controller
+from preflog_gateway.health import HealthController
+from preflog_gateway.rest import bulk_controller
 
-def build_app(runtime: Runtime) -> Litestar:
+
+def build_app(runtime: Runtime, parts: GatewayParts | None = None) -> Litestar:
+    """The HTTP app. Its background loops start in :func:`preflog_gateway.bootstrap.on_start`
+    (uvicorn runs it with lifespan off)."""
+    parts = parts or gateway_parts(runtime)
+
     def provide_runtime() -> Runtime:
         return runtime
 
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[
+            HealthController,
+            graphql_controller(parts.gateway, parts.live),
+            bulk_controller(parts.gateway),
+            graphiql_assets_router(),
+        ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         request_max_body_size=runtime.settings.max_body_bytes,
     )

@@ -1,0 +1,123 @@
+"""Bearer tokens -> Identity, with a short cache and a throttled last-used record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from preflog_contracts.errors import Unauthenticated
+from preflog_contracts.identity import Identity
+
+from preflog_gateway.accounts.domain import token_hash
+
+log = structlog.get_logger(__name__)
+
+_REFUSED = "missing, unknown or revoked API token"
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    identity: Identity
+    token_id: str
+
+
+class Authenticator:
+    """Looks tokens up by their sha256. Positive answers are cached for ``ttl`` seconds, so a
+    revocation made in another gateway instance takes effect within ``ttl`` (at once here:
+    :meth:`forget` is called on revoke). Last use is written at most every ``usage_interval``."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, ttl: float = 2.0, usage_interval: float = 30.0
+    ) -> None:
+        self.pool = pool
+        self.ttl = ttl
+        self.usage_interval = usage_interval
+        self._cache: dict[str, tuple[float, Authenticated]] = {}
+        self._used: dict[str, float] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def authenticate(self, authorization: str | None) -> Authenticated:
+        """The caller behind an ``Authorization: Bearer <token>`` value.
+
+        Raises Unauthenticated with one message for every failure (missing, malformed,
+        unknown, revoked), so a caller learns nothing about which it was.
+        """
+        secret = _bearer(authorization)
+        if secret is None:
+            raise Unauthenticated(_REFUSED)
+        digest = token_hash(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            found = cached[1]
+        else:
+            row = await self.pool.fetchrow(
+                "select t.token_id::text, u.user_id::text, u.org_id::text, u.org_role,"
+                " u.is_operator, u.email, u.name from gateway.api_tokens t"
+                " join gateway.users u using (user_id)"
+                " where t.token_hash = $1 and t.revoked_at is null",
+                digest,
+            )
+            if row is None:
+                self._cache.pop(digest, None)
+                raise Unauthenticated(_REFUSED)
+            found = Authenticated(
+                Identity(
+                    user_id=row[1],
+                    org_id=row[2],
+                    org_role=row[3],
+                    is_operator=row[4],
+                    email=row[5],
+                    name=row[6],
+                ),
+                row[0],
+            )
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self.ttl, found)
+        self._record_use(found.token_id, now)
+        return found
+
+    def forget(self, token_id: str) -> None:
+        """Drop a token from the cache (after revoking it)."""
+        for digest, (_, auth) in list(self._cache.items()):
+            if auth.token_id == token_id:
+                self._cache.pop(digest, None)
+
+    def _record_use(self, token_id: str, now: float) -> None:
+        if now - self._used.get(token_id, -1e9) < self.usage_interval:
+            return
+        self._used[token_id] = now
+        task = asyncio.create_task(self._write_use(token_id))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_use(self, token_id: str) -> None:
+        try:
+            await self.pool.execute(
+                "insert into gateway.token_usage (token_id, last_used_at) values ($1::uuid, now())"
+                " on conflict (token_id) do update set last_used_at = excluded.last_used_at",
+                token_id,
+            )
+        except Exception as exc:  # best effort: a lost usage stamp must not fail a request
+            log.warning("token_usage.write_failed", error=type(exc).__name__)
+
+    async def flush(self) -> None:
+        """Wait for pending last-used writes (tests, shutdown)."""
+        if self._writes:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._writes))
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not (16 <= len(value) <= 256):
+        return None
+    return value

@@ -1,0 +1,1 @@
+"""The GraphQL API (API.md): schema, context, errors, limits and live events."""

@@ -1,0 +1,72 @@
+"""Every GraphQL error a client sees carries ``extensions.code`` (API.md) and nothing internal.
+
+- A :class:`PreflogError` raised anywhere (here or in a service, re-raised by the RPC client)
+  keeps its safe message and code; INVALID_INPUT adds ``extensions.fields``.
+- Errors found before execution (syntax, validation, depth, complexity, bad variables) are
+  INVALID_INPUT: their messages speak only of the public schema.
+- Anything else is logged with its trace and answered as INTERNAL "internal error".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import structlog
+from graphql import GraphQLError
+from preflog_contracts.errors import ErrorCode, PreflogError
+from strawberry.extensions import MaskErrors
+
+log = structlog.get_logger(__name__)
+
+# How graphql-core starts the messages of input coercion failures (these carry the scalar's
+# exception as ``original_error`` but describe only the client's input).
+_COERCION = ("Variable '$", "Argument '", "Expected value", "Expected type", "Field '")
+
+
+def public_error(error: GraphQLError) -> GraphQLError:
+    """The client-safe version of ``error``."""
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    extensions: dict[str, Any]
+    if isinstance(original, PreflogError):
+        message = original.message
+        extensions = {"code": original.code.value}
+        if original.code is ErrorCode.INVALID_INPUT:
+            extensions["fields"] = dict(original.fields)
+    elif isinstance(original, msgspec.ValidationError):
+        message = "invalid input"
+        extensions = {"code": ErrorCode.INVALID_INPUT.value, "fields": {"input": str(original)}}
+    elif original is None or (error.path is None and error.message.startswith(_COERCION)):
+        # Parse, validation and variable coercion errors: about the request, in schema terms.
+        message = error.message
+        extensions = {"code": ErrorCode.INVALID_INPUT.value}
+    else:
+        log.error(
+            "graphql.internal_error",
+            path=error.path,
+            error=type(original).__name__,
+            exc_info=original,
+        )
+        message = "internal error"
+        extensions = {"code": ErrorCode.INTERNAL.value}
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class PublicErrors(MaskErrors):
+    """Rewrites every error of every result (including subscription frames)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return public_error(error)

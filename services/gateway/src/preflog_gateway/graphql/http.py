@@ -1,0 +1,103 @@
+"""The GraphQL endpoint on litestar: authentication, rate limit and body cap before execution,
+``graphql-transport-ws`` only, and GraphiQL served from the installation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from preflog_gateway.graphiql import graphiql_page
+from preflog_gateway.graphql.context import Gateway, GatewayContext
+from preflog_gateway.graphql.live import LiveEvents
+from preflog_gateway.graphql.schema import build_schema
+
+GRAPHQL_MAX_BODY = 8 * 1024 * 1024
+
+
+def error_body(exc: PreflogError) -> bytes:
+    extensions: dict[str, Any] = {"code": exc.code.value}
+    if exc.fields:
+        extensions["fields"] = exc.fields
+    return msgspec.json.encode(
+        {"data": None, "errors": [{"message": exc.message, "extensions": extensions}]}
+    )
+
+
+def _wants_ide(request: Request[Any, Any, Any]) -> bool:
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+
+
+def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
+    """The litestar controller serving ``/graphql`` for this gateway."""
+    schema = build_schema(gateway.runtime.settings)
+    body_cap = min(GRAPHQL_MAX_BODY, gateway.runtime.settings.max_body_bytes)
+
+    # ``headers`` is injected for HTTP requests and websockets alike.
+    async def context_getter(headers: dict[str, str]) -> dict[str, Any]:
+        return {
+            "ctx": GatewayContext(gateway, user_agent=headers.get("user-agent")),
+            "live": live,
+        }
+
+    base = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        context_getter=context_getter,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        multipart_uploads_enabled=False,
+    )
+
+    class GraphQLController(base):  # type: ignore[misc, valid-type]
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[Any]:
+            if _wants_ide(request):
+                return await super().execute_request(request, context, root_value)
+            try:
+                length = int(request.headers.get("content-length") or 0)
+                if length > body_cap or len(await request.body()) > body_cap:
+                    from preflog_contracts.errors import Invalid
+
+                    raise Invalid("request body too large", {"body": f"at most {body_cap} bytes"})
+                ctx: GatewayContext = context["ctx"]
+                ctx.auth = await gateway.authenticator.authenticate(
+                    request.headers.get("authorization")
+                )
+                if not gateway.rate_limiter.allow(ctx.auth.token_id):
+                    raise RateLimited("too many requests for this token; slow down")
+            except PreflogError as exc:
+                return Response(
+                    error_body(exc),
+                    status_code=HTTP_STATUS[exc.code],
+                    media_type="application/json",
+                )
+            return await super().execute_request(request, context, root_value)
+
+        async def on_ws_connect(self, context: Any) -> Any:
+            params = context.get("connection_params") or {}
+            value = params.get("authorization") or params.get("Authorization")
+            try:
+                ctx: GatewayContext = context["ctx"]
+                ctx.auth = await gateway.authenticator.authenticate(
+                    value if isinstance(value, str) else None
+                )
+            except PreflogError:
+                raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
+            return await super().on_ws_connect(context)
+
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
+            return Response(graphiql_page(), media_type="text/html")
+
+    return GraphQLController

@@ -1,0 +1,152 @@
+"""Live events for subscriptions: read from the log in commit order, fanned out in-process.
+
+One reader per gateway process follows the log with the gap-safe cursor (``read_all``), so
+no event is skipped and each is read once. It wakes on the relay's NATS messages
+(``<ns>.events.>``), on appends made in this process, or after a short poll interval.
+
+Resuming: a subscriber passes the ``position`` of the last event it saw. Events are
+delivered in commit order, so what it missed is exactly what follows that event's
+``(tx_id, position)`` cursor in commit order; it is replayed before live delivery begins,
+with duplicates dropped by comparing cursors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from nats.aio.client import Client
+from preflog_contracts.envelope import Cursor, RecordedEvent
+from preflog_contracts.errors import Unavailable
+from preflog_eventstore import EventStore
+
+log = structlog.get_logger(__name__)
+
+Match = Callable[[RecordedEvent], bool]
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    match: Match
+    queue: asyncio.Queue[RecordedEvent] = field(default_factory=lambda: asyncio.Queue(10_000))
+    overflowed: bool = False
+
+
+class LiveEvents:
+    """Shared follower of the log. Start with :meth:`start`, stop with :meth:`stop`."""
+
+    def __init__(
+        self, store: EventStore, nc: Client | None, namespace: str, *, poll_interval: float = 0.1
+    ) -> None:
+        self.store = store
+        self.nc = nc
+        self.namespace = namespace
+        self.poll_interval = poll_interval
+        self.cursor: Cursor | None = None
+        self._subscribers: set[_Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._nats_sub = None
+        store.on_append.append(self._wake.set)
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self.cursor = await self._log_end()
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                self._nats_sub = await self.nc.subscribe(
+                    f"{self.namespace}.events.>", cb=self._on_nats
+                )
+        self._task = asyncio.create_task(self._follow(), name="gateway:live-events")
+
+    async def stop(self) -> None:
+        if self._nats_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._nats_sub.unsubscribe()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _on_nats(self, _msg: object) -> None:
+        self._wake.set()
+
+    async def _log_end(self) -> Cursor:
+        row = await self.store.pool.fetchrow(
+            "select tx_id::text::bigint, global_position from eventlog.events"
+            " where tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " order by tx_id desc, global_position desc limit 1"
+        )
+        return Cursor(0, 0) if row is None else Cursor(row[0], row[1])
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                assert self.cursor is not None
+                events = await self.store.read_all(self.cursor, limit=1000)
+            except Exception as exc:  # keep following through database hiccups
+                log.warning("live_events.retry", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for rec in events:
+                self._dispatch(rec)
+            if events:
+                self.cursor = events[-1].cursor
+            if len(events) < 1000:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def _dispatch(self, rec: RecordedEvent) -> None:
+        for sub in list(self._subscribers):
+            if sub.match(rec):
+                try:
+                    sub.queue.put_nowait(rec)
+                except asyncio.QueueFull:
+                    sub.overflowed = True
+
+    async def cursor_of(self, org_id: str, position: int) -> Cursor | None:
+        """The commit-order cursor of the event at ``position`` in ``org_id`` (None if none)."""
+        row = await self.store.pool.fetchrow(
+            "select tx_id::text::bigint, global_position from eventlog.events"
+            " where global_position = $1 and org_id = $2::uuid",
+            position,
+            org_id,
+        )
+        return None if row is None else Cursor(row[0], row[1])
+
+    async def subscribe(
+        self, match: Match, *, resume: Cursor | None = None
+    ) -> AsyncIterator[RecordedEvent]:
+        """Events accepted by ``match``, in commit order: first those after ``resume`` (if
+        given), then live ones, each once. Raises Unavailable if the consumer falls 10,000 behind."""
+        await self.start()
+        sub = _Subscriber(match)
+        self._subscribers.add(sub)
+        try:
+            # Commit-order position up to which events were considered (delivered or not).
+            last = None if resume is None else (resume.tx_id, resume.global_position)
+            if resume is not None:
+                cursor = resume
+                while batch := await self.store.read_all(cursor, limit=1000):
+                    for rec in batch:
+                        if match(rec):
+                            yield rec
+                    cursor = batch[-1].cursor
+                    last = (cursor.tx_id, cursor.global_position)
+            while True:
+                if sub.overflowed:
+                    raise Unavailable(
+                        "this subscription fell too far behind; resubscribe with `after`"
+                    )
+                rec = await sub.queue.get()
+                if last is not None and (rec.tx_id, rec.global_position) <= last:
+                    continue
+                yield rec
+        finally:
+            self._subscribers.discard(sub)

@@ -1,0 +1,154 @@
+"""Datasets, data rows and their conversations (owned by ingest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from preflog_contracts import datarow as canonical
+from strawberry.scalars import JSON
+
+from preflog_gateway.graphql.content import ContentFormat, render
+from preflog_gateway.graphql.types.enums import ContentFormatEnum
+
+
+@strawberry.type
+class Dataset:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    data_row_count: int
+
+
+@strawberry.type
+class Message:
+    id: strawberry.ID
+    role: str
+    author_name: str | None
+    can_label: bool
+    parts: strawberry.Private[list[canonical.Part]]
+
+    @strawberry.field(description="The message content; HTML is rendered and sanitised.")
+    def content(
+        self,
+        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+    ) -> str:
+        return render(self.parts, format)
+
+    @classmethod
+    def of(cls, m: canonical.Message) -> Message:
+        return cls(
+            id=strawberry.ID(m.id),
+            role=m.role,
+            author_name=m.author.name or None,
+            can_label=m.can_label,
+            parts=list(m.content),
+        )
+
+
+@strawberry.type
+class Response:
+    id: strawberry.ID
+    title: str
+    model_config_name: str
+    edited: bool
+    deleted: bool
+    added_by: strawberry.ID | None = strawberry.field(
+        description="The user who added this response in a label (null for imported ones)."
+    )
+    parts: strawberry.Private[list[canonical.Part]]
+    original_parts: strawberry.Private[list[canonical.Part] | None]
+
+    @strawberry.field(description="The response as shown to the viewer (edited, if edited).")
+    def content(
+        self,
+        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+    ) -> str:
+        return render(self.parts, format)
+
+    @strawberry.field(description="The imported content before any edit (null if never edited).")
+    def original(
+        self,
+        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+    ) -> str | None:
+        return None if self.original_parts is None else render(self.original_parts, format)
+
+    @classmethod
+    def of(cls, r: canonical.Response) -> Response:
+        return cls(
+            id=strawberry.ID(r.id),
+            title=r.title,
+            model_config_name=r.model_config_name,
+            edited=False,
+            deleted=False,
+            added_by=None,
+            parts=list(r.content),
+            original_parts=None,
+        )
+
+
+@strawberry.type
+class PromptPoint:
+    id: strawberry.ID
+    after_message_id: strawberry.ID | None
+    responses: list[Response]
+
+    @classmethod
+    def of(cls, p: canonical.PromptPoint) -> PromptPoint:
+        return cls(
+            id=strawberry.ID(p.id),
+            after_message_id=strawberry.ID(p.after_message_id) if p.after_message_id else None,
+            responses=[Response.of(r) for r in p.responses],
+        )
+
+
+@strawberry.type
+class DataRow:
+    id: strawberry.ID
+    global_key: str | None
+    external_id: str | None
+    dataset_id: strawberry.ID | None
+    messages: list[Message]
+    prompts: list[PromptPoint]
+    metadata: JSON | None
+    created_at: datetime | None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        id: str,
+        row: canonical.DataRow,
+        global_key: str | None = None,
+        external_id: str | None = None,
+        dataset_id: str | None = None,
+        metadata: object = None,
+        created_at: datetime | None = None,
+    ) -> DataRow:
+        return cls(
+            id=strawberry.ID(id),
+            global_key=global_key,
+            external_id=external_id,
+            dataset_id=strawberry.ID(dataset_id) if dataset_id else None,
+            messages=[Message.of(m) for m in row.messages],
+            prompts=[PromptPoint.of(p) for p in row.prompts],
+            metadata=metadata,
+            created_at=created_at,
+        )
+
+
+@strawberry.type
+class ImportError:
+    index: int
+    global_key: str | None
+    code: str
+    message: str
+    path: str | None
+
+
+@strawberry.type
+class ImportResult:
+    accepted: int
+    rejected: int
+    errors: list[ImportError]
+    data_row_ids: list[strawberry.ID]

@@ -1,0 +1,99 @@
+"""Request limits: a per-token rate limit and the GraphQL complexity budget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+
+
+class RateLimiter:
+    """A token bucket per key (API token id): ``per_minute`` requests, bursts up to
+    ``burst``. In-process: each gateway instance limits on its own."""
+
+    def __init__(self, per_minute: int, *, burst: int | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst if burst is not None else max(per_minute // 6, 1))
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """True if the request may go ahead (and counts it)."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
+
+
+def complexity_rule(budget: int, default_page: int = 100) -> type[ValidationRule]:
+    """A validation rule refusing operations whose estimated cost exceeds ``budget``.
+
+    Each field costs 1; a field with a ``first`` argument multiplies its children's cost by
+    that page size (or ``default_page`` when it is a variable or omitted). Plain lists are
+    bounded by the data (a conversation's messages), not by the client, so count once.
+    """
+
+    class ComplexityRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.fragments: dict[str, FragmentDefinitionNode] = {}
+
+        def enter_document(self, node: Any, *_: Any) -> None:
+            self.fragments = {
+                d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            cost = self._cost(node.selection_set, set())
+            if cost > budget:
+                self.report_error(
+                    GraphQLError(f"query too complex: estimated cost {cost} exceeds {budget}", node)
+                )
+
+        def _cost(self, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
+            if selection_set is None:
+                return 0
+            total = 0
+            for sel in selection_set.selections:
+                if isinstance(sel, FieldNode):
+                    factor = 1
+                    for arg in sel.arguments or ():
+                        if arg.name.value == "first":
+                            factor = (
+                                int(arg.value.value)
+                                if isinstance(arg.value, IntValueNode)
+                                else default_page
+                            )
+                    if sel.selection_set is not None and factor == 1 and _is_connection(sel):
+                        factor = default_page
+                    total += 1 + max(factor, 1) * self._cost(sel.selection_set, seen)
+                elif isinstance(sel, InlineFragmentNode):
+                    total += self._cost(sel.selection_set, seen)
+                elif isinstance(sel, FragmentSpreadNode):
+                    name = sel.name.value
+                    if name in seen or name not in self.fragments:
+                        continue
+                    total += self._cost(self.fragments[name].selection_set, seen | {name})
+            return total
+
+    return ComplexityRule
+
+
+def _is_connection(node: FieldNode) -> bool:
+    selections = node.selection_set.selections if node.selection_set else ()
+    return any(isinstance(s, FieldNode) and s.name.value == "edges" for s in selections)

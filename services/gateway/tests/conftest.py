@@ -1,0 +1,102 @@
+"""A real gateway (uvicorn) over its own database and NATS namespace, bootstrapped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest_asyncio
+import uvicorn
+from preflog_gateway.app import build_app
+from preflog_gateway.bootstrap import on_start
+from preflog_gateway.gateway import GatewayParts, gateway_parts
+from preflog_messaging.runtime import Runtime, open_runtime
+from preflog_settings import load_settings
+from preflog_testing.infra import Infra
+from preflog_testing.plugin import _create_database, _drop_database
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    ws_url: str
+    admin_token: str
+    runtime: Runtime
+    parts: GatewayParts
+    http: httpx.AsyncClient
+    greeting: list[str]
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        expect_status: int = 200,
+    ) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {token or self.admin_token}"}
+        r = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert r.status_code == expect_status, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(infra: Infra, template_database: str) -> AsyncIterator[Server]:
+    name = f"preflog_gw_{uuid.uuid4().hex[:10]}"
+    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    port = free_port()
+    token = "pfl_bootstrap_" + uuid.uuid4().hex
+    settings = load_settings(
+        {},
+        database_url=dsn,
+        nats_url=infra.nats_url,
+        namespace=f"gw{uuid.uuid4().hex[:8]}",
+        http_port=port,
+        bootstrap_token=token,
+        load_demo=False,
+        log_format="console",
+        rate_limit_per_minute=600_000,
+    )
+    runtime = await open_runtime(settings)
+    app = build_app(runtime)
+    greeting = await on_start(runtime)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets"
+    )
+    uv = uvicorn.Server(config)
+    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        yield Server(
+            url,
+            f"ws://127.0.0.1:{port}/graphql",
+            token,
+            runtime,
+            gateway_parts(runtime),
+            http,
+            greeting,
+        )
+    uv.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(task, 10)
+    await gateway_parts(runtime).stop()
+    await runtime.close()
+    await _drop_database(infra.admin_dsn, name)
