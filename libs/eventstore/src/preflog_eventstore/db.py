@@ -12,12 +12,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("set idle_in_transaction_session_timeout = '60s'")
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset runs "pg_advisory_unlock_all; CLOSE ALL; UNLISTEN *; RESET ALL"
+    # on every release: one more round trip per query, and RESET ALL would undo the settings
+    # above. Pooled connections keep no session state here (the relay unlocks its advisory
+    # lock itself), so only an abandoned transaction needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("rollback")
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_reset_connection,
         command_timeout=60,
         max_inactive_connection_lifetime=300,
     )

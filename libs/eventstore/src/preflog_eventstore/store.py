@@ -32,6 +32,43 @@ NO_STREAM: Final = -1
 """Expected version meaning: the stream must not exist yet."""
 
 _POSITION_KEY = "events_stream_name_stream_position_key"
+_EVENT_ID_KEY = "events_event_id_key"
+
+# Positions are computed in SQL from each stream's current version; a stream not at its
+# expected version (-2 = any) makes the statement raise. Caller-chosen event ids that exist
+# already make it insert nothing (a repeat), as does an idempotency key seen before.
+_APPEND_BODY = """
+  cur as (
+    select w.stream_name, w.expected,
+           coalesce((select max(e.stream_position) from eventlog.events e
+                     where e.stream_name = w.stream_name), -1) as version
+      from unnest($1::text[], $2::bigint[]) as w(stream_name, expected)),
+  ok as (
+    select case
+             when {gate} then false
+             when exists (select 1 from eventlog.events where event_id = any($11::uuid[]))
+               then false
+             when bool_and(expected = -2 or expected = version) then true
+             else eventlog.wrong_expected_version()
+           end as ok
+      from cur)
+insert into eventlog.events
+  (stream_name, stream_position, event_type, schema_version, org_id, data, metadata, event_id)
+select r.s, cur.version + 1 + r.off, r.t, r.v, $9::uuid, r.d::jsonb, $10::jsonb, r.i
+  from unnest($3::text[], $4::bigint[], $5::text[], $6::smallint[], $7::text[], $8::uuid[])
+         with ordinality as r(s, off, t, v, d, i, n)
+  join cur on cur.stream_name = r.s
+  cross join ok
+ where ok.ok
+ order by r.n
+returning event_id::text, stream_name, stream_position, global_position
+"""
+_APPEND_SQL = "with" + _APPEND_BODY.format(gate="false")
+_APPEND_IDEMPOTENT_SQL = (
+    "with idem as (insert into eventlog.idempotency (org_id, actor_id, key, result)"
+    " values ($9::uuid, $12, $13, $14::jsonb) on conflict do nothing returning 1),"
+    + _APPEND_BODY.format(gate="not exists (select 1 from idem)")
+)
 _ANY_RETRIES = 20
 
 _meta_encoder = msgspec.json.Encoder()
@@ -158,33 +195,63 @@ class EventStore:
         result: Any,
         conn: Conn | None,
     ) -> AppendResult:
-        if conn is not None:
-            async with conn.transaction():
-                return await self._append_in(conn, batch, org_id, metadata, idempotency_key, result)
-        async with self.pool.acquire() as own, own.transaction():
-            return await self._append_in(own, batch, org_id, metadata, idempotency_key, result)
-
-    async def _append_in(
-        self,
-        conn: Conn,
-        batch: list[StreamWrite],
-        org_id: str,
-        metadata: Metadata,
-        idempotency_key: str | None,
-        result: Any,
-    ) -> AppendResult:
-        if idempotency_key is not None:
-            stored = await conn.fetchval(
-                "insert into eventlog.idempotency (org_id, actor_id, key, result)"
-                " values ($1, $2, $3, $4::jsonb) on conflict do nothing returning 1",
-                org_id,
+        # One statement, one round trip: the version check, the idempotency row and the
+        # events succeed or fail together, so no explicit transaction is needed (and a
+        # caller's transaction is joined as is: a failed append dooms it).
+        names: list[str] = []
+        expected: list[int] = []
+        rows: tuple[list[str], list[int], list[str], list[int], list[str], list[str]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        given_ids: list[str] = []
+        seen_streams: dict[str, int] = {}
+        for w in batch:
+            if w.stream_name in seen_streams:
+                raise ValueError(f"stream {w.stream_name} written twice in one append")
+            seen_streams[w.stream_name] = len(w.events)
+            names.append(w.stream_name)
+            expected.append(w.expected_version)
+            given = list(w.event_ids or ())
+            given_ids.extend(given)
+            for offset, event in enumerate(w.events):
+                rows[0].append(w.stream_name)
+                rows[1].append(offset)
+                rows[2].append(type(event).__name__)
+                rows[3].append(type(event).schema_version)
+                rows[4].append(encode_event(event).decode())
+                rows[5].append(given[offset] if offset < len(given) else str(uuid.uuid4()))
+        meta_text = _meta_encoder.encode(metadata).decode()
+        args: list[Any] = [names, expected, *rows, org_id, meta_text, given_ids]
+        if idempotency_key is None:
+            sql = _APPEND_SQL
+        else:
+            sql = _APPEND_IDEMPOTENT_SQL
+            args += [
                 metadata.actor_id,
                 idempotency_key,
                 _meta_encoder.encode({"result": result}).decode(),
-            )
-            if stored is None:
-                # A concurrent twin waits on the key's index entry until the first commits.
-                first = await conn.fetchval(
+            ]
+        db = conn if conn is not None else self.pool
+        try:
+            inserted = await db.fetch(sql, *args)
+        except asyncpg.RaiseError as exc:
+            if exc.hint == "preflog:wrong_expected_version":
+                raise WrongExpectedVersion(
+                    "the data changed concurrently; retry the request"
+                ) from None
+            raise
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _EVENT_ID_KEY:
+                raise _DuplicateEvents from None
+            raise
+        if len(inserted) != len(rows[0]):
+            if idempotency_key is not None and not inserted:
+                first = await db.fetchval(
                     "select result::text from eventlog.idempotency"
                     " where org_id = $1 and actor_id = $2 and key = $3",
                     org_id,
@@ -194,64 +261,12 @@ class EventStore:
                 return AppendResult(
                     events=[], duplicate=True, result=_result_decoder.decode(first)["result"]
                 )
-
-        names = [w.stream_name for w in batch]
-        current: dict[str, int] = dict(
-            await conn.fetch(  # type: ignore[arg-type]
-                "select stream_name, max(stream_position) from eventlog.events"
-                " where stream_name = any($1::text[]) group by stream_name",
-                names,
-            )
-        )
-        streams: list[str] = []
-        positions: list[int] = []
-        types: list[str] = []
-        versions: list[int] = []
-        datas: list[str] = []
-        ids: list[str] = []
-        next_position: dict[str, int] = {}
-        meta_text = _meta_encoder.encode(metadata).decode()
-        for w in batch:
-            version = next_position.get(w.stream_name, current.get(w.stream_name, -1))
-            if version is None:
-                version = -1
-            if w.expected_version != ANY and w.expected_version != version:
-                raise WrongExpectedVersion("the data changed concurrently; retry the request")
-            given = list(w.event_ids or ())
-            for i, event in enumerate(w.events):
-                version += 1
-                streams.append(w.stream_name)
-                positions.append(version)
-                types.append(type(event).__name__)
-                versions.append(type(event).schema_version)
-                datas.append(encode_event(event).decode())
-                ids.append(given[i] if i < len(given) else str(uuid.uuid4()))
-            next_position[w.stream_name] = version
-        if not ids:
-            return AppendResult(events=[], result=result)
-        rows = await conn.fetch(
-            """insert into eventlog.events
-                 (stream_name, stream_position, event_type, schema_version, org_id,
-                  data, metadata, event_id)
-               select s, p, t, v, $5::uuid, d::jsonb, $7::jsonb, i
-                 from unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
-                             $6::text[], $8::uuid[]) as u(s, p, t, v, d, i)
-               on conflict (event_id) do nothing
-               returning event_id::text, stream_name, stream_position, global_position""",
-            streams,
-            positions,
-            types,
-            versions,
-            org_id,
-            datas,
-            meta_text,
-            ids,
-        )
-        if len(rows) != len(ids):
             raise _DuplicateEvents
-        return AppendResult(
-            events=[AppendedEvent(r[0], r[1], r[2], r[3]) for r in rows], result=result
+        events = sorted(
+            (AppendedEvent(r[0], r[1], r[2], r[3]) for r in inserted),
+            key=lambda e: e.global_position,
         )
+        return AppendResult(events=events, result=result)
 
     async def _find_events(self, event_ids: list[str], conn: Conn | None) -> list[AppendedEvent]:
         sql = (
