@@ -1,0 +1,272 @@
+"""Workflow through the service: submit, review, rework, skip, consensus, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from preflog_contracts.errors import Conflict, Invalid
+from preflog_contracts.rpc import review as api
+
+from .conftest import Org, eventually, snapshot
+
+
+async def test_submit_review_approve_done(org: Org) -> None:
+    task, row = await org.create_task()
+    label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await org.wait_status(task, "IN_REVIEW")
+    assert await org.svc.workflow_events(task) == ["TaskStatusChanged"]
+
+    view = await org.svc.call(
+        org.user("reviewer"),
+        "approve_label",
+        api.ApproveLabel(label_id=label, comment="good"),
+        api.LabelReviewView,
+    )
+    assert (view.status, view.task_status) == ("APPROVED", "DONE")
+    await org.wait_status(task, "DONE")
+    assert await org.svc.workflow_events(task) == [
+        "TaskStatusChanged",
+        "LabelApproved",
+        "TaskStatusChanged",
+    ]
+
+    async def history() -> api.ReviewHistory | None:
+        h = await org.svc.call(
+            org.user("annotator"),
+            "get_reviews",
+            api.GetReviews(label_ids=[label]),
+            api.ReviewHistory,
+        )
+        return h if h.labels[0].reviews else None
+
+    got = await eventually(history)
+    [entry] = got.labels[0].reviews
+    assert (entry.kind, entry.actor_id, entry.comment) == (
+        "APPROVED",
+        org.user("reviewer").user_id,
+        "good",
+    )
+
+
+async def test_reject_rework_resubmit_with_reason_visible(org: Org) -> None:
+    task, row = await org.create_task()
+    label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await org.wait_status(task, "IN_REVIEW")
+    view = await org.svc.call(
+        org.user("manager"),
+        "reject_label",
+        api.RejectLabel(label_id=label, reason="wrong crown"),
+        api.LabelReviewView,
+    )
+    assert (view.status, view.task_status, view.rejection_reason) == (
+        "REJECTED",
+        "IN_REWORK",
+        "wrong crown",
+    )
+    await org.wait_status(task, "IN_REWORK")
+    await org.wait_label(label, "REJECTED")
+    seen = await org.svc.call(
+        org.user("annotator"), "get_labels", api.GetLabels(label_ids=[label]), api.LabelReviewViews
+    )
+    assert seen.labels[0].rejection_reason == "wrong crown"
+    tasks = await org.svc.call(
+        org.user("annotator"), "get_tasks", api.GetTasks(task_ids=[task]), api.TaskReviewViews
+    )
+    assert (tasks.tasks[0].status, tasks.tasks[0].status_reason) == ("IN_REWORK", "wrong crown")
+
+    # The annotator reworks the same label and submits again.
+    await org.submit(task, row, "annotator", snapshot(crown="r-model-b"), label_id=label)
+    await org.wait_status(task, "IN_REVIEW")
+    await org.wait_label(label, "SUBMITTED")
+    view = await org.svc.call(
+        org.user("owner"), "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+    )
+    assert view.task_status == "DONE"
+
+
+async def test_review_off_goes_straight_to_done(service) -> None:  # type: ignore[no-untyped-def]
+    world = Org(service)
+    await world.create_project(review_required=False)
+    task, row = await world.create_task()
+    await world.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await world.wait_status(task, "DONE")
+    assert await service.workflow_events(task) == ["TaskStatusChanged"]
+
+
+async def test_skip_and_requeue(org: Org) -> None:
+    task, _ = await org.create_task()
+    await org.skip(task)
+    await org.wait_status(task, "SKIPPED")
+    await org.requeue(task)
+    await org.wait_status(task, "TO_LABEL")
+    events = await org.svc.store.read_stream(f"workflow-{task}")
+    assert [(e.event_type, e.metadata.actor_id) for e in events] == [
+        ("TaskStatusChanged", "system"),
+        ("TaskStatusChanged", "system"),
+    ]
+
+
+async def test_consensus_task_enters_review_at_its_label_count(service) -> None:  # type: ignore[no-untyped-def]
+    world = Org(service)
+    await world.create_project(quality_mode="CONSENSUS", count=3, coverage=1.0)
+    task, row = await world.create_task()
+    first = await world.submit(
+        task, row, "annotator", snapshot(crown="r-model-a", helpful="a", score=4)
+    )
+    second = await world.submit(
+        task, row, "annotator2", snapshot(crown="r-model-a", helpful="b", score=4)
+    )
+    await world.wait_label(second)
+    await world.wait_label(first)
+    assert await world.task_status(task) == "TO_LABEL"
+    third = await world.submit(
+        task, row, "annotator3", snapshot(crown="r-model-b", helpful="a", score=2)
+    )
+    await world.wait_status(task, "IN_REVIEW")
+
+    scores = await service.call(
+        world.user("reviewer"),
+        "task_scores",
+        api.TaskScoresRequest(task_ids=[task]),
+        api.TaskScores,
+    )
+    [ts] = scores.tasks
+    assert ts.consensus is not None
+    assert ts.consensus.crown_agreement == pytest.approx(1 / 3)  # one agreeing pair of three
+    by_label = {s.label_id: s for s in ts.labels}
+    assert (
+        by_label[third].consensus is not None and by_label[third].consensus.crown_agreement == 0.0
+    )
+    assert by_label[first].consensus.crown_agreement == pytest.approx(0.5)  # type: ignore[union-attr]
+
+    # Approving one of three keeps the task in review; the last approval finishes it.
+    for label in (first, second):
+        view = await service.call(
+            world.user("reviewer"),
+            "approve_label",
+            api.ApproveLabel(label_id=label),
+            api.LabelReviewView,
+        )
+        assert view.task_status == "IN_REVIEW"
+    view = await service.call(
+        world.user("reviewer"),
+        "approve_label",
+        api.ApproveLabel(label_id=third),
+        api.LabelReviewView,
+    )
+    assert view.task_status == "DONE"
+
+
+async def test_consensus_outside_coverage_needs_one_label(service) -> None:  # type: ignore[no-untyped-def]
+    world = Org(service)
+    await world.create_project(quality_mode="CONSENSUS", count=3, coverage=0.0)
+    task, row = await world.create_task()
+    await world.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await world.wait_status(task, "IN_REVIEW")
+    tasks = await service.call(
+        world.user("reviewer"), "get_tasks", api.GetTasks(task_ids=[task]), api.TaskReviewViews
+    )
+    assert tasks.tasks[0].required_labels == 1
+
+
+async def test_refusals_leave_no_event(org: Org) -> None:
+    task, row = await org.create_task()
+    label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await org.wait_status(task, "IN_REVIEW")
+    reviewer = org.user("reviewer")
+    with pytest.raises(Invalid) as info:
+        await org.svc.call(
+            reviewer,
+            "reject_label",
+            api.RejectLabel(label_id=label, reason="  "),
+            api.LabelReviewView,
+        )
+    assert info.value.fields == {"reason": "required"}
+    await org.svc.call(
+        reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+    )
+    before = await org.svc.workflow_events(task)
+    with pytest.raises(Invalid):
+        await org.svc.call(
+            reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+        )
+    with pytest.raises(Invalid):
+        await org.svc.call(
+            reviewer,
+            "reject_label",
+            api.RejectLabel(label_id=label, reason="late"),
+            api.LabelReviewView,
+        )
+    assert await org.svc.workflow_events(task) == before
+
+
+async def test_concurrent_approve_and_reject_exactly_one_wins(org: Org) -> None:
+    reviewer, manager = org.user("reviewer"), org.user("manager")
+    for _ in range(6):
+        task, row = await org.create_task()
+        label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+        await org.wait_status(task, "IN_REVIEW")
+        results = await asyncio.gather(
+            org.svc.call(
+                reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+            ),
+            org.svc.call(
+                manager,
+                "reject_label",
+                api.RejectLabel(label_id=label, reason="no"),
+                api.LabelReviewView,
+            ),
+            return_exceptions=True,
+        )
+        wins = [r for r in results if isinstance(r, api.LabelReviewView)]
+        losses = [r for r in results if isinstance(r, Exception)]
+        assert len(wins) == 1 and len(losses) == 1, results
+        assert isinstance(losses[0], Invalid | Conflict)
+        decisions = [
+            e
+            for e in await org.svc.workflow_events(task)
+            if e in ("LabelApproved", "LabelRejected")
+        ]
+        assert len(decisions) == 1
+
+
+async def test_idempotency_key_returns_the_first_result(org: Org) -> None:
+    task, row = await org.create_task()
+    label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await org.wait_status(task, "IN_REVIEW")
+    reviewer = org.user("reviewer")
+    first = await org.svc.call(
+        reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView, key="k1"
+    )
+    again = await org.svc.call(
+        reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView, key="k1"
+    )
+    assert first == again
+    assert (await org.svc.workflow_events(task)).count("LabelApproved") == 1
+
+
+async def test_review_queue_orders_by_priority_then_age(service) -> None:  # type: ignore[no-untyped-def]
+    world = Org(service)
+    await world.create_project()
+    order = []
+    for priority in (0, 5, 0, 5):
+        task, row = await world.create_task(priority=priority)
+        await world.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+        await world.wait_status(task, "IN_REVIEW")
+        order.append((priority, task))
+    expected = [t for _, t in sorted(order, key=lambda x: -x[0])]  # stable: age within priority
+    page = await service.call(
+        world.user("reviewer"),
+        "review_queue",
+        api.ReviewQueueRequest(project_id=world.project_id, first=3),
+        api.ReviewQueue,
+    )
+    rest = await service.call(
+        world.user("reviewer"),
+        "review_queue",
+        api.ReviewQueueRequest(project_id=world.project_id, first=3, after=page.next_cursor),
+        api.ReviewQueue,
+    )
+    assert [t.task_id for t in page.tasks + rest.tasks] == expected
+    assert rest.next_cursor is None
