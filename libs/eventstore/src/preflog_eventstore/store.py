@@ -116,6 +116,30 @@ _SELECT_COLUMNS = (
 )
 
 
+# Postgres builds the batch as one JSON array and msgspec decodes it in one call: about twice
+# the rate of building a Python object per row (measured in the catch-up read benchmark).
+_ENVELOPE_JSON = (
+    "json_build_object('global_position', global_position,"
+    " 'tx_id', tx_id::text::bigint, 'stream_name', stream_name,"
+    " 'stream_position', stream_position, 'event_type', event_type,"
+    " 'schema_version', schema_version, 'org_id', org_id, 'event_id', event_id,"
+    " 'data', data, 'metadata', metadata, 'recorded_at', recorded_at)"
+)
+_batch_decoder = msgspec.json.Decoder(list[RecordedEvent])
+
+
+async def _fetch_events(
+    db: Any, where: str, order: str, args: list[Any], limit_arg: str
+) -> list[RecordedEvent]:
+    text = await db.fetchval(
+        f"select coalesce(json_agg({_ENVELOPE_JSON} order by {order}), '[]')::text"
+        f" from (select * from eventlog.events where {where} order by {order} limit {limit_arg}) e",
+        *args,
+    )
+    events: list[RecordedEvent] = _batch_decoder.decode(text)
+    return events
+
+
 def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(
         global_position=row["global_position"],
@@ -289,16 +313,16 @@ class EventStore:
         conn: Conn | None = None,
     ) -> list[RecordedEvent]:
         """A stream's events in order; ``until`` keeps those recorded up to then (time travel)."""
-        sql = (
-            f"select {_SELECT_COLUMNS} from eventlog.events"
-            " where stream_name = $1 and stream_position > $2"
-            " and ($3::timestamptz is null or recorded_at <= $3)"
-            " and ($4::uuid is null or org_id = $4)"
-            " order by stream_position"
-        )
         db = conn if conn is not None else self.pool
-        rows = await db.fetch(sql, stream_name, after_position, until, org_id)
-        return [record_from_row(r) for r in rows]
+        return await _fetch_events(
+            db,
+            "stream_name = $1 and stream_position > $2"
+            " and ($3::timestamptz is null or recorded_at <= $3)"
+            " and ($4::uuid is null or org_id = $4)",
+            "stream_position",
+            [stream_name, after_position, until, org_id],
+            "all",
+        )
 
     async def stream_version(self, stream_name: str, conn: Conn | None = None) -> int:
         db = conn if conn is not None else self.pool
@@ -321,29 +345,15 @@ class EventStore:
         may briefly lag a long transaction but never loses its events.
         """
         db = conn if conn is not None else self.pool
+        where = (
+            "(tx_id, global_position) > ($1::text::xid8, $2)"
+            " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        )
+        args: list[Any] = [str(after.tx_id), after.global_position, limit]
         if categories:
-            rows = await db.fetch(
-                f"select {_SELECT_COLUMNS} from eventlog.events"
-                " where category = any($3::text[])"
-                " and (tx_id, global_position) > ($1::text::xid8, $2)"
-                " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                " order by tx_id, global_position limit $4",
-                str(after.tx_id),
-                after.global_position,
-                list(categories),
-                limit,
-            )
-        else:
-            rows = await db.fetch(
-                f"select {_SELECT_COLUMNS} from eventlog.events"
-                " where (tx_id, global_position) > ($1::text::xid8, $2)"
-                " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                " order by tx_id, global_position limit $3",
-                str(after.tx_id),
-                after.global_position,
-                limit,
-            )
-        return [record_from_row(r) for r in rows]
+            where += " and category = any($4::text[])"
+            args.append(list(categories))
+        return await _fetch_events(db, where, "tx_id, global_position", args, "$3")
 
     async def query(
         self,
@@ -363,9 +373,9 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """The audit trail of one org, filtered, in ``global_position`` order (for paging)."""
         db = conn if conn is not None else self.pool
-        rows = await db.fetch(
-            f"select {_SELECT_COLUMNS} from eventlog.events"
-            " where org_id = $1::uuid and global_position > $2"
+        return await _fetch_events(
+            db,
+            "org_id = $1::uuid and global_position > $2"
             " and ($3::text is null or project_id = $3)"
             " and ($4::text is null or task_id = $4)"
             " and ($5::text is null or label_id = $5)"
@@ -373,21 +383,23 @@ class EventStore:
             " and ($7::text[] is null or event_type = any($7::text[]))"
             " and ($8::timestamptz is null or recorded_at >= $8)"
             " and ($9::timestamptz is null or recorded_at <= $9)"
-            " and ($10::text is null or stream_name = $10)"
-            " order by global_position limit $11",
-            org_id,
-            after_position,
-            project_id,
-            task_id,
-            label_id,
-            actor_id,
-            list(types) if types else None,
-            since,
-            until,
-            stream_name,
-            limit,
+            " and ($10::text is null or stream_name = $10)",
+            "global_position",
+            [
+                org_id,
+                after_position,
+                project_id,
+                task_id,
+                label_id,
+                actor_id,
+                list(types) if types else None,
+                since,
+                until,
+                stream_name,
+                limit,
+            ],
+            "$11",
         )
-        return [record_from_row(r) for r in rows]
 
 
 async def load_checkpoint(conn: Conn, name: str, *, lock: bool = False) -> Cursor:
