@@ -11,3 +11,13 @@ class ExportCheckpointed(Event, frozen=True, kw_only=True):
     format: str
     consumer: str
     cursor: str
+
+
+class ExportFeedEnabled(Event, frozen=True, kw_only=True):
+    """A manager turned on the JetStream feed of a project's records in one format."""
+
+    category = "export"
+    project_id: str
+    format: str
+    status: str = "APPROVED"
+    pair_strategy: str = "best_vs_rest"

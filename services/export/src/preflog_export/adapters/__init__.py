@@ -1,0 +1,1 @@
+"""The export service's adapters: read model, streams, feeds, RPC endpoints."""

@@ -1,0 +1,185 @@
+"""The ``export`` stream: NDJSON records of a project, then cursor lines; optionally live.
+
+Each chunk handed to the transport holds whole records of whole items followed by a cursor
+line for everything up to there, so a client that keeps the last cursor line it received
+can resume after a cut with nothing lost and nothing repeated (records after the last
+cursor line of a cut chunk are dropped by the client and sent again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+import msgspec
+from preflog_contracts.errors import Invalid
+from preflog_contracts.rpc.export import ExportRequest
+from preflog_messaging.rpc import CallContext
+
+from preflog_export.adapters.access import project_for_export
+from preflog_export.adapters.changes import ChangeSignal
+from preflog_export.adapters.item_pages import (
+    audit_page,
+    item_pages,
+    project_high_water,
+)
+from preflog_export.adapters.read_model import item_decoder
+from preflog_export.domain.cursor import ExportCursor, decode_cursor, encode_cursor
+from preflog_export.domain.filters import ExportFilter, export_filter, filter_hash
+from preflog_export.domain.formats.audit import audit_record
+from preflog_export.domain.rendering import ProjectView, item_records
+
+MIN_HEARTBEAT, MAX_HEARTBEAT = 0.2, 60.0
+
+
+class ExportStreams:
+    """Opens export streams (the ``export`` streaming operation's handler)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        signal: ChangeSignal,
+        *,
+        secret: str,
+        chunk_bytes: int = 128 * 1024,
+    ) -> None:
+        self.pool = pool
+        self.signal = signal
+        self.secret = secret
+        self.chunk_bytes = chunk_bytes
+        self._encoder = msgspec.json.Encoder()
+
+    async def open(self, ctx: CallContext, req: ExportRequest) -> AsyncIterator[bytes]:
+        """Validate and authorize, then return the stream. Raises Invalid (format, filters,
+        cursor, heartbeat), NotFound (project outside the caller's org) or Forbidden."""
+        identity = ctx.require_identity()
+        flt = export_filter(
+            export_format=req.format,
+            status=req.status,
+            pair_strategy=req.pair_strategy,
+            models=req.models,
+            batch_id=req.batch_id,
+            since_time=req.since_time,
+            until_time=req.until_time,
+        )
+        if not MIN_HEARTBEAT <= req.heartbeat_seconds <= MAX_HEARTBEAT:
+            raise Invalid(
+                "heartbeat out of range",
+                {"heartbeat_seconds": f"between {MIN_HEARTBEAT} and {MAX_HEARTBEAT}"},
+            )
+        project = await project_for_export(self.pool, identity, req.project_id)
+        if flt.batch_id is not None:
+            await self._check_batch(req.project_id, flt.batch_id)
+        digest = filter_hash(flt)
+        start = (
+            decode_cursor(self.secret, req.since, project_id=req.project_id, filter_hash=digest)
+            if req.since
+            else ExportCursor(req.project_id, digest, 0)
+        )
+        if flt.format == "audit":
+            return self._audit(identity.org_id, flt, start, req.follow, req.heartbeat_seconds)
+        return self._items(project, flt, start, req.follow, req.heartbeat_seconds)
+
+    async def _check_batch(self, project_id: str, batch_id: str) -> None:
+        batches = [
+            r[0]
+            for r in await self.pool.fetch(
+                "select batch_id from export.batches where project_id = $1"
+                " order by batch_id limit 21",
+                project_id,
+            )
+        ]
+        if batch_id not in batches and not await self.pool.fetchval(
+            "select 1 from export.batches where project_id = $1 and batch_id = $2",
+            project_id,
+            batch_id,
+        ):
+            listed = ", ".join(batches[:20]) + (", ..." if len(batches) > 20 else "")
+            raise Invalid("unknown batch", {"batch_id": f"one of {listed or '(no batches)'}"})
+
+    def _cursor_line(self, cursor: ExportCursor) -> bytes:
+        return self._encoder.encode({"_cursor": encode_cursor(self.secret, cursor)}) + b"\n"
+
+    async def _items(
+        self,
+        project: ProjectView,
+        flt: ExportFilter,
+        start: ExportCursor,
+        follow: bool,
+        heartbeat: float,
+    ) -> AsyncIterator[bytes]:
+        project_id = start.project_id
+        seq = start.seq
+        encoder = self._encoder
+        buffer = bytearray()
+        while True:
+            wake = self.signal.watch(project_id) if follow else None
+            high = await project_high_water(self.pool, project_id)
+            async for rows in item_pages(self.pool, project_id, flt, after_seq=seq, upto_seq=high):
+                for row_seq, blob in rows:
+                    for record in item_records(item_decoder.decode(blob), flt, project):
+                        encoder.encode_into(record, buffer, -1)
+                        buffer += b"\n"
+                    if len(buffer) >= self.chunk_bytes:
+                        buffer += self._cursor_line(msgspec.structs.replace(start, seq=row_seq))
+                        yield bytes(buffer)
+                        buffer.clear()
+            if high > seq:
+                seq = high
+            buffer += self._cursor_line(msgspec.structs.replace(start, seq=seq))
+            yield bytes(buffer)
+            buffer.clear()
+            if wake is None:
+                return
+            while not wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), heartbeat)
+                if not wake.is_set():
+                    yield self._cursor_line(msgspec.structs.replace(start, seq=seq))
+
+    async def _audit(
+        self,
+        org_id: str,
+        flt: ExportFilter,
+        start: ExportCursor,
+        follow: bool,
+        heartbeat: float,
+    ) -> AsyncIterator[bytes]:
+        position = (start.tx, start.seq)
+        encoder = self._encoder
+        buffer = bytearray()
+        while True:
+            wake = self.signal.watch(start.project_id) if follow else None
+            while True:
+                events = await audit_page(
+                    self.pool,
+                    org_id=org_id,
+                    project_id=start.project_id,
+                    after=position,
+                    since_time=flt.since_time,
+                    until_time=flt.until_time,
+                )
+                for event in events:
+                    encoder.encode_into(audit_record(event), buffer, -1)
+                    buffer += b"\n"
+                if events:
+                    position = (events[-1].tx_id, events[-1].global_position)
+                if len(buffer) >= self.chunk_bytes or (buffer and not events):
+                    buffer += self._audit_cursor(start, position)
+                    yield bytes(buffer)
+                    buffer.clear()
+                if not events:
+                    break
+            if wake is None:
+                yield self._audit_cursor(start, position)
+                return
+            # Not every project event changes an item, so audit also polls each heartbeat.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), heartbeat)
+            if not wake.is_set():
+                yield self._audit_cursor(start, position)
+
+    def _audit_cursor(self, start: ExportCursor, position: tuple[int, int]) -> bytes:
+        return self._cursor_line(msgspec.structs.replace(start, tx=position[0], seq=position[1]))

@@ -1,0 +1,37 @@
+"""The export service's composition root."""
+
+from __future__ import annotations
+
+from preflog_messaging.runtime import Runtime, ServiceParts
+from preflog_messaging.streams import StreamServer
+
+from preflog_export.adapters.changes import ChangeSignal
+from preflog_export.adapters.endpoints import register_endpoints
+from preflog_export.adapters.export_stream import ExportStreams
+from preflog_export.adapters.feeds import FeedPublisher, ensure_exports_stream
+from preflog_export.adapters.read_model import CATEGORIES, ExportReadModel, changes_channel
+
+
+async def build(runtime: Runtime, *, chunk_bytes: int = 128 * 1024) -> ServiceParts:
+    """Consumers of the upstream events, the ``export`` stream and the feed publisher.
+    ``chunk_bytes``: about how much NDJSON each stream chunk (and cursor line) spans."""
+    settings = runtime.settings
+    model = ExportReadModel(settings.namespace)
+    signal = ChangeSignal(runtime.pool, changes_channel(settings.namespace))
+    rpc = runtime.rpc_server("export")
+    streams = StreamServer(rpc)
+    exports = ExportStreams(
+        runtime.pool, signal, secret=settings.internal_secret, chunk_bytes=chunk_bytes
+    )
+    feeds = FeedPublisher(
+        runtime.pool, runtime.store, runtime.js, signal, namespace=settings.namespace
+    )
+    await ensure_exports_stream(runtime.js, settings.namespace)
+    register_endpoints(rpc, streams, exports, feeds)
+    consumer = runtime.consumer("export", model.handle, categories=CATEGORIES)
+    return ServiceParts(
+        name="export",
+        rpc=rpc,
+        consumers=[consumer],
+        loops=[signal.run, feeds.run, streams.run],
+    )
