@@ -30,6 +30,7 @@ class TaskCreated(Event, frozen=True, kw_only=True):
     data_row_id: str
     batch_id: str
     priority: int = 0
+    required_labels: int = 1  # labels this task needs (consensus coverage decides, per row)
 
 
 class TaskLeased(Event, frozen=True, kw_only=True):
@@ -101,6 +102,7 @@ class ResponseAdded(Event, frozen=True, kw_only=True):
     response_id: str
     content: list[Part]
     model_config_name: str = ""
+    streamed: bool = False  # content is a URL to media the client streams
 
 
 class ResponseDeleted(Event, frozen=True, kw_only=True):
@@ -169,6 +171,7 @@ class EditedResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     model_config_name: str = ""
     added: bool = False
     deleted: bool = False
+    streamed: bool = False
 
 
 class LabelSnapshot(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,1 @@
+"""Request and response structs of each service's RPC operations (one module per service)."""
