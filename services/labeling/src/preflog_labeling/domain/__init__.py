@@ -1,0 +1,1 @@
+"""The labeling domain: pure state, decisions and folds (no I/O)."""

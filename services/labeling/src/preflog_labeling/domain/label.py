@@ -1,0 +1,196 @@
+"""A label's state folded from its stream: the annotator's actions and the undo machinery.
+
+Undo/redo (DOMAIN.md, "Actions are events"): ``ActionUndone{event_id}`` marks the latest
+still-effective action as undone and pushes it on the redo stack; ``ActionRedone`` pops it
+back; any new action empties the redo stack. Nothing is removed: the effective content is
+the replay of the actions that are not undone (see :mod:`label_content`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from preflog_contracts.events.base import Event, decode_event_data, encode_event, event_types
+from preflog_contracts.events.catalog import PreLabel
+from preflog_contracts.events.labels import (
+    ActionRedone,
+    ActionUndone,
+    CommentAdded,
+    LabelStarted,
+    LabelSubmitted,
+    PreLabelsApplied,
+    QuestionAnswered,
+    ResponseAdded,
+    ResponseCrowned,
+    ResponseDeleted,
+    ResponseEdited,
+    ResponsesRanked,
+)
+
+ACTION_TYPES: tuple[type[Event], ...] = (
+    ResponsesRanked,
+    ResponseCrowned,
+    ResponseEdited,
+    ResponseAdded,
+    ResponseDeleted,
+    QuestionAnswered,
+    CommentAdded,
+)
+"""Events that are annotator actions (undoable)."""
+
+
+class LabelAction(msgspec.Struct, frozen=True):
+    event_id: str
+    event: Event
+    at: datetime | None = None
+    actor_id: str = ""
+
+
+class LabelState(msgspec.Struct, frozen=True, kw_only=True):
+    label_id: str
+    task_id: str = ""
+    project_id: str = ""
+    data_row_id: str = ""
+    author_id: str = ""
+    ontology_version: int = 0
+    status: str = "DRAFT"  # DRAFT | SUBMITTED | APPROVED | REJECTED
+    started: bool = False
+    actions: tuple[LabelAction, ...] = ()
+    undone: frozenset[str] = frozenset()
+    redo: tuple[str, ...] = ()
+    prelabels: tuple[PreLabel, ...] = ()
+    prelabel_source: str = ""
+    version: int = -1
+    updated_at: datetime | None = None
+    submitted_at: datetime | None = None
+
+    @property
+    def can_undo(self) -> bool:
+        return self.last_effective() is not None
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.redo)
+
+    def last_effective(self) -> LabelAction | None:
+        for action in reversed(self.actions):
+            if action.event_id not in self.undone:
+                return action
+        return None
+
+
+def evolve(
+    state: LabelState, event_id: str, event: Event, at: datetime | None = None, actor_id: str = ""
+) -> LabelState:
+    """The state after one event of the label's stream."""
+    r = msgspec.structs.replace
+    if isinstance(event, ACTION_TYPES):
+        return r(
+            state,
+            actions=(*state.actions, LabelAction(event_id, event, at, actor_id)),
+            redo=(),
+            updated_at=at,
+        )
+    match event:
+        case LabelStarted():
+            return r(
+                state,
+                started=True,
+                task_id=event.task_id,
+                project_id=event.project_id,
+                data_row_id=event.data_row_id,
+                author_id=event.author_id,
+                ontology_version=event.ontology_version,
+                status="DRAFT",
+                updated_at=at,
+            )
+        case PreLabelsApplied():
+            prelabels = tuple(msgspec.convert(p, PreLabel) for p in event.prelabels)
+            return r(state, prelabels=prelabels, prelabel_source=event.source, updated_at=at)
+        case ActionUndone():
+            return r(
+                state,
+                undone=state.undone | {event.event_id},
+                redo=(*state.redo, event.event_id),
+                updated_at=at,
+            )
+        case ActionRedone():
+            redo = tuple(i for i in state.redo if i != event.event_id)
+            return r(state, undone=state.undone - {event.event_id}, redo=redo, updated_at=at)
+        case LabelSubmitted():
+            return r(state, status="SUBMITTED", submitted_at=at, updated_at=at)
+    return state
+
+
+def fold(state: LabelState, events: Sequence[tuple[int, str, Event, datetime | None, str]]) -> LabelState:
+    """Fold ``(position, event_id, event, recorded_at, actor_id)`` tuples in stream order."""
+    for position, event_id, event, at, actor in events:
+        state = msgspec.structs.replace(evolve(state, event_id, event, at, actor), version=position)
+    return state
+
+
+# --- storage form (read models keep the folded state as JSON) ------------------------------
+
+
+class _StoredAction(msgspec.Struct, frozen=True, array_like=True):
+    event_id: str
+    type: str
+    data: msgspec.Raw
+    at: datetime | None
+    actor_id: str
+
+
+class _StoredLabel(msgspec.Struct, frozen=True, kw_only=True):
+    label_id: str
+    task_id: str
+    project_id: str
+    data_row_id: str
+    author_id: str
+    ontology_version: int
+    status: str
+    started: bool
+    actions: list[_StoredAction]
+    undone: list[str]
+    redo: list[str]
+    prelabels: list[PreLabel]
+    prelabel_source: str
+    version: int
+    updated_at: datetime | None
+    submitted_at: datetime | None
+
+
+_stored_decoder = msgspec.json.Decoder(_StoredLabel)
+_encoder = msgspec.json.Encoder()
+
+
+def encode_state(state: LabelState) -> bytes:
+    fields: dict[str, Any] = {f: getattr(state, f) for f in _StoredLabel.__struct_fields__}
+    fields["actions"] = [
+        _StoredAction(a.event_id, type(a.event).__name__, msgspec.Raw(encode_event(a.event)), a.at, a.actor_id)
+        for a in state.actions
+    ]
+    fields["undone"] = sorted(state.undone)
+    fields["redo"] = list(state.redo)
+    fields["prelabels"] = list(state.prelabels)
+    return _encoder.encode(_StoredLabel(**fields))
+
+
+def decode_state(data: bytes | str) -> LabelState:
+    stored = _stored_decoder.decode(data)
+    fields: dict[str, Any] = {f: getattr(stored, f) for f in _StoredLabel.__struct_fields__}
+    fields["actions"] = tuple(
+        LabelAction(
+            a.event_id,
+            decode_event_data(a.type, event_types()[a.type].schema_version, bytes(a.data)),
+            a.at,
+            a.actor_id,
+        )
+        for a in stored.actions
+    )
+    fields["undone"] = frozenset(stored.undone)
+    fields["redo"] = tuple(stored.redo)
+    fields["prelabels"] = tuple(stored.prelabels)
+    return LabelState(**fields)
