@@ -1,0 +1,1 @@
+"""Adapters: RPC endpoints, consumers, projections and SQL of the labeling service."""

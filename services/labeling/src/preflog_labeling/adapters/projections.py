@@ -1,0 +1,104 @@
+"""Read models of labeling's own events, kept by ProjectionRunner (exactly once, rebuildable).
+
+- ``labeling_labels``: each label's folded state and its ready-to-serve view.
+- ``labeling_projects``: the project index and members, for listing a user's projects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import asyncpg
+import msgspec
+from asyncpg.pool import PoolConnectionProxy
+from preflog_contracts.envelope import RecordedEvent
+from preflog_contracts.events import decode_event_data
+from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectArchived, ProjectCreated
+
+from preflog_labeling.domain import label as label_domain
+from preflog_labeling.domain.label_view import label_view
+
+_json = msgspec.json.Encoder()
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+class LabelProjection:
+    name = "labeling_labels"
+    categories: Sequence[str] | None = ("label",)
+    tables: Sequence[str] = ("labeling.labels",)
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
+        table = tables_map["labeling.labels"]
+        by_label: dict[str, list[RecordedEvent]] = {}
+        for rec in events:
+            by_label.setdefault(rec.stream_id, []).append(rec)
+        rows = await conn.fetch(
+            f"select label_id, org_id::text, state::text from {table} where label_id = any($1::text[])",
+            list(by_label),
+        )
+        states = {r[0]: label_domain.decode_state(r[2]) for r in rows}
+        out = []
+        for label_id, recs in by_label.items():
+            state = states.get(label_id) or label_domain.LabelState(label_id=label_id)
+            for rec in recs:
+                if rec.stream_position <= state.version:
+                    continue  # already folded (a rebuild overlapping the live table)
+                event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+                state = label_domain.evolve(state, rec.event_id, event, rec.recorded_at, rec.metadata.actor_id)
+                state = msgspec.structs.replace(state, version=rec.stream_position)
+            view = label_view(state)
+            out.append(
+                (
+                    label_id,
+                    recs[0].org_id,
+                    state.task_id,
+                    state.project_id,
+                    state.author_id,
+                    state.version,
+                    label_domain.encode_state(state).decode(),
+                    _json.encode(view).decode(),
+                    state.updated_at or recs[-1].recorded_at,
+                )
+            )
+        await conn.executemany(
+            f"insert into {table} (label_id, org_id, task_id, project_id, author_id, version, state, view, updated_at)"
+            " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9) on conflict (label_id) do update set"
+            " task_id = excluded.task_id, project_id = excluded.project_id, author_id = excluded.author_id,"
+            " version = excluded.version, state = excluded.state, view = excluded.view, updated_at = excluded.updated_at",
+            out,
+        )
+
+
+class ProjectIndexProjection:
+    name = "labeling_projects"
+    categories: Sequence[str] | None = ("project",)
+    tables: Sequence[str] = ("labeling.projects", "labeling.project_members")
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
+        projects = tables_map["labeling.projects"]
+        members = tables_map["labeling.project_members"]
+        for rec in events:
+            if rec.event_type not in ("ProjectCreated", "MemberAdded", "MemberRoleChanged", "ProjectArchived"):
+                continue
+            event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+            if isinstance(event, ProjectCreated):
+                await conn.execute(
+                    f"insert into {projects} (project_id, org_id, name, created_at) values ($1, $2, $3, $4)"
+                    " on conflict (project_id) do nothing",
+                    event.project_id,
+                    rec.org_id,
+                    event.name,
+                    rec.recorded_at,
+                )
+            elif isinstance(event, MemberAdded | MemberRoleChanged):
+                await conn.execute(
+                    f"insert into {members} (project_id, user_id, org_id, role) values ($1, $2, $3, $4)"
+                    " on conflict (project_id, user_id) do update set role = excluded.role",
+                    event.project_id,
+                    event.user_id,
+                    rec.org_id,
+                    event.role,
+                )
+            elif isinstance(event, ProjectArchived):
+                await conn.execute(f"update {projects} set archived = true where project_id = $1", event.project_id)

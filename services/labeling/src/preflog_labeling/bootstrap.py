@@ -1,0 +1,30 @@
+"""Composition root: the labeling service's RPC server, projections, consumers and loops."""
+
+from __future__ import annotations
+
+from preflog_eventstore import ProjectionRunner
+from preflog_messaging.runtime import Runtime, ServiceParts
+
+from preflog_labeling.adapters import consumers, rpc
+from preflog_labeling.adapters.projections import LabelProjection, ProjectIndexProjection
+from preflog_labeling.handlers.queue import lease_expiry_loop
+from preflog_labeling.handlers.state import Deps
+
+
+async def build(runtime: Runtime) -> ServiceParts:
+    deps = Deps(store=runtime.store, pool=runtime.pool, settings=runtime.settings)
+    server = runtime.rpc_server("labeling")
+    rpc.register(server, deps)
+    return ServiceParts(
+        name="labeling",
+        rpc=server,
+        projections=[
+            ProjectionRunner(runtime.store, LabelProjection(), poll_interval=0.05),
+            ProjectionRunner(runtime.store, ProjectIndexProjection(), poll_interval=0.05),
+        ],
+        consumers=[
+            runtime.consumer("labeling_catalog", consumers.learn_catalog, consumers.CATALOG_CATEGORIES),
+            runtime.consumer("labeling_workflow", consumers.learn_workflow, consumers.WORKFLOW_CATEGORIES),
+        ],
+        loops=[lease_expiry_loop(deps)],
+    )

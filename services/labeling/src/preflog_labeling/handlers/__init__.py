@@ -1,0 +1,1 @@
+"""Handlers: load state, check roles, decide (domain), append in one transaction."""

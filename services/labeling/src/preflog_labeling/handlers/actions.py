@@ -1,0 +1,253 @@
+"""Annotator actions on the caller's label: one command, one transaction, one event.
+
+Each action loads the task row (status, the caller's lease and label), the project (role,
+settings, ontology), the label (folded) and the row; the domain decides; the event is
+appended at the label stream's expected version. A concurrent writer on the same label
+(a second session of the same annotator) makes the append fail: the command is decided
+again from fresh state, a few times, then CONFLICT. Never a lost update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+from preflog_contracts.datarow import DataRow
+from preflog_contracts.envelope import stream_name
+from preflog_contracts.errors import Conflict, Forbidden, NotFound, WrongExpectedVersion
+from preflog_contracts.events.base import Event
+from preflog_contracts.events.labels import LabelSubmitted, Target, TaskReleased
+from preflog_contracts.rpc.labeling import (
+    AddCommentRequest,
+    AddResponseRequest,
+    AnswerQuestionRequest,
+    CommentView,
+    CrownResponseRequest,
+    DeleteResponseRequest,
+    EditResponseRequest,
+    LabelView,
+    RankResponsesRequest,
+    TaskRef,
+)
+from preflog_eventstore import StreamWrite
+from preflog_messaging import CallContext
+
+from preflog_labeling.domain import label_commands as decide
+from preflog_labeling.domain.label import LabelState, evolve
+from preflog_labeling.domain.label_view import label_view
+from preflog_labeling.domain.project import ProjectState
+from preflog_labeling.domain.roles import Permission
+from preflog_labeling.domain.task import check_can_act, status_after_submit
+from preflog_labeling.handlers.access import require
+from preflog_labeling.handlers.state import Deps
+
+RETRIES = 5
+Decide = Callable[[LabelState, ProjectState, DataRow], Event]
+
+
+async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> LabelView:
+    """Run one label action for the caller; returns the label as it is after it."""
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, LabelView)
+    for _ in range(RETRIES):
+        task = await deps.pool.fetchrow(
+            "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status"
+            " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
+            " where t.task_id = $1 and t.org_id = $2",
+            task_id,
+            ident.org_id,
+            ident.user_id,
+        )
+        if task is None:
+            raise NotFound("task not found")
+        project = await deps.project(task["project_id"], ident.org_id)
+        role = require(project, ident, Permission.ANNOTATE)
+        now = datetime.now(UTC)
+        check_can_act(
+            status=task["status"],
+            user_id=ident.user_id,
+            has_label=task["label_id"] is not None,
+            lease_user=ident.user_id if task["lease_expires_at"] is not None else None,
+            lease_expires_at=task["lease_expires_at"],
+            now=now,
+        )
+        label = await deps.label(task["label_id"], ident.org_id)
+        row = await deps.data_row(task["data_row_id"], ident.org_id)
+        event = decide_fn(label, project, row.row)
+        event_id = str(uuid.uuid4())
+        after = msgspec.structs.replace(evolve(label, event_id, event, now, ident.user_id), version=label.version + 1)
+        view = label_view(after)
+        try:
+            result = await deps.store.append(
+                StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id]),
+                org_id=ident.org_id,
+                metadata=ctx.metadata(role, project_id=label.project_id, task_id=task_id, label_id=label.label_id),
+                idempotency_key=ctx.idempotency_key,
+                result=msgspec.to_builtins(view),
+            )
+        except WrongExpectedVersion:
+            continue
+        if result.duplicate:
+            return msgspec.convert(result.result, LabelView)
+        deps.remember_label(ident.org_id, after)
+        return view
+    raise Conflict("the label changed concurrently; retry")
+
+
+async def rank_responses(deps: Deps, ctx: CallContext, req: RankResponsesRequest) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_rank(s, p, r, req.prompt_id, req.ranking))
+
+
+async def crown_response(deps: Deps, ctx: CallContext, req: CrownResponseRequest) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_crown(s, r, req.prompt_id, req.response_id))
+
+
+async def edit_response(deps: Deps, ctx: CallContext, req: EditResponseRequest) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_edit(s, p, r, req.response_id, req.content))
+
+
+async def add_response(deps: Deps, ctx: CallContext, req: AddResponseRequest) -> LabelView:
+    response_id = f"added-{uuid.uuid4()}"
+    return await act(
+        deps,
+        ctx,
+        req.task_id,
+        lambda s, p, r: decide.decide_add(
+            s,
+            p,
+            r,
+            response_id=response_id,
+            prompt_id=req.prompt_id,
+            text=req.content,
+            model_config_name=req.model_config_name,
+            media_url=req.media_url,
+            mimetype=req.mimetype,
+        ),
+    )
+
+
+async def delete_response(deps: Deps, ctx: CallContext, req: DeleteResponseRequest) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_delete(s, p, r, req.response_id))
+
+
+async def answer_question(deps: Deps, ctx: CallContext, req: AnswerQuestionRequest) -> LabelView:
+    target = req.target or Target()
+    return await act(
+        deps, ctx, req.task_id, lambda s, p, r: decide.decide_answer(s, p, r, req.question_id, target, req.answer)
+    )
+
+
+async def add_comment(deps: Deps, ctx: CallContext, req: AddCommentRequest) -> CommentView:
+    comment_id = str(uuid.uuid4())
+    target = req.target or Target()
+    view = await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_comment(s, r, comment_id, req.body, target))
+    found = next((c for c in view.comments if c.id == comment_id), None)
+    if found is None:  # a repeated idempotency key: the first call's comment
+        found = view.comments[-1]
+    return found
+
+
+async def undo(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_undo(s))
+
+
+async def redo(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
+    return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_redo(s))
+
+
+async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
+    """LabelSubmitted (with the effective content) and the lease's end, plus the queue rows,
+    in one transaction. The task goes to review (or done where review is off) once it has
+    the labels it needs; review's TaskStatusChanged events have the last word."""
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, LabelView)
+    for _ in range(RETRIES):
+        async with deps.pool.acquire() as conn, conn.transaction():
+            task = await conn.fetchrow(
+                "select t.project_id, t.data_row_id, t.status, t.submitted_labels, t.required_labels, a.label_id,"
+                " a.lease_expires_at, a.leased_at, a.label_status from labeling.tasks t left join labeling.assignments a"
+                " on a.task_id = t.task_id and a.user_id = $3 where t.task_id = $1 and t.org_id = $2 for update of t",
+                req.task_id,
+                ident.org_id,
+                ident.user_id,
+            )
+            if task is None:
+                raise NotFound("task not found")
+            project = await deps.project(task["project_id"], ident.org_id, conn=conn)
+            role = require(project, ident, Permission.ANNOTATE)
+            now = datetime.now(UTC)
+            check_can_act(
+                status=task["status"],
+                user_id=ident.user_id,
+                has_label=task["label_id"] is not None,
+                lease_user=ident.user_id if task["lease_expires_at"] is not None else None,
+                lease_expires_at=task["lease_expires_at"],
+                now=now,
+            )
+            label = await deps.label(task["label_id"], ident.org_id, conn=conn)
+            if label.author_id != ident.user_id:
+                raise Forbidden("only the label's author submits it")
+            row = await deps.data_row(task["data_row_id"], ident.org_id, conn=conn)
+            event: LabelSubmitted = decide.decide_submit(label, project, row.row, task["leased_at"])
+            event_id = str(uuid.uuid4())
+            after = msgspec.structs.replace(
+                evolve(label, event_id, event, now, ident.user_id), version=label.version + 1
+            )
+            view = label_view(after)
+            writes = [StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id])]
+            held = task["lease_expires_at"] is not None
+            if held:
+                writes.append(
+                    StreamWrite(
+                        stream_name("task", req.task_id),
+                        [
+                            TaskReleased(
+                                task_id=req.task_id,
+                                project_id=label.project_id,
+                                user_id=ident.user_id,
+                                reason="submitted",
+                            )
+                        ],
+                    )
+                )
+            try:
+                result = await deps.store.append(
+                    writes,
+                    org_id=ident.org_id,
+                    metadata=ctx.metadata(
+                        role, project_id=label.project_id, task_id=req.task_id, label_id=label.label_id
+                    ),
+                    idempotency_key=ctx.idempotency_key,
+                    result=msgspec.to_builtins(view),
+                    conn=conn,
+                )
+            except WrongExpectedVersion:
+                continue
+            if result.duplicate:
+                return msgspec.convert(result.result, LabelView)
+            first_time = task["label_status"] == "DRAFT"
+            submitted = task["submitted_labels"] + (1 if first_time else 0)
+            status = status_after_submit(submitted, task["required_labels"], project.settings.review_required)
+            await conn.execute(
+                "update labeling.tasks set submitted_labels = $2, status = $3,"
+                " open_leases = greatest(open_leases - $4, 0), updated_at = now() where task_id = $1",
+                req.task_id,
+                submitted,
+                status,
+                1 if held else 0,
+            )
+            await conn.execute(
+                "update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
+                " where task_id = $1 and user_id = $2",
+                req.task_id,
+                ident.user_id,
+            )
+        deps.remember_label(ident.org_id, after)
+        return view
+    raise Conflict("the label changed concurrently; retry")

@@ -1,0 +1,319 @@
+"""Project commands and the project view: create, ontology, settings, members, batches."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from preflog_contracts.envelope import stream_name
+from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound, WrongExpectedVersion
+from preflog_contracts.events.base import Event
+from preflog_contracts.events.labels import TaskCreated
+from preflog_contracts.events.projects import ProjectSettings, ProjectSettingsChanged
+from preflog_contracts.rpc.labeling import (
+    AddDataRowsRequest,
+    AddProjectMemberRequest,
+    BatchView,
+    CreateProjectRequest,
+    ListProjectsRequest,
+    OntologyView,
+    ProgressView,
+    ProjectMemberView,
+    ProjectPage,
+    ProjectRef,
+    ProjectView,
+    UpdateOntologyRequest,
+    UpdateProjectSettingsRequest,
+)
+from preflog_eventstore import NO_STREAM, StreamWrite
+from preflog_messaging import CallContext
+
+from preflog_labeling.domain import project as domain
+from preflog_labeling.domain.roles import Permission
+from preflog_labeling.handlers.access import require, role_in
+from preflog_labeling.handlers.state import Deps
+
+RETRIES = 5
+MAX_BATCH = 50_000
+
+
+async def progress(deps: Deps, project_id: str) -> ProgressView:
+    rows = await deps.pool.fetch(
+        "select status, count(*) from labeling.tasks where project_id = $1 group by status", project_id
+    )
+    counts = {r[0]: r[1] for r in rows}
+    return ProgressView(
+        to_label=counts.get("TO_LABEL", 0),
+        in_review=counts.get("IN_REVIEW", 0),
+        in_rework=counts.get("IN_REWORK", 0),
+        done=counts.get("DONE", 0),
+        skipped=counts.get("SKIPPED", 0),
+    )
+
+
+async def project_view(deps: Deps, state: domain.ProjectState, my_role: str | None) -> ProjectView:
+    return ProjectView(
+        id=state.project_id,
+        name=state.name,
+        description=state.description,
+        quality_mode=state.quality_mode,
+        consensus_label_count=state.consensus_label_count,
+        consensus_coverage=state.consensus_coverage,
+        settings=state.settings,
+        ontology=OntologyView(
+            version=state.ontology_version, format=state.ontology_format, questions=list(state.questions)
+        ),
+        members=[ProjectMemberView(user_id=u, role=r) for u, r in sorted(state.members.items())],
+        progress=await progress(deps, state.project_id),
+        archived=state.archived,
+        my_role=my_role,
+    )
+
+
+async def _visible(deps: Deps, ctx: CallContext, project_id: str) -> domain.ProjectState:
+    ident = ctx.require_identity()
+    state = await deps.project(project_id, ident.org_id)
+    require(state, ident, Permission.SEE_PROJECT)
+    return state
+
+
+async def create_project(deps: Deps, ctx: CallContext, req: CreateProjectRequest) -> ProjectView:
+    """Org admins only; the creator becomes the project's OWNER."""
+    ident = ctx.require_identity()
+    if not ident.is_admin:
+        raise Forbidden("only org admins create projects")
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, ProjectView)
+    project_id = str(uuid.uuid4())
+    settings = domain.apply_settings_patch(ProjectSettings(), req.settings)
+    events = domain.decide_create(
+        project_id=project_id,
+        owner_id=ident.user_id,
+        name=req.name,
+        description=req.description,
+        quality_mode=req.quality_mode,
+        consensus_label_count=req.consensus_label_count,
+        consensus_coverage=req.consensus_coverage,
+        settings=settings,
+        ontology=req.ontology,
+    )
+    state = domain.fold(domain.ProjectState(project_id=project_id), list(enumerate(events)))
+    view = await project_view(deps, state, "OWNER")
+    result = await deps.store.append(
+        StreamWrite(stream_name("project", project_id), events, NO_STREAM),
+        org_id=ident.org_id,
+        metadata=ctx.metadata("ADMIN", project_id=project_id),
+        idempotency_key=ctx.idempotency_key,
+        result=msgspec.to_builtins(view),
+    )
+    if result.duplicate:
+        return msgspec.convert(result.result, ProjectView)
+    deps.remember_project(ident.org_id, state)
+    return view
+
+
+async def get_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectView:
+    state = await _visible(deps, ctx, req.project_id)
+    return await project_view(deps, state, role_in(state, ctx.require_identity()))
+
+
+async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) -> ProjectPage:
+    """Projects the caller is a member of (every project of the org for org admins)."""
+    ident = ctx.require_identity()
+    first = max(1, min(req.first, 500))
+    after = req.after or ""
+    rows = await deps.pool.fetch(
+        "select p.project_id from labeling.projects p where p.org_id = $1 and p.project_id > $2"
+        " and ($3 or exists (select 1 from labeling.project_members m where m.project_id = p.project_id"
+        " and m.user_id = $4)) order by p.project_id limit $5",
+        ident.org_id,
+        after,
+        ident.is_admin,
+        ident.user_id,
+        first + 1,
+    )
+    ids = [r[0] for r in rows]
+    items = []
+    for pid in ids[:first]:
+        state = await deps.project(pid, ident.org_id)
+        items.append(await project_view(deps, state, role_in(state, ident)))
+    return ProjectPage(
+        items=items, next_cursor=ids[first - 1] if len(ids) > first else None, has_next_page=len(ids) > first
+    )
+
+
+async def _change_project(
+    deps: Deps, ctx: CallContext, project_id: str, permission: Permission, decide: Any
+) -> ProjectView:
+    """Load, check the role, decide, append at the expected version; retry on a race."""
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, ProjectView)
+    for _ in range(RETRIES):
+        state = await deps.project(project_id, ident.org_id)
+        role = require(state, ident, permission)
+        events: list[Event] = decide(state, ident)
+        new_state = domain.fold(state, [(state.version + 1 + i, e) for i, e in enumerate(events)])
+        view = await project_view(deps, new_state, role_in(new_state, ident))
+        if not events:
+            return view
+        try:
+            result = await deps.store.append(
+                StreamWrite(stream_name("project", project_id), events, state.version),
+                org_id=ident.org_id,
+                metadata=ctx.metadata(role, project_id=project_id),
+                idempotency_key=ctx.idempotency_key,
+                result=msgspec.to_builtins(view),
+            )
+        except WrongExpectedVersion:
+            continue
+        if result.duplicate:
+            return msgspec.convert(result.result, ProjectView)
+        deps.remember_project(ident.org_id, new_state)
+        return view
+    raise Conflict("the project changed concurrently; retry")
+
+
+async def update_ontology(deps: Deps, ctx: CallContext, req: UpdateOntologyRequest) -> ProjectView:
+    return await _change_project(
+        deps, ctx, req.project_id, Permission.CONFIGURE, lambda s, _i: [domain.decide_ontology(s, req.ontology)]
+    )
+
+
+async def update_project_settings(deps: Deps, ctx: CallContext, req: UpdateProjectSettingsRequest) -> ProjectView:
+    def decide(state: domain.ProjectState, _ident: Any) -> list[Event]:
+        settings = domain.apply_settings_patch(state.settings, req.settings)
+        if settings == state.settings:
+            return []
+        return [ProjectSettingsChanged(project_id=state.project_id, settings=settings)]
+
+    return await _change_project(deps, ctx, req.project_id, Permission.CONFIGURE, decide)
+
+
+async def add_project_member(deps: Deps, ctx: CallContext, req: AddProjectMemberRequest) -> ProjectMemberView:
+    """Managers manage members; making or unmaking an OWNER takes an owner or org admin."""
+
+    def decide(state: domain.ProjectState, ident: Any) -> list[Event]:
+        if "OWNER" in (req.role, state.members.get(req.user_id)):
+            require(state, ident, Permission.CHANGE_OWNERS)
+        return domain.decide_member(state, req.user_id, req.role)
+
+    await _change_project(deps, ctx, req.project_id, Permission.MANAGE_MEMBERS, decide)
+    return ProjectMemberView(user_id=req.user_id, role=req.role)
+
+
+async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:
+    """One batch: BatchCreated and a TaskCreated per new row, and the queue rows, in one
+    transaction. Rows already in the project are left out; unknown rows are refused."""
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, BatchView)
+    given = [x is not None for x in (req.data_row_ids, req.global_keys, req.dataset_id)]
+    if sum(given) != 1:
+        raise Invalid("name the rows one way", {"data_row_ids": "give data_row_ids, global_keys or dataset_id"})
+    for _ in range(RETRIES):
+        state = await deps.project(req.project_id, ident.org_id)
+        role = require(state, ident, Permission.MANAGE_DATA)
+        if state.archived:
+            raise Invalid("the project is archived", {"project_id": "archived"})
+        row_ids = await _resolve_rows(deps, ident.org_id, req)
+        if len(row_ids) > MAX_BATCH:
+            raise Invalid("batch too large", {"data_row_ids": f"at most {MAX_BATCH} rows per batch"})
+        async with deps.pool.acquire() as conn, conn.transaction():
+            existing = {
+                r[0]
+                for r in await conn.fetch(
+                    "select data_row_id from labeling.tasks where project_id = $1 and data_row_id = any($2::text[])",
+                    req.project_id,
+                    row_ids,
+                )
+            }
+            new_rows = [r for r in row_ids if r not in existing]
+            batch_id = str(uuid.uuid4())
+            tasks = [(str(uuid.uuid4()), r, domain.required_labels(state, r)) for r in new_rows]
+            view = BatchView(
+                id=batch_id,
+                project_id=req.project_id,
+                size=len(tasks),
+                priority=req.priority,
+                task_ids=[t[0] for t in tasks],
+            )
+            writes = [
+                StreamWrite(
+                    stream_name("project", req.project_id),
+                    [domain.batch_event(state, batch_id, new_rows, req.priority)],
+                    state.version,
+                )
+            ]
+            writes += [
+                StreamWrite(
+                    stream_name("task", tid),
+                    [
+                        TaskCreated(
+                            task_id=tid,
+                            project_id=req.project_id,
+                            data_row_id=rid,
+                            batch_id=batch_id,
+                            priority=req.priority,
+                            required_labels=need,
+                        )
+                    ],
+                    NO_STREAM,
+                )
+                for tid, rid, need in tasks
+            ]
+            try:
+                result = await deps.store.append(
+                    writes,
+                    org_id=ident.org_id,
+                    metadata=ctx.metadata(role, project_id=req.project_id),
+                    idempotency_key=ctx.idempotency_key,
+                    result=msgspec.to_builtins(view),
+                    conn=conn,
+                )
+            except WrongExpectedVersion:
+                continue
+            if result.duplicate:
+                return msgspec.convert(result.result, BatchView)
+            await conn.executemany(
+                "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id, priority,"
+                " required_labels) values ($1, $2, $3, $4, $5, $6, $7)",
+                [(tid, ident.org_id, req.project_id, rid, batch_id, req.priority, need) for tid, rid, need in tasks],
+            )
+        return view
+    raise Conflict("the project changed concurrently; retry")
+
+
+async def _resolve_rows(deps: Deps, org_id: str, req: AddDataRowsRequest) -> list[str]:
+    if req.dataset_id is not None:
+        known = await deps.pool.fetchval(
+            "select 1 from labeling.datasets where dataset_id = $1 and org_id = $2", req.dataset_id, org_id
+        )
+        rows = await deps.pool.fetch(
+            "select data_row_id from labeling.data_rows where dataset_id = $1 and org_id = $2 order by created_at,"
+            " data_row_id",
+            req.dataset_id,
+            org_id,
+        )
+        if known is None and not rows:
+            raise NotFound("dataset not found")
+        return [r[0] for r in rows]
+    column, wanted = (
+        ("data_row_id", req.data_row_ids) if req.data_row_ids is not None else ("global_key", req.global_keys)
+    )
+    assert wanted is not None
+    rows = await deps.pool.fetch(
+        f"select {column}, data_row_id from labeling.data_rows where {column} = any($1::text[]) and org_id = $2",
+        wanted,
+        org_id,
+    )
+    found = {r[0]: r[1] for r in rows}
+    path = "data_row_ids" if column == "data_row_id" else "global_keys"
+    unknown = {f"{path}[{i}]": f"unknown data row '{w}'" for i, w in enumerate(wanted) if w not in found}
+    if unknown:
+        raise Invalid("some data rows are unknown", unknown)
+    return list(dict.fromkeys(found[w] for w in wanted))

@@ -1,0 +1,293 @@
+"""The task queue: claim, release, skip, requeue, and expiring leases.
+
+The queue rows (labeling.tasks, labeling.assignments) change in the same transaction as the
+events that say so; ``for update skip locked`` keeps two claimers off the same row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+import structlog
+from preflog_contracts.envelope import Metadata, stream_name
+from preflog_contracts.errors import Forbidden, Invalid, NotFound
+from preflog_contracts.events.base import Event
+from preflog_contracts.events.labels import (
+    LabelStarted,
+    PreLabelsApplied,
+    TaskLeased,
+    TaskReleased,
+    TaskRequeued,
+    TaskSkipped,
+)
+from preflog_contracts.identity import SYSTEM_ACTOR
+from preflog_contracts.rpc.labeling import ProjectRef, SkipTaskRequest, TaskRef, TaskView
+from preflog_eventstore import ANY, NO_STREAM, StreamWrite
+from preflog_messaging import CallContext
+
+from preflog_labeling.domain import label as label_domain
+from preflog_labeling.domain.label_view import label_view
+from preflog_labeling.domain.roles import Permission
+from preflog_labeling.handlers.access import require
+from preflog_labeling.handlers.reads import task_views
+from preflog_labeling.handlers.state import Conn, Deps
+
+log = structlog.get_logger(__name__)
+_prelabel_decoder = msgspec.json.Decoder(list[dict])  # type: ignore[type-arg]
+
+
+async def _one_view(deps: Deps, ctx: CallContext, task_id: str, **kw: object) -> TaskView:
+    views = await task_views(deps, ctx.require_identity(), [task_id], **kw)  # type: ignore[arg-type]
+    if not views:
+        raise NotFound("task not found")
+    return views[0]
+
+
+async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> TaskView | None:
+    """The caller's current lease in the project if any; else the highest-priority, then
+    oldest, open task that still needs a label and that the caller has not labelled or
+    skipped. None when nothing is left for the caller."""
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, TaskView | None)
+    project = await deps.project(req.project_id, ident.org_id)
+    role = require(project, ident, Permission.ANNOTATE)
+    if project.archived:
+        raise Invalid("the project is archived", {"project_id": "archived"})
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=deps.settings.lease_seconds)
+    fresh = {}
+    async with deps.pool.acquire() as conn, conn.transaction():
+        held = await conn.fetchval(
+            "select a.task_id from labeling.assignments a join labeling.tasks t on t.task_id = a.task_id"
+            " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3 and t.status = 'TO_LABEL'"
+            " order by a.leased_at limit 1",
+            req.project_id,
+            ident.user_id,
+            now,
+        )
+        if held is not None:
+            return await _one_view(deps, ctx, held)
+        task = await conn.fetchrow(
+            "select t.task_id, t.data_row_id from labeling.tasks t where t.project_id = $1 and t.status = 'TO_LABEL'"
+            " and t.submitted_labels + t.open_leases < t.required_labels"
+            " and not exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2"
+            " and (a.label_status <> 'DRAFT' or a.skipped))"
+            " order by t.priority desc, t.seq limit 1 for update skip locked",
+            req.project_id,
+            ident.user_id,
+        )
+        if task is None:
+            return None
+        task_id, data_row_id = task[0], task[1]
+        label_id = await conn.fetchval(
+            "select label_id from labeling.assignments where task_id = $1 and user_id = $2", task_id, ident.user_id
+        )
+        writes = []
+        if label_id is None:
+            label_id = str(uuid.uuid4())
+            label_events: list[Event] = [
+                LabelStarted(
+                    label_id=label_id,
+                    task_id=task_id,
+                    project_id=req.project_id,
+                    data_row_id=data_row_id,
+                    author_id=ident.user_id,
+                    ontology_version=project.ontology_version,
+                )
+            ]
+            pre = await conn.fetchrow(
+                "select source, prelabels::text from labeling.prelabels where project_id = $1 and data_row_id = $2",
+                req.project_id,
+                data_row_id,
+            )
+            if pre is not None:
+                label_events.append(
+                    PreLabelsApplied(label_id=label_id, prelabels=_prelabel_decoder.decode(pre[1]), source=pre[0])
+                )
+            ids = [str(uuid.uuid4()) for _ in label_events]
+            writes.append(StreamWrite(stream_name("label", label_id), label_events, NO_STREAM, event_ids=ids))
+            state = label_domain.LabelState(label_id=label_id)
+            for i, (eid, e) in enumerate(zip(ids, label_events, strict=True)):
+                state = msgspec.structs.replace(label_domain.evolve(state, eid, e, now, ident.user_id), version=i)
+            fresh[label_id] = label_view(state)
+        leased = TaskLeased(
+            task_id=task_id, project_id=req.project_id, user_id=ident.user_id, label_id=label_id, expires_at=expires
+        )
+        writes.insert(0, StreamWrite(stream_name("task", task_id), [leased], ANY))
+        await deps.store.append(
+            writes,
+            org_id=ident.org_id,
+            metadata=ctx.metadata(role, project_id=req.project_id, task_id=task_id, label_id=label_id),
+            conn=conn,
+        )
+        await conn.execute(
+            "insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id, leased_at,"
+            " lease_expires_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_id, user_id) do update"
+            " set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at",
+            task_id,
+            ident.user_id,
+            label_id,
+            ident.org_id,
+            req.project_id,
+            now,
+            expires,
+        )
+        await conn.execute(
+            "update labeling.tasks set open_leases = open_leases + 1, updated_at = now() where task_id = $1", task_id
+        )
+        view = await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
+    return view
+
+
+async def _task_and_lease(conn: Conn, ident_org: str, user_id: str, task_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "select t.task_id, t.project_id, t.status, a.label_id, a.lease_expires_at from labeling.tasks t"
+        " left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
+        " where t.task_id = $1 and t.org_id = $2 for update of t",
+        task_id,
+        ident_org,
+        user_id,
+    )
+    if row is None:
+        raise NotFound("task not found")
+    return row
+
+
+async def release_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
+    """Give back the caller's lease (the draft label stays theirs if they claim it again)."""
+    return await _end_lease(deps, ctx, req.task_id, skip_reason=None)
+
+
+async def skip_task(deps: Deps, ctx: CallContext, req: SkipTaskRequest) -> TaskView:
+    """Skip a claimed task (status SKIPPED until a manager requeues it; never offered to the
+    skipper again)."""
+    return await _end_lease(deps, ctx, req.task_id, skip_reason=req.reason)
+
+
+async def _end_lease(deps: Deps, ctx: CallContext, task_id: str, skip_reason: str | None) -> TaskView:
+    ident = ctx.require_identity()
+    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
+    if seen:
+        return msgspec.convert(first, TaskView)
+    now = datetime.now(UTC)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _task_and_lease(conn, ident.org_id, ident.user_id, task_id)
+        project = await deps.project(row["project_id"], ident.org_id, conn=conn)
+        role = require(project, ident, Permission.ANNOTATE)
+        if row["status"] != "TO_LABEL":
+            raise Invalid(f"the task is {row['status'].lower()}", {"task_id": row["status"]})
+        if row["lease_expires_at"] is None or row["lease_expires_at"] <= now:
+            raise Forbidden("you hold no lease on this task")
+        event: Event = (
+            TaskReleased(task_id=task_id, project_id=row["project_id"], user_id=ident.user_id)
+            if skip_reason is None
+            else TaskSkipped(task_id=task_id, project_id=row["project_id"], user_id=ident.user_id, reason=skip_reason)
+        )
+        view_after = None
+        await deps.store.append(
+            StreamWrite(stream_name("task", task_id), [event], ANY),
+            org_id=ident.org_id,
+            metadata=ctx.metadata(role, project_id=row["project_id"], task_id=task_id, label_id=row["label_id"]),
+            idempotency_key=ctx.idempotency_key,
+            conn=conn,
+        )
+        await conn.execute(
+            "update labeling.assignments set lease_expires_at = null, skipped = skipped or $3"
+            " where task_id = $1 and user_id = $2",
+            task_id,
+            ident.user_id,
+            skip_reason is not None,
+        )
+        await conn.execute(
+            "update labeling.tasks set open_leases = greatest(open_leases - 1, 0), status = $2, updated_at = now()"
+            " where task_id = $1",
+            task_id,
+            "SKIPPED" if skip_reason is not None else "TO_LABEL",
+        )
+        view_after = await _one_view(deps, ctx, task_id, conn=conn)
+    return view_after
+
+
+async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
+    """Managers put a skipped (or stuck) task back in the queue; every lease on it ends."""
+    ident = ctx.require_identity()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _task_and_lease(conn, ident.org_id, ident.user_id, req.task_id)
+        project = await deps.project(row["project_id"], ident.org_id, conn=conn)
+        role = require(project, ident, Permission.REQUEUE)
+        if row["status"] not in ("SKIPPED", "TO_LABEL"):
+            raise Invalid(f"a {row['status'].lower()} task cannot be requeued", {"task_id": row["status"]})
+        await deps.store.append(
+            StreamWrite(
+                stream_name("task", req.task_id), [TaskRequeued(task_id=req.task_id, project_id=row["project_id"])], ANY
+            ),
+            org_id=ident.org_id,
+            metadata=ctx.metadata(role, project_id=row["project_id"], task_id=req.task_id),
+            idempotency_key=ctx.idempotency_key,
+            conn=conn,
+        )
+        await conn.execute("update labeling.assignments set lease_expires_at = null where task_id = $1", req.task_id)
+        await conn.execute(
+            "update labeling.tasks set status = 'TO_LABEL', open_leases = 0, updated_at = now() where task_id = $1",
+            req.task_id,
+        )
+        return await _one_view(deps, ctx, req.task_id, conn=conn)
+
+
+async def expire_leases_once(deps: Deps, limit: int = 500) -> int:
+    """Return expired leases to the queue (TaskReleased reason="expired"); returns how many."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "select task_id, user_id, label_id, org_id::text, project_id from labeling.assignments"
+            " where lease_expires_at < now() order by lease_expires_at limit $1 for update skip locked",
+            limit,
+        )
+        for task_id, user_id, label_id, org_id, project_id in rows:
+            await deps.store.append(
+                StreamWrite(
+                    stream_name("task", task_id),
+                    [TaskReleased(task_id=task_id, project_id=project_id, user_id=user_id, reason="expired")],
+                    ANY,
+                ),
+                org_id=org_id,
+                metadata=Metadata(
+                    actor_id=SYSTEM_ACTOR,
+                    actor_role="SYSTEM",
+                    project_id=project_id,
+                    task_id=task_id,
+                    label_id=label_id,
+                ),
+                conn=conn,
+            )
+            await conn.execute(
+                "update labeling.assignments set lease_expires_at = null where task_id = $1 and user_id = $2",
+                task_id,
+                user_id,
+            )
+            await conn.execute(
+                "update labeling.tasks set open_leases = greatest(open_leases - 1, 0) where task_id = $1", task_id
+            )
+    return len(rows)
+
+
+def lease_expiry_loop(deps: Deps, interval: float = 1.0):  # type: ignore[no-untyped-def]
+    """A ServiceParts loop: expire leases every ``interval`` seconds until stopped."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await expire_leases_once(deps)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lease_expiry.retry", error=str(exc))
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+    return run

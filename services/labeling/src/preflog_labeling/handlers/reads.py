@@ -1,0 +1,248 @@
+"""Read side: task, label and data row views from the read models, in bulk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+from preflog_contracts.errors import NotFound
+from preflog_contracts.identity import Identity
+from preflog_contracts.rpc.labeling import (
+    DataRowView,
+    IdsRequest,
+    LabelRef,
+    LabelView,
+    LeaseView,
+    ListTasksRequest,
+    TaskPage,
+    TaskRef,
+    TaskView,
+)
+from preflog_messaging import CallContext
+
+from preflog_labeling.domain.label_view import data_row_view
+from preflog_labeling.domain.project import ProjectState
+from preflog_labeling.domain.roles import Permission, is_allowed
+from preflog_labeling.handlers.access import require
+from preflog_labeling.handlers.state import Conn, Deps, RowRecord
+
+_label_decoder = msgspec.json.Decoder(LabelView)
+MAX_IDS = 500
+REVIEW_STATUSES = ("APPROVED", "REJECTED")
+
+
+def row_view(rec: RowRecord, label: LabelView | None) -> DataRowView:
+    return data_row_view(
+        rec.data_row_id,
+        rec.global_key,
+        rec.dataset_id,
+        rec.row,
+        external_id=rec.external_id,
+        metadata=rec.metadata,
+        created_at=rec.created_at,
+        label=label,
+    )
+
+
+def _sees_all(project: ProjectState, ident: Identity) -> bool:
+    return is_allowed(project.members.get(ident.user_id), ident.is_admin, Permission.SEE_ALL_LABELS)
+
+
+async def task_views(
+    deps: Deps,
+    ident: Identity,
+    ids: list[str],
+    *,
+    fresh: dict[str, LabelView] | None = None,
+    conn: Conn | None = None,
+) -> list[TaskView]:
+    """Views of the tasks the caller may see (others are left out, as if missing).
+
+    Reviewers and up see every label; an annotator sees tasks they have a label on, and only
+    their own label. ``fresh`` overrides labels with views newer than the read model.
+    """
+    db = conn if conn is not None else deps.pool
+    tasks = await db.fetch(
+        "select task_id, project_id, data_row_id, batch_id, status, priority, required_labels, submitted_labels,"
+        " created_at from labeling.tasks where task_id = any($1::text[]) and org_id = $2",
+        ids,
+        ident.org_id,
+    )
+    if not tasks:
+        return []
+    task_ids = [t[0] for t in tasks]
+    assignments = await db.fetch(
+        "select task_id, user_id, label_id, label_status, lease_expires_at from labeling.assignments"
+        " where task_id = any($1::text[])",
+        task_ids,
+    )
+    label_rows = await db.fetch(
+        "select task_id, label_id, view::text from labeling.labels where task_id = any($1::text[])", task_ids
+    )
+    projects: dict[str, ProjectState] = {}
+    for pid in {t[1] for t in tasks}:
+        try:
+            projects[pid] = await deps.project(pid, ident.org_id, conn=conn)
+        except NotFound:
+            continue
+    rows = await deps.data_rows(list({t[2] for t in tasks}), ident.org_id, conn=conn)
+    now = datetime.now(UTC)
+    review_status = {a[2]: a[3] for a in assignments}
+    labels_by_task: dict[str, list[LabelView]] = {}
+    for task_id, label_id, raw in label_rows:
+        view = (fresh or {}).get(label_id) or _label_decoder.decode(raw)
+        if review_status.get(label_id) in REVIEW_STATUSES and view.status == "SUBMITTED":
+            view = msgspec.structs.replace(view, status=review_status[label_id])
+        labels_by_task.setdefault(task_id, []).append(view)
+    for label_id, view in (fresh or {}).items():
+        known = labels_by_task.setdefault(view.task_id, [])
+        if all(v.id != label_id for v in known):
+            known.append(view)
+    out = []
+    for t in tasks:
+        project = projects.get(t[1])
+        if project is None:
+            continue
+        sees_all = _sees_all(project, ident)
+        mine = next((a for a in assignments if a[0] == t[0] and a[1] == ident.user_id), None)
+        if not sees_all and (mine is None or ident.user_id not in project.members):
+            continue
+        labels = labels_by_task.get(t[0], [])
+        my_label = next((v for v in labels if v.author_id == ident.user_id), None)
+        leases = [
+            LeaseView(user_id=a[1], label_id=a[2], expires_at=a[4])
+            for a in assignments
+            if a[0] == t[0] and a[4] is not None and a[4] > now
+        ]
+        if not sees_all:
+            leases = [x for x in leases if x.user_id == ident.user_id]
+        lease = next((x for x in leases if x.user_id == ident.user_id), leases[0] if leases else None)
+        rec = rows.get(t[2])
+        out.append(
+            TaskView(
+                id=t[0],
+                project_id=t[1],
+                data_row_id=t[2],
+                batch_id=t[3],
+                status=t[4],
+                priority=t[5],
+                required_labels=t[6],
+                submitted_labels=t[7],
+                data_row=row_view(rec, my_label) if rec is not None else None,
+                my_label=my_label,
+                labels=labels if sees_all else ([my_label] if my_label is not None else []),
+                leased_by=lease.user_id if lease else None,
+                lease_expires_at=lease.expires_at if lease else None,
+                leases=leases,
+                created_at=t[8],
+            )
+        )
+    return out
+
+
+async def get_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
+    ident = ctx.require_identity()
+    views = await task_views(deps, ident, [req.task_id])
+    if not views:
+        await _raise_for_task(deps, ident, req.task_id)
+    return views[0]
+
+
+async def _raise_for_task(deps: Deps, ident: Identity, task_id: str) -> None:
+    """NotFound for another org's or a missing task; Forbidden for a project member who may
+    not see it."""
+    project_id = await deps.pool.fetchval(
+        "select project_id from labeling.tasks where task_id = $1 and org_id = $2", task_id, ident.org_id
+    )
+    if project_id is None:
+        raise NotFound("task not found")
+    project = await deps.project(project_id, ident.org_id)
+    require(project, ident, Permission.SEE_ALL_LABELS)
+    raise NotFound("task not found")
+
+
+async def get_tasks(deps: Deps, ctx: CallContext, req: IdsRequest) -> list[TaskView]:
+    """Batch get for DataLoaders: the visible tasks among ``ids`` (at most 500), any order."""
+    return await task_views(deps, ctx.require_identity(), list(dict.fromkeys(req.ids))[:MAX_IDS])
+
+
+async def list_tasks(deps: Deps, ctx: CallContext, req: ListTasksRequest) -> TaskPage:
+    """A project's tasks in queue order (priority, then age), by status if given; reviewers
+    and up see all, annotators the ones they have a label on."""
+    ident = ctx.require_identity()
+    project = await deps.project(req.project_id, ident.org_id)
+    require(project, ident, Permission.SEE_PROJECT)
+    first = max(1, min(req.first, 500))
+    after = int(req.after) if req.after and req.after.isdigit() else 0
+    sees_all = _sees_all(project, ident)
+    rows = await deps.pool.fetch(
+        "select t.task_id, t.seq from labeling.tasks t where t.project_id = $1 and t.seq > $2"
+        " and ($3::text is null or t.status = $3)"
+        " and ($4 or exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $5))"
+        " order by t.seq limit $6",
+        req.project_id,
+        after,
+        req.status,
+        sees_all,
+        ident.user_id,
+        first + 1,
+    )
+    page = rows[:first]
+    views = {v.id: v for v in await task_views(deps, ident, [r[0] for r in page])}
+    items = [views[r[0]] for r in page if r[0] in views]
+    has_next = len(rows) > first
+    return TaskPage(items=items, next_cursor=str(page[-1][1]) if has_next else None, has_next_page=has_next)
+
+
+async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[LabelView]:
+    rows = await deps.pool.fetch(
+        "select l.label_id, l.project_id, l.author_id, l.view::text, a.label_status from labeling.labels l"
+        " left join labeling.assignments a on a.label_id = l.label_id"
+        " where l.label_id = any($1::text[]) and l.org_id = $2",
+        ids,
+        ident.org_id,
+    )
+    out = []
+    for _label_id, project_id, author_id, raw, status in rows:
+        try:
+            project = await deps.project(project_id, ident.org_id)
+        except NotFound:
+            continue
+        if author_id != ident.user_id and not _sees_all(project, ident):
+            continue
+        view = _label_decoder.decode(raw)
+        if status in REVIEW_STATUSES and view.status == "SUBMITTED":
+            view = msgspec.structs.replace(view, status=status)
+        out.append(view)
+    return out
+
+
+async def get_label(deps: Deps, ctx: CallContext, req: LabelRef) -> LabelView:
+    views = await label_views(deps, ctx.require_identity(), [req.label_id])
+    if not views:
+        raise NotFound("label not found")
+    return views[0]
+
+
+async def get_labels(deps: Deps, ctx: CallContext, req: IdsRequest) -> list[LabelView]:
+    return await label_views(deps, ctx.require_identity(), list(dict.fromkeys(req.ids))[:MAX_IDS])
+
+
+async def get_data_rows(deps: Deps, ctx: CallContext, req: IdsRequest) -> list[DataRowView]:
+    """Rows (as imported) the caller may see: any of the org for org admins; else rows of
+    tasks in projects where the caller reviews or up, or has a label."""
+    ident = ctx.require_identity()
+    ids = list(dict.fromkeys(req.ids))[:MAX_IDS]
+    if not ident.is_admin:
+        rows = await deps.pool.fetch(
+            "select distinct t.data_row_id from labeling.tasks t join labeling.project_members m"
+            " on m.project_id = t.project_id and m.user_id = $2"
+            " where t.data_row_id = any($1::text[]) and t.org_id = $3 and (m.role in ('OWNER', 'MANAGER', 'REVIEWER')"
+            " or exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2))",
+            ids,
+            ident.user_id,
+            ident.org_id,
+        )
+        ids = [r[0] for r in rows]
+    found = await deps.data_rows(ids, ident.org_id)
+    return [row_view(rec, None) for rec in found.values()]

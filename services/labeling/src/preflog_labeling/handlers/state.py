@@ -1,0 +1,186 @@
+"""Loading write-side state: projects and labels folded from their streams, data rows.
+
+Folded states are cached per process with the stream version they reflect; each load reads
+only the events after that version, so a state is never stale when a decision is made, and
+the optimistic append (expected version) catches any writer in between.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import msgspec
+from asyncpg.pool import PoolConnectionProxy
+from preflog_contracts.datarow import DataRow
+from preflog_contracts.envelope import stream_name
+from preflog_contracts.errors import NotFound
+from preflog_contracts.events import decode_event_data
+from preflog_eventstore import EventStore
+from preflog_settings import Settings
+
+from preflog_labeling.domain import label as label_domain
+from preflog_labeling.domain import project as project_domain
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+"""A connection, pooled or not."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_row_decoder = msgspec.json.Decoder(DataRow)
+_any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+
+
+class Lru(Generic[K, V]):
+    """A small bounded cache (most recently used kept)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    data_row_id: str
+    org_id: str
+    dataset_id: str
+    global_key: str
+    external_id: str | None
+    row: DataRow
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass
+class Deps:
+    """What every handler needs; one per process."""
+
+    store: EventStore
+    pool: asyncpg.Pool
+    settings: Settings
+    projects: Lru[str, tuple[str, project_domain.ProjectState]] = field(default_factory=lambda: Lru(10_000))
+    labels: Lru[str, tuple[str, label_domain.LabelState]] = field(default_factory=lambda: Lru(50_000))
+    rows: Lru[str, RowRecord] = field(default_factory=lambda: Lru(50_000))
+
+    async def project(
+        self, project_id: str, org_id: str, conn: Conn | None = None, until: datetime | None = None
+    ) -> project_domain.ProjectState:
+        """The project's current state (or as of ``until``); NotFound outside the caller's org."""
+        cached = None if until is not None else self.projects.get(project_id)
+        if cached is not None and cached[0] != org_id:
+            raise NotFound("project not found")
+        state = cached[1] if cached is not None else project_domain.ProjectState(project_id=project_id)
+        recs = await self.store.read_stream(
+            stream_name("project", project_id), after_position=state.version, org_id=org_id, conn=conn, until=until
+        )
+        if recs:
+            state = project_domain.fold(
+                state, [(r.stream_position, decode_event_data(r.event_type, r.schema_version, r.data)) for r in recs]
+            )
+        if not state.exists:
+            raise NotFound("project not found")
+        if until is None:
+            self.projects.put(project_id, (org_id, state))
+        return state
+
+    def remember_project(self, org_id: str, state: project_domain.ProjectState) -> None:
+        self.projects.put(state.project_id, (org_id, state))
+
+    async def label(
+        self, label_id: str, org_id: str, conn: Conn | None = None, until: datetime | None = None
+    ) -> label_domain.LabelState:
+        cached = None if until is not None else self.labels.get(label_id)
+        if cached is not None and cached[0] != org_id:
+            raise NotFound("label not found")
+        state = cached[1] if cached is not None else label_domain.LabelState(label_id=label_id)
+        recs = await self.store.read_stream(
+            stream_name("label", label_id), after_position=state.version, org_id=org_id, conn=conn, until=until
+        )
+        if recs:
+            state = label_domain.fold(
+                state,
+                [
+                    (
+                        r.stream_position,
+                        r.event_id,
+                        decode_event_data(r.event_type, r.schema_version, r.data),
+                        r.recorded_at,
+                        r.metadata.actor_id,
+                    )
+                    for r in recs
+                ],
+            )
+        if not state.started:
+            raise NotFound("label not found")
+        if until is None:
+            self.labels.put(label_id, (org_id, state))
+        return state
+
+    def remember_label(self, org_id: str, state: label_domain.LabelState) -> None:
+        self.labels.put(state.label_id, (org_id, state))
+
+    async def data_rows(self, ids: list[str], org_id: str, conn: Conn | None = None) -> dict[str, RowRecord]:
+        """The rows of ``ids`` this org has (immutable, so cached); missing ids are left out."""
+        out: dict[str, RowRecord] = {}
+        missing = []
+        for i in ids:
+            hit = self.rows.get(i)
+            if hit is None:
+                missing.append(i)
+            elif hit.org_id == org_id:
+                out[i] = hit
+        if missing:
+            db = conn if conn is not None else self.pool
+            rows = await db.fetch(
+                "select data_row_id, org_id::text, dataset_id, global_key, external_id, row::text, metadata::text,"
+                " created_at from labeling.data_rows where data_row_id = any($1::text[]) and org_id = $2",
+                missing,
+                org_id,
+            )
+            for r in rows:
+                rec = RowRecord(
+                    r[0], r[1], r[2], r[3], r[4], _row_decoder.decode(r[5]), _any_decoder.decode(r[6]), r[7]
+                )
+                self.rows.put(rec.data_row_id, rec)
+                out[rec.data_row_id] = rec
+        return out
+
+    async def data_row(self, data_row_id: str, org_id: str, conn: Conn | None = None) -> RowRecord:
+        found = await self.data_rows([data_row_id], org_id, conn)
+        if data_row_id not in found:
+            raise NotFound("data row not found")
+        return found[data_row_id]
+
+    async def stored_result(self, org_id: str, actor_id: str, key: str | None) -> tuple[bool, Any]:
+        """The first result stored under a command's idempotency key, if the key was used.
+
+        Checked before deciding, so a repeat answers like the first call even when the
+        command would now be refused (e.g. a second submit)."""
+        if key is None:
+            return False, None
+        # Reading the store's own idempotency table: EventStore has no lookup for it yet.
+        raw = await self.pool.fetchval(
+            "select result::text from eventlog.idempotency where org_id = $1 and actor_id = $2 and key = $3",
+            org_id,
+            actor_id,
+            key,
+        )
+        if raw is None:
+            return False, None
+        return True, _any_decoder.decode(raw)["result"]

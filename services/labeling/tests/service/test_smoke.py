@@ -1,0 +1,6 @@
+"""One annotator's whole path through the service."""
+
+from __future__ import annotations
+
+from preflog_contracts.rpc import labeling as api
+from tests.service.conftest import Harness
