@@ -11,7 +11,9 @@ Builder = Callable[[Runtime], Awaitable[ServiceParts]]
 
 # name -> "module:function" building its ServiceParts. The gateway is not here: it is the
 # HTTP side, started by the commands themselves.
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "labeling": "preflog_labeling.bootstrap:build",
+}
 
 
 def builder(name: str) -> Builder:
