@@ -5,10 +5,16 @@ Errors answer with the matching HTTP status and ``{"code", "message", "fields"?}
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
-from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
+from litestar.response import Stream
+from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
+from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
+from preflog_messaging.rpc import CallContext, validation_fields
+from preflog_messaging.streams import stream_call
 
 from preflog_gateway.accounts.authenticate import Authenticated
 from preflog_gateway.graphql.backends import not_wired
@@ -27,6 +33,35 @@ async def authenticate(gateway: Gateway, request: Request[Any, Any, Any]) -> Aut
     if not gateway.rate_limiter.allow(auth.token_id):
         raise RateLimited("too many requests for this token; slow down")
     return auth
+
+
+def export_request(project_id: str, query: dict[str, str]) -> ExportRequest:
+    """The export service's request from the query string (it validates the values)."""
+    try:
+        return msgspec.convert(
+            {
+                "project_id": project_id,
+                **{k: v for k, v in query.items() if k in _EXPORT_FIELDS},
+                "follow": query.get("follow", "false").lower() == "true",
+                "models": query["models"].split(",") if query.get("models") else None,
+            },
+            ExportRequest,
+            strict=False,
+        )
+    except msgspec.ValidationError as exc:
+        raise Invalid("invalid export parameters", validation_fields(exc)) from None
+
+
+_EXPORT_FIELDS = {
+    "format",
+    "status",
+    "since",
+    "batch_id",
+    "since_time",
+    "until_time",
+    "pair_strategy",
+    "heartbeat_seconds",
+}
 
 
 def bulk_controller(gateway: Gateway) -> type[Controller]:
@@ -56,10 +91,36 @@ def bulk_controller(gateway: Gateway) -> type[Controller]:
 
         @get("/projects/{project_id:str}/export")
         async def export(self, request: Request[Any, Any, Any], project_id: str) -> Response[Any]:
+            """NDJSON streamed from the export service as it is read (constant memory)."""
             try:
-                await authenticate(gateway, request)
-                not_wired("export", "export")
+                auth = await authenticate(gateway, request)
+                body = export_request(project_id, dict(request.query_params))
+                ctx = CallContext(
+                    identity=auth.identity, user_agent=request.headers.get("user-agent")
+                )
+                chunks = stream_call(
+                    gateway.runtime.rpc, EXPORT_SERVICE, "export", body, ctx=ctx
+                ).__aiter__()
+                # Errors before the first chunk (bad format, forbidden, missing project) map
+                # to HTTP statuses; after that the status line is already sent.
+                first = await anext(chunks, b"")
             except PreflogError as exc:
                 return error_response(exc)
+
+            async def ndjson() -> AsyncIterator[bytes]:
+                if first:
+                    yield first
+                try:
+                    async for chunk in chunks:
+                        yield chunk
+                except PreflogError as exc:
+                    yield (
+                        msgspec.json.encode(
+                            {"_error": {"code": exc.code.value, "message": exc.message}}
+                        )
+                        + b"\n"
+                    )
+
+            return Stream(ndjson(), media_type="application/x-ndjson")
 
     return BulkController

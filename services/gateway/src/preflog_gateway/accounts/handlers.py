@@ -7,8 +7,11 @@ gateway instances without a uniqueness stream.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from preflog_contracts.envelope import Metadata, stream_name
@@ -20,7 +23,7 @@ from preflog_contracts.events.accounts import (
     UserCreated,
 )
 from preflog_contracts.identity import SYSTEM_ACTOR, Identity
-from preflog_eventstore import NO_STREAM, EventStore, ProjectionRunner, StreamWrite
+from preflog_eventstore import NO_STREAM, AppendResult, EventStore, ProjectionRunner, StreamWrite
 
 from preflog_gateway.accounts import domain
 from preflog_gateway.accounts.projection import AccountsProjection
@@ -112,11 +115,13 @@ class Accounts:
         token = domain.issue_token(
             None, owner_id=user_id, owner_org=org_id, token_id=token_id, name="admin", secret=secret
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock(conn)
-            await self._ensure_email_free(conn, admin.email)
-            await self._append_new(conn, org_id, org, admin, token, actor, correlation_id)
-        await self.runner.catch_up()
+        async with self._exclusive() as conn:
+            async with conn.transaction():
+                await self._ensure_email_free(conn, admin.email)
+                appended = await self._append_new(
+                    conn, org_id, org, admin, token, actor, correlation_id
+                )
+            await self._settle(appended)
         return NewOrganization(
             organization=OrganizationRecord(org_id=org_id, name=org.name),
             admin=UserRecord(
@@ -156,15 +161,17 @@ class Accounts:
             name="bootstrap",
             secret=secret,
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock(conn)
-            exists = await conn.fetchval(
-                "select exists(select 1 from eventlog.events where category = 'org')"
-            )
-            if exists:
-                return None
-            await self._append_new(conn, org_id, org, admin, token, None, "bootstrap")
-        await self.runner.catch_up()
+        async with self._exclusive() as conn:
+            async with conn.transaction():
+                exists = await conn.fetchval(
+                    "select exists(select 1 from eventlog.events where category = 'org')"
+                )
+                if exists:
+                    return None
+                appended = await self._append_new(
+                    conn, org_id, org, admin, token, None, "bootstrap"
+                )
+            await self._settle(appended)
         return NewOrganization(
             organization=OrganizationRecord(org_id=org_id, name=org.name),
             admin=UserRecord(
@@ -194,23 +201,23 @@ class Accounts:
         event = domain.create_user(
             actor, user_id=user_id, email=email, name=name, org_role=org_role
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock(conn)
-            if idempotency_key is None:
-                await self._ensure_email_free(conn, event.email)
-            appended = await self.store.append(
-                StreamWrite(stream_name(UserCreated.category, user_id), [event], NO_STREAM),
-                org_id=actor.org_id,
-                metadata=_metadata(actor, "ADMIN", correlation_id),
-                idempotency_key=idempotency_key,
-                result={"user_id": user_id},
-                conn=conn,
-            )
-            if appended.duplicate:
-                user_id = appended.result["user_id"]
-            elif idempotency_key is not None:
-                await self._ensure_email_free(conn, event.email)
-        await self.runner.catch_up()
+        async with self._exclusive() as conn:
+            async with conn.transaction():
+                if idempotency_key is None:
+                    await self._ensure_email_free(conn, event.email)
+                appended = await self.store.append(
+                    StreamWrite(stream_name(UserCreated.category, user_id), [event], NO_STREAM),
+                    org_id=actor.org_id,
+                    metadata=_metadata(actor, "ADMIN", correlation_id),
+                    idempotency_key=idempotency_key,
+                    result={"user_id": user_id},
+                    conn=conn,
+                )
+                if appended.duplicate:
+                    user_id = appended.result["user_id"]
+                elif idempotency_key is not None:
+                    await self._ensure_email_free(conn, event.email)
+            await self._settle(appended)
         if appended.duplicate:
             return await self.user(actor, user_id)
         return UserRecord(
@@ -255,7 +262,7 @@ class Accounts:
         )
         if appended.duplicate:
             raise Conflict("this token was issued already; its secret is shown only once")
-        await self.runner.catch_up()
+        await self._settle(appended)
         return IssuedToken(token_id=token_id, secret=secret)
 
     async def revoke_token(
@@ -271,7 +278,7 @@ class Accounts:
         token = await self.token(actor, token_id)
         event = domain.revoke_token(actor, token_id=token.token_id, owner_id=token.user_id)
         if token.revoked_at is None:
-            await self.store.append(
+            appended = await self.store.append(
                 StreamWrite(stream_name(ApiTokenRevoked.category, token_id), [event]),
                 org_id=actor.org_id,
                 metadata=_metadata(actor, actor.org_role, correlation_id),
@@ -340,6 +347,32 @@ class Accounts:
 
     # -- internals --------------------------------------------------------------------
 
+    async def _settle(self, appended: AppendResult) -> None:
+        """Fold until the read model holds ``appended`` (read-your-writes for the caller).
+
+        The gap-safe reader may not see a commit while an older transaction is still open, so
+        one catch-up is not enough: retry briefly until the checkpoint passes our events.
+        """
+        if not appended.events:
+            return
+        last = max(e.global_position for e in appended.events)
+        row = await self.pool.fetchrow(
+            "select tx_id::text::bigint from eventlog.events where global_position = $1", last
+        )
+        if row is None:
+            return
+        mine = (row[0], last)
+        for attempt in range(200):
+            await self.runner.catch_up()
+            seen = await self.pool.fetchrow(
+                "select tx_id::text::bigint, global_position from eventlog.checkpoints"
+                " where name = $1",
+                self.runner.checkpoint_name,
+            )
+            if seen is not None and (seen[0], seen[1]) >= mine:
+                return
+            await asyncio.sleep(0.005 * min(attempt + 1, 10))
+
     async def _token_rows(self, where: str, value: str) -> list[TokenRecord]:
         rows = await self.pool.fetch(
             "select t.token_id::text, t.user_id::text, t.org_id::text, t.name, t.prefix,"
@@ -358,10 +391,16 @@ class Accounts:
         )
         return None if row is None else _user(row)
 
-    async def _lock(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("select pg_advisory_xact_lock($1)", _ACCOUNTS_LOCK)
-        # Whatever the last holder appended is committed now; fold it before checking.
-        await self.runner.catch_up()
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection holding the accounts lock until the caller's events are folded, so
+        the next command's checks see them."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("select pg_advisory_lock($1)", _ACCOUNTS_LOCK)
+            try:
+                yield conn
+            finally:
+                await conn.execute("select pg_advisory_unlock($1)", _ACCOUNTS_LOCK)
 
     async def _ensure_email_free(self, conn: asyncpg.Connection, email: str) -> None:
         taken = await conn.fetchval(
@@ -379,8 +418,8 @@ class Accounts:
         token: ApiTokenIssued,
         actor: Identity | None,
         correlation_id: str,
-    ) -> None:
-        await self.store.append(
+    ) -> AppendResult:
+        return await self.store.append(
             [
                 StreamWrite(stream_name(OrganizationCreated.category, org_id), [org], NO_STREAM),
                 StreamWrite(stream_name(UserCreated.category, admin.user_id), [admin], NO_STREAM),

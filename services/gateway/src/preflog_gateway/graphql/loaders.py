@@ -1,13 +1,17 @@
 """DataLoaders, made fresh for each request so nothing leaks between callers.
 
-Each loader turns the many lookups of one query level into one batched call.
+Each loader turns the many lookups of one query level into one batched service call, so a
+page of N tasks with data rows, labels, scores and reviews costs a bounded number of calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from preflog_contracts.errors import NotFound
+from preflog_contracts.rpc import labeling, review
 from strawberry.dataloader import DataLoader
 
 from preflog_gateway.accounts.records import UserRecord
@@ -19,9 +23,89 @@ if TYPE_CHECKING:
 class Loaders:
     def __init__(self, ctx: GatewayContext) -> None:
         self._ctx = ctx
-        self.users: DataLoader[str, UserRecord | None] = DataLoader(self._load_users)
+        self.users: DataLoader[str, UserRecord | None] = DataLoader(self._users)
+        self.tasks: DataLoader[str, labeling.TaskView | None] = DataLoader(self._tasks)
+        self.projects: DataLoader[str, labeling.ProjectView | None] = DataLoader(self._projects)
+        self.data_rows: DataLoader[str, labeling.DataRowView | None] = DataLoader(self._data_rows)
+        self.label_scores: DataLoader[str, review.LabelScore | None] = DataLoader(self._scores)
+        self.reviews: DataLoader[str, list[review.ReviewEntry]] = DataLoader(self._reviews)
+        self.issues: DataLoader[tuple[str, str], list[review.IssueView]] = DataLoader(self._issues)
 
-    async def _load_users(self, ids: Sequence[str]) -> list[UserRecord | None]:
+    async def _users(self, ids: Sequence[str]) -> list[UserRecord | None]:
         ctx = self._ctx
         found = await ctx.gateway.accounts.users_by_ids(ctx.identity.org_id, list(ids))
         return [found.get(i) for i in ids]
+
+    async def _tasks(self, ids: Sequence[str]) -> list[labeling.TaskView | None]:
+        views = await self._ctx.call(
+            "labeling",
+            "get_tasks",
+            labeling.IdsRequest(ids=list(ids)),
+            response_type=list[labeling.TaskView],
+        )
+        by_id = {v.id: v for v in views}
+        return [by_id.get(i) for i in ids]
+
+    async def _projects(self, ids: Sequence[str]) -> list[labeling.ProjectView | None]:
+        # No batch operation for projects; a page holds tasks of very few projects.
+        async def one(pid: str) -> labeling.ProjectView | None:
+            try:
+                return await self._ctx.call(
+                    "labeling",
+                    "get_project",
+                    labeling.ProjectRef(project_id=pid),
+                    response_type=labeling.ProjectView,
+                )
+            except NotFound:
+                return None
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+    async def _data_rows(self, ids: Sequence[str]) -> list[labeling.DataRowView | None]:
+        views = await self._ctx.call(
+            "labeling",
+            "get_data_rows",
+            labeling.IdsRequest(ids=list(ids)),
+            response_type=list[labeling.DataRowView],
+        )
+        by_id = {v.id: v for v in views}
+        return [by_id.get(i) for i in ids]
+
+    async def _scores(self, ids: Sequence[str]) -> list[review.LabelScore | None]:
+        out = await self._ctx.call(
+            "review",
+            "label_scores",
+            review.LabelScoresRequest(label_ids=list(ids)),
+            response_type=review.LabelScores,
+        )
+        by_id = {s.label_id: s for s in out.labels}
+        return [by_id.get(i) for i in ids]
+
+    async def _reviews(self, ids: Sequence[str]) -> list[list[review.ReviewEntry]]:
+        out = await self._ctx.call(
+            "review",
+            "get_reviews",
+            review.GetReviews(label_ids=list(ids)),
+            response_type=review.ReviewHistory,
+        )
+        by_id = {r.label_id: r.reviews for r in out.labels}
+        return [by_id.get(i, []) for i in ids]
+
+    async def _issues(self, keys: Sequence[tuple[str, str]]) -> list[list[review.IssueView]]:
+        # One listing per project (all its issues), split by task.
+        by_task: dict[str, list[review.IssueView]] = {}
+        for project_id in {p for p, _ in keys}:
+            after: str | None = None
+            while True:
+                page = await self._ctx.call(
+                    "review",
+                    "list_issues",
+                    review.ListIssues(project_id=project_id, status="ALL", first=500, after=after),
+                    response_type=review.IssueList,
+                )
+                for issue in page.issues:
+                    by_task.setdefault(issue.task_id, []).append(issue)
+                if page.next_cursor is None or not page.issues:
+                    break
+                after = page.next_cursor
+        return [by_task.get(t, []) for _, t in keys]

@@ -8,12 +8,16 @@ from datetime import datetime
 import strawberry
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.errors import Invalid, NotFound
+from preflog_contracts.events.labels import Target
+from preflog_contracts.rpc import labeling as lab
+from preflog_contracts.rpc import review as rev
 from preflog_settings import Settings
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.scalars import JSON
 
 from preflog_gateway.accounts.access import project_roles
 from preflog_gateway.accounts.visibility import may_see
+from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
 from preflog_gateway.graphql.backends import not_wired
 from preflog_gateway.graphql.context import GatewayContext
@@ -55,9 +59,11 @@ def _ctx(info: strawberry.Info) -> GatewayContext:
     return ctx
 
 
-def check_page_size(first: int, maximum: int) -> None:
-    if first < 0 or first > maximum:
-        raise Invalid("page size out of range", {"first": f"must be between 0 and {maximum}"})
+check_page_size = r.check_page_size
+
+
+def _opt(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 @strawberry.type
@@ -100,19 +106,19 @@ class Query:
 
     @strawberry.field
     async def project(self, info: strawberry.Info, id: strawberry.ID) -> Project | None:
-        not_wired("labeling", "project")
+        return await r.get_project(info, str(id))
 
     @strawberry.field
     async def projects(self, info: strawberry.Info) -> list[Project]:
-        not_wired("labeling", "projects")
+        return await r.list_projects(info)
 
     @strawberry.field
     async def task(self, info: strawberry.Info, id: strawberry.ID) -> Task | None:
-        not_wired("labeling", "task")
+        return await r.get_task(info, str(id))
 
     @strawberry.field
     async def label(self, info: strawberry.Info, id: strawberry.ID) -> Label | None:
-        not_wired("labeling", "label")
+        return await r.get_label(info, str(id))
 
     @strawberry.field(description="The caller's organization's log, filtered, oldest first.")
     async def audit_log(
@@ -140,15 +146,15 @@ class Query:
     async def task_as_of(
         self, info: strawberry.Info, task_id: strawberry.ID, at: datetime
     ) -> Task | None:
-        not_wired("labeling", "taskAsOf")
+        return await r.task_as_of(info, str(task_id), at)
 
     @strawberry.field
     async def leaderboard(self, info: strawberry.Info, project_id: strawberry.ID) -> Leaderboard:
-        not_wired("review", "leaderboard")
+        return await r.leaderboard(info, str(project_id))
 
     @strawberry.field
     async def agreement(self, info: strawberry.Info, project_id: strawberry.ID) -> AgreementReport:
-        not_wired("review", "agreement")
+        return await r.agreement(info, str(project_id))
 
 
 @strawberry.type
@@ -249,7 +255,7 @@ class Mutation:
     async def create_project(
         self, info: strawberry.Info, input: CreateProjectInput, idempotency_key: str | None = None
     ) -> Project:
-        not_wired("labeling", "createProject")
+        return await r.create_project(info, input, idempotency_key)
 
     @strawberry.mutation
     async def update_ontology(
@@ -259,7 +265,7 @@ class Mutation:
         ontology: OntologyInput,
         idempotency_key: str | None = None,
     ) -> Project:
-        not_wired("labeling", "updateOntology")
+        return await r.update_ontology(info, str(project_id), ontology, idempotency_key)
 
     @strawberry.mutation
     async def update_project_settings(
@@ -269,7 +275,7 @@ class Mutation:
         settings: ProjectSettingsInput,
         idempotency_key: str | None = None,
     ) -> Project:
-        not_wired("labeling", "updateProjectSettings")
+        return await r.update_settings(info, str(project_id), settings, idempotency_key)
 
     @strawberry.mutation
     async def add_project_member(
@@ -280,7 +286,7 @@ class Mutation:
         role: ProjectRole,
         idempotency_key: str | None = None,
     ) -> ProjectMember:
-        not_wired("labeling", "addProjectMember")
+        return await r.add_member(info, str(project_id), str(user_id), role.value, idempotency_key)
 
     @strawberry.mutation
     async def add_data_rows_to_project(
@@ -293,7 +299,15 @@ class Mutation:
         priority: int | None = None,
         idempotency_key: str | None = None,
     ) -> Batch:
-        not_wired("labeling", "addDataRowsToProject")
+        return await r.add_rows(
+            info,
+            str(project_id),
+            [str(i) for i in data_row_ids] if data_row_ids else None,
+            global_keys,
+            str(dataset_id) if dataset_id else None,
+            priority,
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def import_pre_labels(
@@ -309,13 +323,15 @@ class Mutation:
     async def claim_next_task(
         self, info: strawberry.Info, project_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Task | None:
-        not_wired("labeling", "claimNextTask")
+        return await r.claim_next(info, str(project_id), idempotency_key)
 
     @strawberry.mutation
     async def release_task(
         self, info: strawberry.Info, task_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Task:
-        not_wired("labeling", "releaseTask")
+        return await r.task_call(
+            info, "release_task", lab.TaskRef(task_id=str(task_id)), idempotency_key
+        )
 
     @strawberry.mutation(description="Rank 1 is best.")
     async def rank_responses(
@@ -326,7 +342,12 @@ class Mutation:
         prompt_id: strawberry.ID | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "rankResponses")
+        return await r.label_call(
+            info,
+            "rank_responses",
+            r.rank_body(str(task_id), _opt(prompt_id), ranking),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def crown_response(
@@ -337,7 +358,14 @@ class Mutation:
         prompt_id: strawberry.ID | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "crownResponse")
+        return await r.label_call(
+            info,
+            "crown_response",
+            lab.CrownResponseRequest(
+                task_id=str(task_id), response_id=str(response_id), prompt_id=_opt(prompt_id)
+            ),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def edit_response(
@@ -348,7 +376,14 @@ class Mutation:
         content: str,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "editResponse")
+        return await r.label_call(
+            info,
+            "edit_response",
+            lab.EditResponseRequest(
+                task_id=str(task_id), response_id=str(response_id), content=content
+            ),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def add_response(
@@ -360,7 +395,17 @@ class Mutation:
         model_config_name: str | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "addResponse")
+        return await r.label_call(
+            info,
+            "add_response",
+            lab.AddResponseRequest(
+                task_id=str(task_id),
+                content=content,
+                prompt_id=_opt(prompt_id),
+                model_config_name=model_config_name or "",
+            ),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def delete_response(
@@ -370,7 +415,12 @@ class Mutation:
         response_id: strawberry.ID,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "deleteResponse")
+        return await r.label_call(
+            info,
+            "delete_response",
+            lab.DeleteResponseRequest(task_id=str(task_id), response_id=str(response_id)),
+            idempotency_key,
+        )
 
     @strawberry.mutation(
         description='RADIO "opt", CHECKLIST ["a","b"], TEXT "...", SCALE 3, YES_NO true'
@@ -384,7 +434,17 @@ class Mutation:
         target: TargetInput | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("labeling", "answerQuestion")
+        return await r.label_call(
+            info,
+            "answer_question",
+            lab.AnswerQuestionRequest(
+                task_id=str(task_id),
+                question_id=str(question_id),
+                answer=answer,
+                target=r.target_of(target),
+            ),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def add_comment(
@@ -395,25 +455,27 @@ class Mutation:
         target: TargetInput | None = None,
         idempotency_key: str | None = None,
     ) -> Comment:
-        not_wired("labeling", "addComment")
+        return await r.add_comment(info, str(task_id), body, target, idempotency_key)
 
     @strawberry.mutation
     async def undo(
         self, info: strawberry.Info, task_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Label:
-        not_wired("labeling", "undo")
+        return await r.label_call(info, "undo", lab.TaskRef(task_id=str(task_id)), idempotency_key)
 
     @strawberry.mutation
     async def redo(
         self, info: strawberry.Info, task_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Label:
-        not_wired("labeling", "redo")
+        return await r.label_call(info, "redo", lab.TaskRef(task_id=str(task_id)), idempotency_key)
 
     @strawberry.mutation
     async def submit_label(
         self, info: strawberry.Info, task_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Label:
-        not_wired("labeling", "submitLabel")
+        return await r.label_call(
+            info, "submit_label", lab.TaskRef(task_id=str(task_id)), idempotency_key
+        )
 
     @strawberry.mutation
     async def skip_task(
@@ -423,7 +485,12 @@ class Mutation:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
-        not_wired("labeling", "skipTask")
+        return await r.task_call(
+            info,
+            "skip_task",
+            lab.SkipTaskRequest(task_id=str(task_id), reason=reason or ""),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def approve_label(
@@ -433,7 +500,13 @@ class Mutation:
         comment: str | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("review", "approveLabel")
+        return await r.review_action(
+            info,
+            "approve_label",
+            rev.ApproveLabel(label_id=str(label_id), comment=comment or ""),
+            str(label_id),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def reject_label(
@@ -443,7 +516,13 @@ class Mutation:
         reason: str,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("review", "rejectLabel")
+        return await r.review_action(
+            info,
+            "reject_label",
+            rev.RejectLabel(label_id=str(label_id), reason=reason),
+            str(label_id),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def mark_for_review(
@@ -454,7 +533,15 @@ class Mutation:
         note: str | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
-        not_wired("review", "markForReview")
+        return await r.review_action(
+            info,
+            "mark_for_review",
+            rev.MarkForReview(
+                label_id=str(label_id), note=note or "", target=r.target_of(target) or Target()
+            ),
+            str(label_id),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def open_issue(
@@ -465,7 +552,12 @@ class Mutation:
         target: TargetInput | None = None,
         idempotency_key: str | None = None,
     ) -> Issue:
-        not_wired("review", "openIssue")
+        return await r.issue_action(
+            info,
+            "open_issue",
+            rev.OpenIssue(task_id=str(task_id), body=body, target=r.target_of(target) or Target()),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def comment_on_issue(
@@ -475,7 +567,12 @@ class Mutation:
         body: str,
         idempotency_key: str | None = None,
     ) -> Issue:
-        not_wired("review", "commentOnIssue")
+        return await r.issue_action(
+            info,
+            "comment_on_issue",
+            rev.CommentOnIssue(issue_id=str(issue_id), body=body),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def resolve_issue(
@@ -485,13 +582,24 @@ class Mutation:
         resolution: str | None = None,
         idempotency_key: str | None = None,
     ) -> Issue:
-        not_wired("review", "resolveIssue")
+        return await r.issue_action(
+            info,
+            "resolve_issue",
+            rev.ResolveIssue(issue_id=str(issue_id), resolution=resolution or ""),
+            idempotency_key,
+        )
 
     @strawberry.mutation
     async def set_benchmark_reference(
         self, info: strawberry.Info, label_id: strawberry.ID, idempotency_key: str | None = None
     ) -> Label:
-        not_wired("review", "setBenchmarkReference")
+        return await r.review_action(
+            info,
+            "set_benchmark_reference",
+            rev.SetBenchmarkReference(label_id=str(label_id)),
+            str(label_id),
+            idempotency_key,
+        )
 
 
 async def _live(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 from preflog_contracts import datarow as canonical
+from preflog_contracts.rpc import labeling as rpc
 from strawberry.scalars import JSON
 
 from preflog_gateway.graphql.content import ContentFormat, render
@@ -85,6 +86,40 @@ class Response:
             parts=list(r.content),
             original_parts=None,
         )
+
+
+def response_of_view(r: rpc.ResponseView) -> Response:
+    return Response(
+        id=strawberry.ID(r.id),
+        title=r.title,
+        model_config_name=r.model_config_name,
+        edited=r.edited,
+        deleted=r.deleted,
+        added_by=strawberry.ID(r.added_by) if r.added_by else None,
+        parts=list(r.content),
+        original_parts=list(r.original) if r.original is not None else None,
+    )
+
+
+def data_row_of_view(v: rpc.DataRowView) -> DataRow:
+    """A data row as labeling shows it to the viewer (responses in their edited form)."""
+    return DataRow(
+        id=strawberry.ID(v.id),
+        global_key=v.global_key,
+        external_id=v.external_id,
+        dataset_id=strawberry.ID(v.dataset_id) if v.dataset_id else None,
+        messages=[Message.of(m) for m in v.messages],
+        prompts=[
+            PromptPoint(
+                id=strawberry.ID(p.id),
+                after_message_id=strawberry.ID(p.after_message_id) if p.after_message_id else None,
+                responses=[response_of_view(r) for r in p.responses],
+            )
+            for p in v.prompts
+        ],
+        metadata=v.metadata,
+        created_at=v.created_at,
+    )
 
 
 @strawberry.type

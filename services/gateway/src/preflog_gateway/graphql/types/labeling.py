@@ -6,11 +6,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from preflog_contracts.datarow import Part
+from preflog_contracts.events import labels as label_events
+from preflog_contracts.events import projects as project_events
+from preflog_contracts.rpc import labeling as rpc
 from strawberry.scalars import JSON
 
+from preflog_gateway.graphql.content import ContentFormat, render
 from preflog_gateway.graphql.types.audit import AuditEvent
-from preflog_gateway.graphql.types.catalog import DataRow
+from preflog_gateway.graphql.types.catalog import DataRow, data_row_of_view
 from preflog_gateway.graphql.types.enums import (
+    ContentFormatEnum,
     LabelStatus,
     OntologyFormat,
     ProjectRole,
@@ -68,12 +74,6 @@ class Ontology:
 
 
 @strawberry.type
-class ProjectMember:
-    user: UserRef
-    role: ProjectRole
-
-
-@strawberry.type
 class Progress:
     to_label: int
     in_review: int
@@ -94,6 +94,76 @@ class Project:
     ontology: Ontology
     members: list[ProjectMember]
     progress: Progress
+    archived: bool
+    my_role: str | None
+
+    @strawberry.field(description="The project's tasks, a page at a time (at most 500).")
+    async def tasks(
+        self,
+        info: strawberry.Info,
+        status: TaskStatus | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> TaskConnection:
+        from preflog_gateway.graphql.resolvers import project_tasks
+
+        return await project_tasks(info, str(self.id), status, first, after)
+
+    @classmethod
+    def of(cls, v: rpc.ProjectView) -> Project:
+        s = v.settings
+        return cls(
+            id=strawberry.ID(v.id),
+            name=v.name,
+            description=v.description or None,
+            quality_mode=QualityMode(v.quality_mode),
+            consensus_label_count=v.consensus_label_count,
+            consensus_coverage=v.consensus_coverage,
+            settings=ProjectSettings(
+                allow_response_edit=s.allow_response_edit,
+                allow_response_add=s.allow_response_add,
+                allow_response_delete=s.allow_response_delete,
+                crown_required=s.crown_required,
+                review_required=s.review_required,
+                rank_mode=RankMode(s.rank_mode),
+            ),
+            ontology=Ontology(
+                version=v.ontology.version,
+                format=OntologyFormat(v.ontology.format),
+                questions=[question_of(q) for q in v.ontology.questions],
+            ),
+            members=[ProjectMember.of(m) for m in v.members],
+            progress=Progress(
+                to_label=v.progress.to_label,
+                in_review=v.progress.in_review,
+                in_rework=v.progress.in_rework,
+                done=v.progress.done,
+                skipped=v.progress.skipped,
+            ),
+            archived=v.archived,
+            my_role=v.my_role,
+        )
+
+
+def question_of(q: project_events.Question) -> Question:
+    return Question(
+        id=strawberry.ID(q.id),
+        title=q.title,
+        kind=QuestionKind(q.kind),
+        scope=QuestionScope(q.scope),
+        required=q.required,
+        options=[
+            Option(
+                value=o.value,
+                label=o.label or None,
+                follow_ups=[question_of(f) for f in o.follow_ups],
+            )
+            for o in q.options
+        ],
+        min=q.min,
+        max=q.max,
+        step=q.step,
+    )
 
 
 @strawberry.type
@@ -101,12 +171,22 @@ class Batch:
     id: strawberry.ID
     size: int
     priority: int
+    task_ids: list[strawberry.ID]
 
 
 @strawberry.type
 class Target:
     message_id: strawberry.ID | None
     response_id: strawberry.ID | None
+
+    @classmethod
+    def of(cls, t: label_events.Target | None) -> Target | None:
+        if t is None or (not t.message_id and not t.response_id):
+            return None
+        return cls(
+            message_id=strawberry.ID(t.message_id) if t.message_id else None,
+            response_id=strawberry.ID(t.response_id) if t.response_id else None,
+        )
 
 
 @strawberry.type
@@ -138,9 +218,26 @@ class Answer:
 class Comment:
     id: strawberry.ID
     body: str
-    author: UserRef | None
     target: Target | None
-    created_at: datetime
+    created_at: datetime | None
+    author_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def author(self, info: strawberry.Info) -> UserRef | None:
+        from preflog_gateway.graphql.types.accounts import User
+
+        found = await info.context["ctx"].loaders.users.load(self.author_id)
+        return None if found is None else User.of(found)
+
+    @classmethod
+    def of(cls, c: rpc.CommentView) -> Comment:
+        return cls(
+            id=strawberry.ID(c.id),
+            body=c.body,
+            target=Target.of(c.target),
+            created_at=c.created_at,
+            author_id=c.author_id,
+        )
 
 
 @strawberry.type
@@ -148,14 +245,34 @@ class ResponseEdit:
     response_id: strawberry.ID
     prompt_id: strawberry.ID | None
     kind: str = strawberry.field(description="EDITED, ADDED or DELETED")
-    content: str | None
+    model_config_name: str
+    parts: strawberry.Private[list[Part]]
+
+    @strawberry.field
+    def content(self, format: ContentFormatEnum = ContentFormat.MARKDOWN) -> str:  # type: ignore[valid-type]
+        return render(self.parts, format)
+
+
+@strawberry.type
+class ProjectMember:
+    role: ProjectRole
+    user_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def user(self, info: strawberry.Info) -> UserRef | None:
+        from preflog_gateway.graphql.types.accounts import User
+
+        found = await info.context["ctx"].loaders.users.load(self.user_id)
+        return None if found is None else User.of(found)
+
+    @classmethod
+    def of(cls, m: rpc.ProjectMemberView) -> ProjectMember:
+        return cls(role=ProjectRole(m.role), user_id=m.user_id)
 
 
 @strawberry.type
 class Label:
     id: strawberry.ID
-    task: Task
-    author: UserRef | None
     status: LabelStatus
     rankings: list[PromptRanking]
     crowns: list[Crown]
@@ -164,29 +281,149 @@ class Label:
     edits: list[ResponseEdit]
     can_undo: bool
     can_redo: bool
-    consensus_score: float | None
-    benchmark_score: float | None
-    reviews: list[ReviewRef]
     updated_at: datetime | None
+    view: strawberry.Private[rpc.LabelView]
+
+    @strawberry.field
+    async def task(self, info: strawberry.Info) -> Task | None:
+        found = await info.context["ctx"].loaders.tasks.load(self.view.task_id)
+        return None if found is None else Task.of(found)
+
+    @strawberry.field
+    async def author(self, info: strawberry.Info) -> UserRef | None:
+        from preflog_gateway.graphql.types.accounts import User
+
+        found = await info.context["ctx"].loaders.users.load(self.view.author_id)
+        return None if found is None else User.of(found)
+
+    @strawberry.field
+    async def consensus_score(self, info: strawberry.Info) -> float | None:
+        score = await info.context["ctx"].loaders.label_scores.load(str(self.id))
+        return None if score is None or score.consensus is None else score.consensus.score
+
+    @strawberry.field
+    async def benchmark_score(self, info: strawberry.Info) -> float | None:
+        score = await info.context["ctx"].loaders.label_scores.load(str(self.id))
+        return None if score is None or score.benchmark is None else score.benchmark.score
+
+    @strawberry.field
+    async def is_benchmark_reference(self, info: strawberry.Info) -> bool:
+        score = await info.context["ctx"].loaders.label_scores.load(str(self.id))
+        return bool(score is not None and score.is_reference)
+
+    @strawberry.field(description="Review decisions on this label, oldest first.")
+    async def reviews(self, info: strawberry.Info) -> list[ReviewRef]:
+        from preflog_gateway.graphql.types.review import Review
+
+        entries = await info.context["ctx"].loaders.reviews.load(str(self.id))
+        return [Review.of(e) for e in entries]
+
+    @classmethod
+    def of(cls, v: rpc.LabelView) -> Label:
+        return cls(
+            id=strawberry.ID(v.id),
+            status=LabelStatus(v.status),
+            rankings=[
+                PromptRanking(
+                    prompt_id=strawberry.ID(r.prompt_id),
+                    ranking=[
+                        RankEntry(response_id=strawberry.ID(i.response_id), rank=i.rank)
+                        for i in r.ranking
+                    ],
+                )
+                for r in v.rankings
+            ],
+            crowns=[
+                Crown(
+                    prompt_id=strawberry.ID(c.prompt_id), response_id=strawberry.ID(c.response_id)
+                )
+                for c in v.crowns
+            ],
+            answers=[
+                Answer(
+                    question_id=strawberry.ID(a.question_id),
+                    target=Target.of(a.target),
+                    value=a.value,
+                )
+                for a in v.answers
+            ],
+            comments=[Comment.of(c) for c in v.comments],
+            edits=[
+                ResponseEdit(
+                    response_id=strawberry.ID(e.response_id),
+                    prompt_id=strawberry.ID(e.prompt_id) if e.prompt_id else None,
+                    kind="ADDED" if e.added else "DELETED" if e.deleted else "EDITED",
+                    model_config_name=e.model_config_name,
+                    parts=list(e.content),
+                )
+                for e in v.edits
+            ],
+            can_undo=v.can_undo,
+            can_redo=v.can_redo,
+            updated_at=v.updated_at,
+            view=v,
+        )
 
 
 @strawberry.type
 class Task:
     id: strawberry.ID
     status: TaskStatus
-    project: Project
-    data_row: DataRow
+    priority: int
+    required_labels: int
+    submitted_labels: int
+    lease_expires_at: datetime | None
     labels: list[Label]
     my_label: Label | None
-    leased_by: UserRef | None
-    lease_expires_at: datetime | None
-    issues: list[IssueRef]
+    view: strawberry.Private[rpc.TaskView]
+
+    @strawberry.field
+    async def project(self, info: strawberry.Info) -> Project | None:
+        found = await info.context["ctx"].loaders.projects.load(self.view.project_id)
+        return None if found is None else Project.of(found)
+
+    @strawberry.field
+    async def data_row(self, info: strawberry.Info) -> DataRow | None:
+        row = self.view.data_row
+        if row is None:
+            row = await info.context["ctx"].loaders.data_rows.load(self.view.data_row_id)
+        return None if row is None else data_row_of_view(row)
+
+    @strawberry.field
+    async def leased_by(self, info: strawberry.Info) -> UserRef | None:
+        from preflog_gateway.graphql.types.accounts import User
+
+        if self.view.leased_by is None:
+            return None
+        found = await info.context["ctx"].loaders.users.load(self.view.leased_by)
+        return None if found is None else User.of(found)
+
+    @strawberry.field(description="Issues on this task, open and resolved.")
+    async def issues(self, info: strawberry.Info) -> list[IssueRef]:
+        from preflog_gateway.graphql.types.review import Issue
+
+        found = await info.context["ctx"].loaders.issues.load((self.view.project_id, str(self.id)))
+        return [Issue.of(i) for i in found]
 
     @strawberry.field(description="This task's audit events, oldest first.")
     async def history(self, info: strawberry.Info) -> list[AuditEvent]:
         from preflog_gateway.graphql.audit import task_history
 
         return [AuditEvent.of(e) for e in await task_history(info.context["ctx"], str(self.id))]
+
+    @classmethod
+    def of(cls, v: rpc.TaskView) -> Task:
+        return cls(
+            id=strawberry.ID(v.id),
+            status=TaskStatus(v.status),
+            priority=v.priority,
+            required_labels=v.required_labels,
+            submitted_labels=v.submitted_labels,
+            lease_expires_at=v.lease_expires_at,
+            labels=[Label.of(lv) for lv in v.labels],
+            my_label=Label.of(v.my_label) if v.my_label is not None else None,
+            view=v,
+        )
 
 
 @strawberry.type

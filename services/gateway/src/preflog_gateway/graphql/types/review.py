@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from preflog_contracts.rpc import review as rpc
 
 from preflog_gateway.graphql.types.enums import IssueStatus
-from preflog_gateway.graphql.types.labeling import Comment, Target
+from preflog_gateway.graphql.types.labeling import Target
 
 if TYPE_CHECKING:
     from preflog_gateway.graphql.types.accounts import User
@@ -16,12 +17,52 @@ if TYPE_CHECKING:
 UserRef = Annotated["User", strawberry.lazy("preflog_gateway.graphql.types.accounts")]
 
 
+async def _user(info: strawberry.Info, user_id: str | None) -> User | None:
+    from preflog_gateway.graphql.types.accounts import User
+
+    if not user_id:
+        return None
+    found = await info.context["ctx"].loaders.users.load(user_id)
+    return None if found is None else User.of(found)
+
+
 @strawberry.type
 class Review:
-    decision: str = strawberry.field(description="APPROVED, REJECTED or MARKED_FOR_REVIEW")
-    reviewer: UserRef | None
+    decision: str = strawberry.field(
+        description="APPROVED, REJECTED, MARKED_FOR_REVIEW or BENCHMARK_REFERENCE"
+    )
     comment: str | None
+    target: Target | None
+    question_id: strawberry.ID | None
     created_at: datetime
+    reviewer_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def reviewer(self, info: strawberry.Info) -> UserRef | None:
+        return await _user(info, self.reviewer_id)
+
+    @classmethod
+    def of(cls, e: rpc.ReviewEntry) -> Review:
+        return cls(
+            decision=e.kind,
+            comment=e.comment or None,
+            target=Target.of(e.target),
+            question_id=strawberry.ID(e.question_id) if e.question_id else None,
+            created_at=e.at,
+            reviewer_id=e.actor_id,
+        )
+
+
+@strawberry.type
+class IssueComment:
+    id: strawberry.ID
+    body: str
+    created_at: datetime
+    author_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def author(self, info: strawberry.Info) -> UserRef | None:
+        return await _user(info, self.author_id)
 
 
 @strawberry.type
@@ -30,27 +71,78 @@ class Issue:
     status: IssueStatus
     body: str
     target: Target | None
-    author: UserRef | None
-    comments: list[Comment]
+    label_id: strawberry.ID | None
+    question_id: strawberry.ID | None
+    comments: list[IssueComment]
     resolution: str | None
     created_at: datetime
+    author_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def author(self, info: strawberry.Info) -> UserRef | None:
+        return await _user(info, self.author_id)
+
+    @classmethod
+    def of(cls, v: rpc.IssueView) -> Issue:
+        return cls(
+            id=strawberry.ID(v.id),
+            status=IssueStatus(v.status),
+            body=v.body,
+            target=Target.of(v.target),
+            label_id=strawberry.ID(v.label_id) if v.label_id else None,
+            question_id=strawberry.ID(v.question_id) if v.question_id else None,
+            comments=[
+                IssueComment(
+                    id=strawberry.ID(c.id),
+                    body=c.body,
+                    created_at=c.created_at,
+                    author_id=c.author_id,
+                )
+                for c in v.comments
+            ],
+            resolution=v.resolution or None,
+            created_at=v.created_at,
+            author_id=v.author_id,
+        )
 
 
 @strawberry.type
 class ModelStrength:
     model_config_name: str
     strength: float
-    ci_low: float
-    ci_high: float
-    wins: float
-    losses: float
-    ties: float
+    ci_low: float | None
+    ci_high: float | None
+    wins: int
+    losses: int
+    ties: int
     comparisons: int
 
 
 @strawberry.type
 class Leaderboard:
     models: list[ModelStrength]
+    win_rates: list[list[float | None]]
+    comparisons: int
+
+    @classmethod
+    def of(cls, v: rpc.LeaderboardView) -> Leaderboard:
+        return cls(
+            models=[
+                ModelStrength(
+                    model_config_name=m.model_config_name,
+                    strength=m.strength,
+                    ci_low=m.ci_low,
+                    ci_high=m.ci_high,
+                    wins=m.wins,
+                    losses=m.losses,
+                    ties=m.ties,
+                    comparisons=m.comparisons,
+                )
+                for m in v.models
+            ],
+            win_rates=v.win_rates,
+            comparisons=v.comparisons,
+        )
 
 
 @strawberry.type
@@ -61,16 +153,49 @@ class QuestionAlpha:
 
 @strawberry.type
 class AnnotatorAgreement:
-    user: UserRef | None
     labels: int
-    crown_agreement: float | None
-    ranking_kendall_tau: float | None
+    approved: int
+    rejected: int
+    approval_rate: float | None
+    mean_consensus_score: float | None
     benchmark_accuracy: float | None
+    annotator_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def user(self, info: strawberry.Info) -> UserRef | None:
+        return await _user(info, self.annotator_id)
 
 
 @strawberry.type
 class AgreementReport:
     crown_agreement: float | None
     ranking_kendall_tau: float | None
+    answer_agreement: float | None
+    consensus_score: float | None
     question_alpha: list[QuestionAlpha]
     annotators: list[AnnotatorAgreement]
+
+    @classmethod
+    def of(cls, v: rpc.AgreementReport) -> AgreementReport:
+        return cls(
+            crown_agreement=v.crown_agreement,
+            ranking_kendall_tau=v.ranking_kendall_tau,
+            answer_agreement=v.answer_agreement,
+            consensus_score=v.consensus_score,
+            question_alpha=[
+                QuestionAlpha(question_id=strawberry.ID(q.question_id), alpha=q.alpha)
+                for q in v.question_alpha
+            ],
+            annotators=[
+                AnnotatorAgreement(
+                    labels=a.labels,
+                    approved=a.approved,
+                    rejected=a.rejected,
+                    approval_rate=a.approval_rate,
+                    mean_consensus_score=a.mean_consensus_score,
+                    benchmark_accuracy=a.benchmark_accuracy,
+                    annotator_id=a.annotator_id,
+                )
+                for a in v.annotators
+            ],
+        )

@@ -1,0 +1,124 @@
+"""Every refusal carries an API.md code and nothing internal (provoked one by one)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from graphql import GraphQLError
+from preflog_contracts.errors import Conflict, Invalid
+from preflog_gateway.graphql.errors import public_error
+from preflog_gateway.limits import RateLimiter
+
+from .conftest import Server
+
+INTERNALS = re.compile(
+    r"Traceback|File \"|\.py\b|asyncpg|psycopg|SELECT |INSERT |eventlog\.|gateway\.|preflog_|nats",
+    re.I,
+)
+
+
+def assert_clean(body: dict) -> None:
+    text = str(body)
+    assert not INTERNALS.search(text), text
+
+
+def code(body: dict) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+async def test_syntax_and_validation_errors_are_invalid_input(server: Server) -> None:
+    for query in ("{ viewer { ", "{ viewer { nope } }", "query($x: Int!) { viewer { id } }"):
+        body = await server.gql(query)
+        assert code(body) == "INVALID_INPUT"
+        assert_clean(body)
+
+
+async def test_bad_variable_is_invalid_input(server: Server) -> None:
+    body = await server.gql(
+        'query($at: DateTime!) { taskAsOf(taskId: "t", at: $at) { id } }', {"at": "not a time"}
+    )
+    assert code(body) == "INVALID_INPUT"
+    assert_clean(body)
+
+
+async def test_depth_and_complexity_and_page_size_limits(server: Server) -> None:
+    deep = "{ viewer { apiTokens { id } } }"
+    nested = '{ project(id: "p") { tasks { edges { node { labels { task { labels { task {'
+    nested += " labels { task { labels { id } } } } } } } } } } } }"
+    assert code(await server.gql(nested)) == "INVALID_INPUT"
+    assert "errors" not in await server.gql(deep)
+    costly = "{ auditLog(filter: {}, first: 500) { edges { node { id type data actor position"
+    costly += " streamName occurredAt correlationId } } } a: auditLog(filter: {}, first: 500)"
+    costly += " { edges { node { id type data actor position } } } }"
+    body = await server.gql(costly)
+    assert code(body) == "INVALID_INPUT" and "complex" in body["errors"][0]["message"]
+    page = await server.gql("{ auditLog(filter: {}, first: 501) { edges { cursor } } }")
+    assert code(page) == "INVALID_INPUT" and "first" in page["errors"][0]["extensions"]["fields"]
+    cursor = await server.gql('{ auditLog(filter: {}, after: "x;drop") { edges { cursor } } }')
+    assert code(cursor) == "INVALID_INPUT"
+
+
+async def test_body_size_cap(server: Server) -> None:
+    big = "#" * (9 * 1024 * 1024) + "\n{ viewer { id } }"
+    r = await server.http.post(
+        "/graphql",
+        json={"query": big},
+        headers={"authorization": f"Bearer {server.admin_token}"},
+    )
+    assert r.status_code in (400, 413)
+    if r.status_code == 400:
+        assert code(r.json()) == "INVALID_INPUT"
+
+
+async def test_rate_limit_per_token(server: Server) -> None:
+    gateway = server.parts.gateway
+    saved = gateway.rate_limiter
+    gateway.rate_limiter = RateLimiter(60, burst=2)
+    try:
+        statuses = [
+            (
+                await server.http.post(
+                    "/graphql",
+                    json={"query": "{ viewer { id } }"},
+                    headers={"authorization": f"Bearer {server.admin_token}"},
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+    finally:
+        gateway.rate_limiter = saved
+    assert statuses[:2] == [200, 200] and statuses[-1] == 429
+
+
+async def test_service_down_is_unavailable(server: Server) -> None:
+    # No labeling service runs beside this gateway: the call finds no responder.
+    body = await server.gql(f'{{ task(id: "{uuid.uuid4()}") {{ id }} }}')
+    assert code(body) == "UNAVAILABLE"
+    assert_clean(body)
+
+
+async def test_conflict_code(server: Server) -> None:
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    q = 'mutation($e: String!) { createUser(input: {email: $e, name: "N"}) { id } }'
+    await server.gql(q, {"e": email})
+    assert code(await server.gql(q, {"e": email})) == "CONFLICT"
+
+
+def test_unexpected_errors_are_masked_as_internal() -> None:
+    leaked = GraphQLError(
+        "boom", path=["x"], original_error=RuntimeError('SELECT * FROM eventlog.events "x.py"')
+    )
+    masked = public_error(leaked)
+    assert masked.message == "internal error" and masked.extensions == {"code": "INTERNAL"}
+    invalid = public_error(GraphQLError("x", path=["y"], original_error=Invalid("bad", {"a": "b"})))
+    assert invalid.extensions == {"code": "INVALID_INPUT", "fields": {"a": "b"}}
+    conflict = public_error(GraphQLError("x", path=["y"], original_error=Conflict("again")))
+    assert conflict.extensions == {"code": "CONFLICT"} and conflict.message == "again"
+
+
+def test_rate_limiter_refills() -> None:
+    limiter = RateLimiter(60, burst=1)
+    assert limiter.allow("t", now=0.0) and not limiter.allow("t", now=0.5)
+    assert limiter.allow("t", now=1.6)
+    assert limiter.allow("other", now=0.5)
