@@ -13,6 +13,7 @@ Builder = Callable[[Runtime], Awaitable[ServiceParts]]
 # HTTP side, started by the commands themselves.
 BUILDERS: dict[str, str] = {
     "labeling": "preflog_labeling.bootstrap:build",
+    "review": "preflog_review.bootstrap:build",
 }
 
 
