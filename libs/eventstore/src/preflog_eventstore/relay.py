@@ -15,6 +15,9 @@ import zlib
 
 import msgspec
 import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from preflog_contracts.envelope import RecordedEvent
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
@@ -32,6 +35,64 @@ def event_subject(namespace: str, event: RecordedEvent) -> str:
 
 def encode_recorded(event: RecordedEvent) -> bytes:
     return _encoder.encode(event)
+
+
+class PublishFailed(Exception):
+    """JetStream refused or did not acknowledge a publish."""
+
+
+class _PipelinedPublisher:
+    """Publishes many messages to JetStream before awaiting their acks.
+
+    nats-py's ``publish_async`` yields to the event loop on every message (``wait_for`` around
+    its semaphore), so each one leaves in its own socket write; plain ``publish`` calls only
+    fill the client's buffer. Acks come back on one wildcard inbox subscription.
+    """
+
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.prefix = nc.new_inbox()
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._sub: Subscription | None = None
+        self._counter = 0
+
+    async def _ensure_subscribed(self) -> None:
+        if self._sub is None:
+            self._sub = await self.nc.subscribe(f"{self.prefix}.*", cb=self._on_ack)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        future = self._pending.pop(msg.subject.rsplit(".", 1)[-1], None)
+        if future is None or future.done():
+            return
+        status = (msg.headers or {}).get("Status")
+        if status or not msg.data:
+            future.set_exception(PublishFailed(f"no stream answered (status {status})"))
+            return
+        ack = msgspec.json.decode(msg.data)
+        if "error" in ack:
+            future.set_exception(PublishFailed(str(ack["error"])))
+        else:
+            future.set_result(None)
+
+    async def publish_all(
+        self, messages: list[tuple[str, bytes, dict[str, str]]], timeout: float
+    ) -> None:
+        """Publish every message and return once all are acknowledged (or raise)."""
+        await self._ensure_subscribed()
+        loop = asyncio.get_running_loop()
+        futures = []
+        for subject, payload, headers in messages:
+            self._counter += 1
+            token = str(self._counter)
+            future: asyncio.Future[None] = loop.create_future()
+            self._pending[token] = future
+            futures.append(future)
+            await self.nc.publish(subject, payload, reply=f"{self.prefix}.{token}", headers=headers)
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        finally:
+            for token in [t for t, f in self._pending.items() if f in futures]:
+                self._pending.pop(token, None)
 
 
 class Relay:
@@ -56,6 +117,7 @@ class Relay:
         self._wake = asyncio.Event()
         store.on_append.append(self._wake.set)
         self.is_leader = False
+        self._publisher = _PipelinedPublisher(js._nc)
 
     async def relay_once(self, conn: Conn) -> int:
         """Publish one batch and move the checkpoint after all acks; returns the count."""
@@ -63,23 +125,13 @@ class Relay:
         events = await self.store.read_all(cursor, limit=self.batch_size, conn=conn)
         if not events:
             return 0
-        # Pipelined publishes; the acks are awaited together under one deadline, because
-        # an unacknowledged async publish never times out by itself.
-        acks = [
-            await self.js.publish_async(
-                event_subject(self.namespace, e),
-                encode_recorded(e),
-                wait_stall=self.publish_timeout,
-                headers={"Nats-Msg-Id": e.event_id},
-            )
-            for e in events
-        ]
-        try:
-            await asyncio.wait_for(asyncio.gather(*acks), self.publish_timeout)
-        except BaseException:
-            for ack in acks:
-                ack.cancel()
-            raise
+        await self._publisher.publish_all(
+            [
+                (event_subject(self.namespace, e), encode_recorded(e), {"Nats-Msg-Id": e.event_id})
+                for e in events
+            ],
+            self.publish_timeout,
+        )
         await save_checkpoint(conn, self.checkpoint_name, events[-1].cursor)
         RELAY_PUBLISHED.inc(len(events))
         RELAY_LAG_SECONDS.set(max(time.time() - events[-1].recorded_at.timestamp(), 0.0))
