@@ -1,4 +1,4 @@
-"""The ``export`` stream end to end: upstream events -> relay -> consumer -> read model -> NDJSON."""
+"""The ``export`` stream end to end: upstream events, relay, consumer, read model, NDJSON."""
 
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ async def test_bad_input_and_access_are_refused(
     assert "status" in next(iter(unknown_filter.value.fields.values()))
     # Cursors: forged, from another project, from other filters.
     _, cursors = split(await export_lines(rt, ctx, project_id=pid, format="dpo"))
-    body_text, _, signature = cursors[-1].partition(".")
+    body_text, _, _ = cursors[-1].partition(".")
     with pytest.raises(Invalid):
         await export_lines(rt, ctx, project_id=pid, format="dpo", since=body_text + ".AAAA")
     with pytest.raises(Invalid):
