@@ -114,7 +114,7 @@ async def test_other_org_sees_nothing_and_learns_nothing(server: Server) -> None
 
 
 async def test_last_used_time_is_recorded(server: Server) -> None:
-    user_id, token = await new_user(server)
+    _, token = await new_user(server)
     await server.gql(VIEWER, token=token)
     await server.parts.gateway.authenticator.flush()
     await asyncio.sleep(0)

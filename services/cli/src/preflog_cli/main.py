@@ -110,6 +110,30 @@ async def _migrate(settings: Settings) -> None:
         resolved.close()
 
 
+async def _token_create(settings: Settings, email: str, name: str) -> int:
+    """Issue a token for an existing user (the operator's command line acts as the system)."""
+    from preflog_gateway.gateway import gateway_parts
+
+    resolved = await infra.resolve(settings, allow_embedded=True)
+    try:
+        await migrate(resolved.settings.database_url)
+        runtime = await open_runtime(resolved.settings)
+        try:
+            parts = gateway_parts(runtime)
+            await parts.accounts.runner.catch_up()
+            user = await parts.accounts.find_user_by_email(email)
+            if user is None:
+                print(f"no user with email {email}", file=sys.stderr)
+                return 1
+            issued = await parts.accounts.issue_token(None, user_id=user.user_id, name=name)
+            print(issued.secret)
+            return 0
+        finally:
+            await runtime.close()
+    finally:
+        resolved.close()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="preflog", description="Preflog: human preference data for LLMs"
@@ -119,6 +143,11 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
     sub.add_parser("migrate", help="apply database migrations")
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="issue a token for a user (printed once)")
+    create.add_argument("--user", required=True, help="the user's email")
+    create.add_argument("--name", default="cli", help="a name to tell the token apart")
     return p
 
 
@@ -132,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve(settings, args.service))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+    elif args.command == "token":
+        return asyncio.run(_token_create(settings, args.user, args.name))
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from litestar import Router
 from litestar.static_files import create_static_files_router
 
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
@@ -49,7 +50,7 @@ def graphiql_page() -> str:
 </html>"""
 
 
-def graphiql_assets_router():  # type: ignore[no-untyped-def]
+def graphiql_assets_router() -> Router:
     return create_static_files_router(
         path=ASSETS_PATH, directories=[STATIC_DIR], include_in_schema=False
     )

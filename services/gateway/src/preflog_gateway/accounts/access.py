@@ -12,6 +12,7 @@ import asyncpg
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectCreated
+from preflog_eventstore.conn import Conn
 
 ACCESS = "gateway.project_access"
 _WATCHED = {"ProjectCreated", "MemberAdded", "MemberRoleChanged"}
@@ -24,7 +25,7 @@ class ProjectAccessProjection:
 
     async def apply(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         events: Sequence[RecordedEvent],
         tables_map: Mapping[str, str],
     ) -> None:
@@ -41,7 +42,7 @@ class ProjectAccessProjection:
 
 
 async def _upsert(
-    conn: asyncpg.Connection, table: str, project_id: str, org_id: str, user_id: str, role: str
+    conn: Conn, table: str, project_id: str, org_id: str, user_id: str, role: str
 ) -> None:
     await conn.execute(
         f"insert into {table} (project_id, org_id, user_id, role) values ($1, $2, $3, $4)"

@@ -24,6 +24,7 @@ from preflog_contracts.events.accounts import (
 )
 from preflog_contracts.identity import SYSTEM_ACTOR, Identity
 from preflog_eventstore import NO_STREAM, AppendResult, EventStore, ProjectionRunner, StreamWrite
+from preflog_eventstore.conn import Conn
 
 from preflog_gateway.accounts import domain
 from preflog_gateway.accounts.projection import AccountsProjection
@@ -285,7 +286,7 @@ class Accounts:
                 idempotency_key=idempotency_key,
                 result=True,
             )
-            await self.runner.catch_up()
+            await self._settle(appended)
         return True
 
     # -- lookups ----------------------------------------------------------------------
@@ -392,7 +393,7 @@ class Accounts:
         return None if row is None else _user(row)
 
     @contextlib.asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _exclusive(self) -> AsyncIterator[Conn]:
         """A connection holding the accounts lock until the caller's events are folded, so
         the next command's checks see them."""
         async with self.pool.acquire() as conn:
@@ -402,7 +403,7 @@ class Accounts:
             finally:
                 await conn.execute("select pg_advisory_unlock($1)", _ACCOUNTS_LOCK)
 
-    async def _ensure_email_free(self, conn: asyncpg.Connection, email: str) -> None:
+    async def _ensure_email_free(self, conn: Conn, email: str) -> None:
         taken = await conn.fetchval(
             "select exists(select 1 from gateway.users where lower(email) = $1)", email
         )
@@ -411,7 +412,7 @@ class Accounts:
 
     async def _append_new(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         org_id: str,
         org: OrganizationCreated,
         admin: UserCreated,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import asyncpg
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.accounts import (
@@ -13,6 +12,7 @@ from preflog_contracts.events.accounts import (
     OrganizationCreated,
     UserCreated,
 )
+from preflog_eventstore.conn import Conn
 
 ORGS = "gateway.organizations"
 USERS = "gateway.users"
@@ -26,7 +26,7 @@ class AccountsProjection:
 
     async def apply(
         self,
-        conn: asyncpg.Connection,
+        conn: Conn,
         events: Sequence[RecordedEvent],
         tables_map: Mapping[str, str],
     ) -> None:

@@ -64,7 +64,8 @@ def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
             if _wants_ide(request):
-                return await super().execute_request(request, context, root_value)
+                ide: Response[Any] = await super().execute_request(request, context, root_value)
+                return ide
             try:
                 length = int(request.headers.get("content-length") or 0)
                 if length > body_cap or len(await request.body()) > body_cap:
@@ -83,7 +84,8 @@ def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
                     status_code=HTTP_STATUS[exc.code],
                     media_type="application/json",
                 )
-            return await super().execute_request(request, context, root_value)
+            result: Response[Any] = await super().execute_request(request, context, root_value)
+            return result
 
         async def on_ws_connect(self, context: Any) -> Any:
             params = context.get("connection_params") or {}

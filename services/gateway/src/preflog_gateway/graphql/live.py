@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from nats.aio.client import Client
+from nats.aio.subscription import Subscription
 from preflog_contracts.envelope import Cursor, RecordedEvent
 from preflog_contracts.errors import Unavailable
 from preflog_eventstore import EventStore
@@ -49,7 +50,7 @@ class LiveEvents:
         self._subscribers: set[_Subscriber] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._nats_sub = None
+        self._nats_sub: Subscription | None = None
         store.on_append.append(self._wake.set)
 
     async def start(self) -> None:
@@ -124,7 +125,7 @@ class LiveEvents:
         self, match: Match, *, resume: Cursor | None = None
     ) -> AsyncIterator[RecordedEvent]:
         """Events accepted by ``match``, in commit order: first those after ``resume`` (if
-        given), then live ones, each once. Raises Unavailable if the consumer falls 10,000 behind."""
+        given), then live ones, each once. Raises Unavailable if it falls 10,000 behind."""
         await self.start()
         sub = _Subscriber(match)
         self._subscribers.add(sub)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from preflog_contracts.errors import Invalid, NotFound
@@ -169,7 +169,7 @@ async def task_as_of(info: strawberry.Info, task_id: str, at: Any) -> Task | Non
         "labeling",
         "task_as_of",
         lab.TaskAsOfRequest(task_id=task_id, at=at),
-        response_type=lab.TaskView | None,
+        response_type=cast("type[lab.TaskView | None]", lab.TaskView | None),
     )
     return None if view is None else Task.of(view)
 
@@ -270,7 +270,7 @@ async def claim_next(info: strawberry.Info, project_id: str, key: str | None) ->
         "labeling",
         "claim_next_task",
         lab.ProjectRef(project_id=project_id),
-        response_type=lab.TaskView | None,
+        response_type=cast("type[lab.TaskView | None]", lab.TaskView | None),
         idempotency_key=key,
     )
     return None if view is None else Task.of(view)

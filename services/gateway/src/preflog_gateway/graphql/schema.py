@@ -662,10 +662,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # Factories, not instances: an extension keeps per-request state, so each request
+        # needs its own.
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxTokensLimiter(max_token_count=20_000),
-            AddValidationRules([complexity_rule(settings.max_query_complexity)]),
-            PublicErrors(),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=20_000),
+            lambda: AddValidationRules([complexity_rule(settings.max_query_complexity)]),
+            PublicErrors,
         ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from preflog_contracts import datarow as canonical
@@ -117,7 +118,7 @@ def data_row_of_view(v: rpc.DataRowView) -> DataRow:
             )
             for p in v.prompts
         ],
-        metadata=v.metadata,
+        metadata=cast(JSON, v.metadata),
         created_at=v.created_at,
     )
 
@@ -167,7 +168,7 @@ class DataRow:
             dataset_id=strawberry.ID(dataset_id) if dataset_id else None,
             messages=[Message.of(m) for m in row.messages],
             prompts=[PromptPoint.of(p) for p in row.prompts],
-            metadata=metadata,
+            metadata=cast(JSON, metadata),
             created_at=created_at,
         )
 
