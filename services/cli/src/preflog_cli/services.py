@@ -14,6 +14,7 @@ Builder = Callable[[Runtime], Awaitable[ServiceParts]]
 BUILDERS: dict[str, str] = {
     "labeling": "preflog_labeling.bootstrap:build",
     "review": "preflog_review.bootstrap:build",
+    "export": "preflog_export.bootstrap:build",
 }
 
 
