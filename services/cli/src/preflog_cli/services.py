@@ -12,6 +12,7 @@ Builder = Callable[[Runtime], Awaitable[ServiceParts]]
 # name -> "module:function" building its ServiceParts. The gateway is not here: it is the
 # HTTP side, started by the commands themselves.
 BUILDERS: dict[str, str] = {
+    "ingest": "preflog_ingest.bootstrap:build",
     "labeling": "preflog_labeling.bootstrap:build",
     "review": "preflog_review.bootstrap:build",
     "export": "preflog_export.bootstrap:build",

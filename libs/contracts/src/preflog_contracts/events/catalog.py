@@ -41,6 +41,31 @@ class DataRowImportRejected(Event, frozen=True, kw_only=True):
     global_key: str | None = None
 
 
+class ImportStarted(Event, frozen=True, kw_only=True):
+    category = "import"
+    import_id: str
+    dataset_id: str
+    content_type: str = ""
+
+
+class ImportCompleted(Event, frozen=True, kw_only=True):
+    category = "import"
+    import_id: str
+    dataset_id: str
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0  # rows whose global key an earlier import holds (reported, not imported)
+    fetched: int = 0
+
+
+class ImportFailed(Event, frozen=True, kw_only=True):
+    category = "import"
+    import_id: str
+    dataset_id: str
+    reason: str
+
+
 class PreLabel(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One model-assisted answer, ranking or crown, already mapped onto the ontology."""
 

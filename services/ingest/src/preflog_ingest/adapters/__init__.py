@@ -1,0 +1,1 @@
+"""The ingest service's edges: RPC endpoints, tables, the URL fetcher, the project consumer."""

@@ -1,0 +1,1 @@
+"""Ingest commands: load, decide with the domain, append (one transaction per command)."""

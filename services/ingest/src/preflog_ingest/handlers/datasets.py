@@ -1,0 +1,155 @@
+"""Datasets and data rows: create a dataset, read the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from preflog_contracts.envelope import stream_name
+from preflog_contracts.errors import Conflict, Invalid, NotFound
+from preflog_contracts.events import decode_event_data
+from preflog_contracts.events.catalog import DataRowImported, DatasetCreated
+from preflog_contracts.rpc.ingest import (
+    CreateDatasetRequest,
+    DataRowRef,
+    DataRowView,
+    DatasetRef,
+    DatasetView,
+    IdsRequest,
+    ListDatasetsRequest,
+)
+from preflog_eventstore import NO_STREAM, EventStore, StreamWrite
+from preflog_messaging.rpc import CallContext
+
+from preflog_ingest.adapters import catalog_tables as tables
+from preflog_ingest.domain.access import require_admin
+from preflog_ingest.handlers.deps import IngestDeps
+
+MAX_IDS = 500
+
+
+class Datasets:
+    def __init__(self, deps: IngestDeps) -> None:
+        self.deps = deps
+
+    async def create_dataset(self, ctx: CallContext, req: CreateDatasetRequest) -> DatasetView:
+        """Org ADMIN only. Names are unique within the org (CONFLICT otherwise); a repeated
+        idempotency key returns the first dataset."""
+        identity = ctx.require_identity()
+        role = require_admin(identity, "create datasets")
+        name = req.name.strip()
+        if not name:
+            raise Invalid("a dataset needs a name", {"name": "must not be blank"})
+        dataset_id = str(uuid.uuid4())
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            appended = await self.deps.store.append(
+                StreamWrite(
+                    stream_name(DatasetCreated.category, dataset_id),
+                    [DatasetCreated(dataset_id=dataset_id, name=name, description=req.description)],
+                    NO_STREAM,
+                ),
+                org_id=identity.org_id,
+                metadata=ctx.metadata(role),
+                idempotency_key=ctx.idempotency_key,
+                result={"dataset_id": dataset_id},
+                conn=conn,
+            )
+            if appended.duplicate:
+                dataset_id = appended.result["dataset_id"]
+            elif not await tables.insert_dataset(
+                conn,
+                dataset_id=dataset_id,
+                org_id=identity.org_id,
+                name=name,
+                description=req.description,
+                created_by=identity.user_id,
+            ):
+                raise Conflict(f"a dataset named '{name}' already exists", {"name": "taken"})
+            [view] = await tables.datasets(conn, identity.org_id, ids=[dataset_id])
+        return view
+
+    async def get_dataset(self, ctx: CallContext, req: DatasetRef) -> DatasetView:
+        identity = ctx.require_identity()
+        async with self.deps.pool.acquire() as conn:
+            found = await tables.datasets(conn, identity.org_id, ids=[req.dataset_id])
+        if not found:
+            raise NotFound("dataset not found")
+        return found[0]
+
+    async def get_datasets(self, ctx: CallContext, req: IdsRequest) -> list[DatasetView]:
+        identity = ctx.require_identity()
+        _check_ids(req.ids)
+        async with self.deps.pool.acquire() as conn:
+            return await tables.datasets(conn, identity.org_id, ids=req.ids)
+
+    async def list_datasets(self, ctx: CallContext, req: ListDatasetsRequest) -> list[DatasetView]:
+        identity = ctx.require_identity()
+        async with self.deps.pool.acquire() as conn:
+            return await tables.datasets(conn, identity.org_id, name=req.name)
+
+    async def data_row(self, ctx: CallContext, req: DataRowRef) -> DataRowView | None:
+        """By id or by global key (exactly one); None when the org has no such row."""
+        identity = ctx.require_identity()
+        if (req.id is None) == (req.global_key is None):
+            raise Invalid("give either id or global_key", {"id": "or global_key, not both"})
+        async with self.deps.pool.acquire() as conn:
+            ids = await tables.find_data_rows(
+                conn,
+                identity.org_id,
+                ids=[req.id] if req.id else [],
+                global_keys=[req.global_key] if req.global_key else [],
+            )
+        views = await self._views(identity.org_id, ids, with_original=req.with_original)
+        return views[0] if views else None
+
+    async def get_data_rows(self, ctx: CallContext, req: IdsRequest) -> list[DataRowView]:
+        identity = ctx.require_identity()
+        _check_ids(req.ids)
+        async with self.deps.pool.acquire() as conn:
+            ids = await tables.find_data_rows(conn, identity.org_id, ids=req.ids)
+        return await self._views(identity.org_id, ids, with_original=False)
+
+    async def _views(
+        self, org_id: str, ids: list[str], *, with_original: bool
+    ) -> list[DataRowView]:
+        return await load_data_rows(self.deps.store, org_id, ids, with_original=with_original)
+
+
+async def load_data_rows(
+    store: EventStore, org_id: str, ids: list[str], *, with_original: bool = False
+) -> list[DataRowView]:
+    """The org's data rows among ``ids`` (others left out), read from their own streams:
+    a data row is its DataRowImported event."""
+    slots = asyncio.Semaphore(8)
+
+    async def one(data_row_id: str) -> DataRowView | None:
+        async with slots:
+            records = await store.read_stream(
+                stream_name(DataRowImported.category, data_row_id), org_id=org_id
+            )
+        for rec in records:
+            if rec.event_type == DataRowImported.__name__:
+                event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+                assert isinstance(event, DataRowImported)
+                return DataRowView(
+                    id=event.data_row_id,
+                    dataset_id=event.dataset_id,
+                    global_key=event.global_key,
+                    row=event.row,
+                    source_format=event.source_format,
+                    created_at=rec.recorded_at,
+                    external_id=event.external_id,
+                    metadata=event.metadata,
+                    attachments=event.attachments,
+                    import_id=event.import_id,
+                    original=event.original if with_original else None,
+                )
+        return None
+
+    found = await asyncio.gather(*(one(i) for i in ids))
+    return [v for v in found if v is not None]
+
+
+def _check_ids(ids: list[str]) -> None:
+    if len(ids) > MAX_IDS:
+        raise Invalid(f"at most {MAX_IDS} ids per call", {"ids": f"more than {MAX_IDS}"})

@@ -1,0 +1,1 @@
+"""SQL migrations of the ``ingest`` schema (``NNNN_name.sql``)."""
