@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 from preflog_contracts.rpc import labeling as api
-from tests.service.conftest import Harness
+from .conftest import Harness
