@@ -223,7 +223,7 @@ async def _rescore_label(conn: Conn, t: Tables, label_id: str) -> None:
     if row is None:
         return
     await rescore_task(conn, t, row["task_id"])
-    await rescore_benchmark(conn, t, row["project_id"], row["data_row_id"])
+    await rescore_benchmark(conn, t, row["project_id"], row["data_row_id"], label_id)
     await recount_outcomes(conn, t, label_id)
 
 

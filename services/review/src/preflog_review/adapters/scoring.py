@@ -82,8 +82,15 @@ async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
     )
 
 
-async def rescore_benchmark(conn: Conn, t: Tables, project_id: str, data_row_id: str) -> None:
-    """Benchmark score of every label on the row against the row's reference label."""
+async def rescore_benchmark(
+    conn: Conn, t: Tables, project_id: str, data_row_id: str, changed_label: str | None = None
+) -> None:
+    """Benchmark scores on the row against the row's reference label.
+
+    With ``changed_label`` (a label whose content just changed) only that label is rescored,
+    unless it is the reference itself; without a reference nothing is scored (references
+    are never removed, so no label on such a row holds a score).
+    """
     await _lock(conn, f"review:row:{project_id}:{data_row_id}")
     ref = await conn.fetchrow(
         f"select r.label_id, l.snapshot::text as snapshot from {t.reference_labels} r"
@@ -92,12 +99,22 @@ async def rescore_benchmark(conn: Conn, t: Tables, project_id: str, data_row_id:
         project_id,
         data_row_id,
     )
-    rows = await conn.fetch(
-        f"select label_id, snapshot::text as snapshot from {t.labels}"
-        " where project_id = $1 and data_row_id = $2 and snapshot is not null order by label_id",
-        project_id,
-        data_row_id,
-    )
+    if changed_label is not None and (ref is None or ref["label_id"] != changed_label):
+        if ref is None:
+            return
+        rows = await conn.fetch(
+            f"select label_id, snapshot::text as snapshot from {t.labels}"
+            " where label_id = $1 and snapshot is not null",
+            changed_label,
+        )
+    else:
+        rows = await conn.fetch(
+            f"select label_id, snapshot::text as snapshot from {t.labels}"
+            " where project_id = $1 and data_row_id = $2 and snapshot is not null"
+            " order by label_id",
+            project_id,
+            data_row_id,
+        )
     if not rows:
         return
     reference = _snapshot.decode(ref["snapshot"]) if ref and ref["snapshot"] else None

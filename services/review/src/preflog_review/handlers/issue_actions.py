@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 from preflog_contracts.envelope import RecordedEvent, stream_name
@@ -127,24 +127,26 @@ class IssueActions:
             if first is not None:
                 return msgspec.convert(first, IssueView)
         async with self.store.pool.acquire() as conn:
-            task = await conn.fetchrow(
-                f"select project_id from {LIVE.tasks} where task_id = $1 and org_id = $2::uuid",
+            found = await conn.fetchrow(
+                f"select t.project_id,"
+                f" (select m.role from {LIVE.members} m where m.project_id = t.project_id"
+                f"  and m.user_id = $3) as role,"
+                f" (select l.task_id from {LIVE.labels} l where l.label_id = $4"
+                f"  and l.org_id = $2::uuid) as label_task"
+                f" from {LIVE.tasks} t where t.task_id = $1 and t.org_id = $2::uuid",
                 req.task_id,
                 ident.org_id,
+                ident.user_id,
+                req.label_id,
             )
-            if task is None:
+            if found is None:
                 raise NotFound("task not found")
-            role = await _role(conn, task["project_id"], ident.user_id)
+            task, role = found, found["role"]
             require(can_report(role), "open issues")
             if req.label_id is not None:
-                label_task = await conn.fetchval(
-                    f"select task_id from {LIVE.labels} where label_id = $1 and org_id = $2::uuid",
-                    req.label_id,
-                    ident.org_id,
-                )
-                if label_task is None:
+                if found["label_task"] is None:
                     raise NotFound("label not found")
-                if label_task != req.task_id:
+                if found["label_task"] != req.task_id:
                     raise Invalid("the label belongs to another task", {"labelId": "not on task"})
             issue_id = str(uuid.uuid4())
             event = IssueOpened(
@@ -156,7 +158,7 @@ class IssueActions:
                 target=req.target,
                 question_id=req.question_id,
             )
-            now = await conn.fetchval("select now()")
+            now = datetime.now(UTC)
             view = IssueView(
                 id=issue_id,
                 project_id=event.project_id,
