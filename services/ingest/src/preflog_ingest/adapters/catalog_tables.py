@@ -264,9 +264,9 @@ class ImportRecord(msgspec.Struct, frozen=True, kw_only=True):
 async def load_import(conn: Conn, org_id: str, import_id: str) -> ImportRecord | None:
     row = await conn.fetchrow(
         "select import_id::text, org_id::text, dataset_id::text, actor_id, owner, content_type,"
-        " case when status = 'RUNNING' and updated_at < now() - $3::interval"
+        " case when status = 'RUNNING' and updated_at < now() - $3::text::interval"
         "      then 'FAILED' else status end as status,"
-        " case when status = 'RUNNING' and updated_at < now() - $3::interval"
+        " case when status = 'RUNNING' and updated_at < now() - $3::text::interval"
         "      then 'abandoned: no progress for " + ABANDONED_AFTER + "' else failure end"
         "      as failure,"
         " received, accepted, rejected, duplicates, fetched, started_at, finished_at,"

@@ -67,6 +67,7 @@ class _Session:
     dataset_id: str
     metadata: Metadata
     splitter: RowSplitter
+    actor_id: str = ""
     next_seq: int = 0
     last_ack: ChunkAck | None = None
     counts: ImportCounts = field(default_factory=ImportCounts)
@@ -128,7 +129,9 @@ class Imports:
                 metadata=metadata,
                 conn=conn,
             )
-        session = _Session(import_id, identity.org_id, req.dataset_id, metadata, splitter)
+        session = _Session(
+            import_id, identity.org_id, req.dataset_id, metadata, splitter, identity.user_id
+        )
         session.writer = asyncio.create_task(self._write(session), name=f"import:{import_id}")
         self._sessions[import_id] = session
         return ImportStartedView(import_id=import_id)
@@ -141,6 +144,8 @@ class Imports:
             return await self._elsewhere(ctx, identity, req)
         if session.org_id != identity.org_id:
             raise NotFound("import not found")
+        if session.actor_id != identity.user_id:
+            raise Forbidden("only whoever started an import may send its chunks")
         return await self._take_chunk(session, req)
 
     async def import_chunk_here(self, ctx: CallContext, req: ImportChunk) -> ChunkAck:
@@ -149,6 +154,8 @@ class Imports:
         session = self._sessions.get(req.import_id)
         if session is None or session.org_id != identity.org_id:
             return await self._finished_ack(identity, req)
+        if session.actor_id != identity.user_id:
+            raise Forbidden("only whoever started an import may send its chunks")
         return await self._take_chunk(session, req)
 
     async def abort_import(self, ctx: CallContext, req: ImportRef) -> ImportView:
@@ -220,11 +227,15 @@ class Imports:
     async def _consume(self, session: _Session, req: ImportChunk) -> None:
         try:
             pieces = session.splitter.feed(req.data)
-            if req.final:
-                pieces += session.splitter.finish()
         except BodyError as exc:
             await self._fail(session, str(exc))
             return
+        body_error: str | None = None
+        if req.final:
+            try:
+                pieces += session.splitter.finish()
+            except BodyError as exc:
+                body_error = str(exc)  # the rows before the damage still land
         limits = self.deps.limits
         results: list[RowResult] = []
         for piece in pieces:
@@ -244,10 +255,10 @@ class Imports:
             await session.queue.put(None)
             assert session.writer is not None
             await session.writer
-            if session.failure is None:
+            if session.failure is None and body_error is None:
                 await self._complete(session)
             else:
-                await self._fail(session, session.failure)
+                await self._fail(session, session.failure or body_error or "")
         elif session.failure is not None:
             await self._fail(session, session.failure)
 
