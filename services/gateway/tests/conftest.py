@@ -13,10 +13,18 @@ from typing import Any
 import httpx
 import pytest_asyncio
 import uvicorn
+from preflog_cli.services import backend_services, builder
+from preflog_eventstore.relay import Relay
 from preflog_gateway.app import build_app
 from preflog_gateway.bootstrap import on_start
 from preflog_gateway.gateway import GatewayParts, gateway_parts
-from preflog_messaging.runtime import Runtime, open_runtime
+from preflog_messaging.runtime import (
+    Runtime,
+    ServiceParts,
+    open_runtime,
+    start_parts,
+    stop_parts,
+)
 from preflog_settings import load_settings
 from preflog_testing.infra import Infra
 from preflog_testing.plugin import _create_database, _drop_database
@@ -55,8 +63,13 @@ class Server:
         return body
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(infra: Infra, template_database: str) -> AsyncIterator[Server]:
+@contextlib.asynccontextmanager
+async def running_gateway(
+    infra: Infra, template_database: str, *, services: bool, **overrides: Any
+) -> AsyncIterator[Server]:
+    """A bootstrapped gateway on uvicorn over its own database and namespace. With
+    ``services``, every backend service of ``preflog up`` and the relay run beside it, on
+    their own runtime, so ``server.runtime.rpc.calls`` counts only the gateway's calls."""
     name = f"preflog_gw_{uuid.uuid4().hex[:10]}"
     dsn = await _create_database(infra.admin_dsn, name, template_database)
     port = free_port()
@@ -71,7 +84,18 @@ async def server(infra: Infra, template_database: str) -> AsyncIterator[Server]:
         load_demo=False,
         log_format="console",
         rate_limit_per_minute=600_000,
+        **overrides,
     )
+    stop = asyncio.Event()
+    backend: Runtime | None = None
+    parts: list[ServiceParts] = []
+    tasks: list[asyncio.Task[None]] = []
+    if services:
+        backend = await open_runtime(settings)
+        parts = [await builder(n)(backend) for n in backend_services()]
+        tasks = await start_parts(parts, stop)
+        relay = Relay(backend.store, backend.js, namespace=settings.namespace)
+        tasks.append(asyncio.create_task(relay.run(stop)))
     runtime = await open_runtime(settings)
     app = build_app(runtime)
     greeting = await on_start(runtime)
@@ -84,19 +108,40 @@ async def server(infra: Infra, template_database: str) -> AsyncIterator[Server]:
     while not uv.started:  # noqa: ASYNC110  (uvicorn offers no event for it)
         await asyncio.sleep(0.02)
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        yield Server(
-            url,
-            f"ws://127.0.0.1:{port}/graphql",
-            token,
-            runtime,
-            gateway_parts(runtime),
-            http,
-            greeting,
-        )
-    uv.should_exit = True
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(task, 10)
-    await gateway_parts(runtime).stop()
-    await runtime.close()
-    await _drop_database(infra.admin_dsn, name)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            yield Server(
+                url,
+                f"ws://127.0.0.1:{port}/graphql",
+                token,
+                runtime,
+                gateway_parts(runtime),
+                http,
+                greeting,
+            )
+    finally:
+        uv.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+        await gateway_parts(runtime).stop()
+        await runtime.close()
+        if backend is not None:
+            await stop_parts(parts, tasks, stop)
+            # Not drained: stopped consumers may leave pull requests that a drain waits out.
+            await backend.nc.close()
+            await backend.pool.close()
+        await _drop_database(infra.admin_dsn, name)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(infra: Infra, template_database: str) -> AsyncIterator[Server]:
+    """The gateway alone (no backend service answers)."""
+    async with running_gateway(infra, template_database, services=False) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def system(infra: Infra, template_database: str) -> AsyncIterator[Server]:
+    """The gateway with every backend service running, as ``preflog up`` runs them."""
+    async with running_gateway(infra, template_database, services=True) as running:
+        yield running

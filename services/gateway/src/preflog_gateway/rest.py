@@ -11,13 +11,21 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
+from litestar.status_codes import HTTP_202_ACCEPTED
 from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
+from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
 from preflog_messaging.rpc import CallContext, validation_fields
 from preflog_messaging.streams import stream_call
 
 from preflog_gateway.accounts.authenticate import Authenticated
-from preflog_gateway.graphql.backends import not_wired
+from preflog_gateway.bulk_import import (
+    camel_case,
+    import_report,
+    media_type,
+    query_int,
+    stream_import,
+)
 from preflog_gateway.graphql.context import Gateway
 
 
@@ -33,6 +41,10 @@ async def authenticate(gateway: Gateway, request: Request[Any, Any, Any]) -> Aut
     if not gateway.rate_limiter.allow(auth.token_id):
         raise RateLimited("too many requests for this token; slow down")
     return auth
+
+
+def call_context(auth: Authenticated, request: Request[Any, Any, Any]) -> CallContext:
+    return CallContext(identity=auth.identity, user_agent=request.headers.get("user-agent"))
 
 
 def export_request(project_id: str, query: dict[str, str]) -> ExportRequest:
@@ -69,25 +81,53 @@ def bulk_controller(gateway: Gateway) -> type[Controller]:
         path = "/v1"
         include_in_schema = False
 
-        @post("/datasets/{dataset_id:str}/imports")
+        # Streamed in constant memory, so no body cap here: an import file may be far larger
+        # than any GraphQL request (ingest limits each row instead).
+        @post("/datasets/{dataset_id:str}/imports", request_max_body_size=None, status_code=202)
         async def start_import(
             self, request: Request[Any, Any, Any], dataset_id: str
         ) -> Response[Any]:
+            """NDJSON, a JSON array, or a Labelbox import file; answers 202 ``{importId}``
+            once the body is in (rows are committed by then; errors via GET /v1/imports)."""
             try:
-                await authenticate(gateway, request)
-                not_wired("ingest", "REST import")
+                auth = await authenticate(gateway, request)
+                ack = await stream_import(
+                    gateway.runtime.rpc,
+                    call_context(auth, request),
+                    dataset_id,
+                    media_type(request.headers.get("content-type")),
+                    request.stream(),
+                )
             except PreflogError as exc:
                 return error_response(exc)
+            body = {"importId": ack.import_id, "status": ack.status}
+            body["counts"] = camel_case(msgspec.to_builtins(ack.counts))
+            return Response(body, status_code=HTTP_202_ACCEPTED)
 
         @get("/imports/{import_id:str}")
         async def import_status(
-            self, request: Request[Any, Any, Any], import_id: str
+            self,
+            request: Request[Any, Any, Any],
+            import_id: str,
         ) -> Response[Any]:
+            """Status, counts, a page of row errors (``nextErrorsAfter`` pages on), timings."""
             try:
-                await authenticate(gateway, request)
-                not_wired("ingest", "import status")
+                auth = await authenticate(gateway, request)
+                query = request.query_params
+                errors_after = query_int(query, "errorsAfter", 0, 2**62)
+                errors_limit = query_int(query, "errorsLimit", 100, 500)
+                view = await gateway.runtime.rpc.call(
+                    "ingest",
+                    "get_import",
+                    GetImportRequest(
+                        import_id=import_id, errors_after=errors_after, errors_limit=errors_limit
+                    ),
+                    ctx=call_context(auth, request),
+                    response_type=ImportView,
+                )
             except PreflogError as exc:
                 return error_response(exc)
+            return Response(import_report(view))
 
         @get("/projects/{project_id:str}/export")
         async def export(self, request: Request[Any, Any, Any], project_id: str) -> Response[Any]:
@@ -95,9 +135,7 @@ def bulk_controller(gateway: Gateway) -> type[Controller]:
             try:
                 auth = await authenticate(gateway, request)
                 body = export_request(project_id, dict(request.query_params))
-                ctx = CallContext(
-                    identity=auth.identity, user_agent=request.headers.get("user-agent")
-                )
+                ctx = call_context(auth, request)
                 chunks = stream_call(
                     gateway.runtime.rpc, EXPORT_SERVICE, "export", body, ctx=ctx
                 ).__aiter__()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from preflog_contracts.errors import NotFound
-from preflog_contracts.rpc import labeling, review
+from preflog_contracts.rpc import ingest, labeling, review
 from strawberry.dataloader import DataLoader
 
 from preflog_gateway.accounts.records import UserRecord
@@ -30,6 +30,7 @@ class Loaders:
         self.label_scores: DataLoader[str, review.LabelScore | None] = DataLoader(self._scores)
         self.reviews: DataLoader[str, list[review.ReviewEntry]] = DataLoader(self._reviews)
         self.issues: DataLoader[tuple[str, str], list[review.IssueView]] = DataLoader(self._issues)
+        self.datasets: DataLoader[str, ingest.DatasetView | None] = DataLoader(self._datasets)
 
     async def _users(self, ids: Sequence[str]) -> list[UserRecord | None]:
         ctx = self._ctx
@@ -67,6 +68,16 @@ class Loaders:
             "get_data_rows",
             labeling.IdsRequest(ids=list(ids)),
             response_type=list[labeling.DataRowView],
+        )
+        by_id = {v.id: v for v in views}
+        return [by_id.get(i) for i in ids]
+
+    async def _datasets(self, ids: Sequence[str]) -> list[ingest.DatasetView | None]:
+        views = await self._ctx.call(
+            "ingest",
+            "get_datasets",
+            ingest.IdsRequest(ids=list(ids)),
+            response_type=list[ingest.DatasetView],
         )
         by_id = {v.id: v for v in views}
         return [by_id.get(i) for i in ids]

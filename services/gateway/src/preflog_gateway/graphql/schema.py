@@ -17,9 +17,9 @@ from strawberry.scalars import JSON
 
 from preflog_gateway.accounts.access import project_roles
 from preflog_gateway.accounts.visibility import may_see
+from preflog_gateway.graphql import catalog_resolvers as cat
 from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
-from preflog_gateway.graphql.backends import not_wired
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.errors import PublicErrors
 from preflog_gateway.graphql.types.accounts import (
@@ -92,17 +92,17 @@ class Query:
 
     @strawberry.field
     async def dataset(self, info: strawberry.Info, id: strawberry.ID) -> Dataset | None:
-        not_wired("ingest", "dataset")
+        return await cat.get_dataset(info, str(id))
 
     @strawberry.field
     async def datasets(self, info: strawberry.Info) -> list[Dataset]:
-        not_wired("ingest", "datasets")
+        return await cat.list_datasets(info)
 
     @strawberry.field
     async def data_row(
         self, info: strawberry.Info, id: strawberry.ID | None = None, global_key: str | None = None
     ) -> DataRow | None:
-        not_wired("ingest", "dataRow")
+        return await cat.get_data_row(info, _opt(id), global_key)
 
     @strawberry.field
     async def project(self, info: strawberry.Info, id: strawberry.ID) -> Project | None:
@@ -239,7 +239,7 @@ class Mutation:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Dataset:
-        not_wired("ingest", "createDataset")
+        return await cat.create_dataset(info, name, description, idempotency_key)
 
     @strawberry.mutation
     async def import_data_rows(
@@ -249,7 +249,7 @@ class Mutation:
         rows: list[JSON],
         idempotency_key: str | None = None,
     ) -> ImportResult:
-        not_wired("ingest", "importDataRows")
+        return await cat.import_rows(info, str(dataset_id), list(rows), idempotency_key)
 
     @strawberry.mutation
     async def create_project(
@@ -317,7 +317,7 @@ class Mutation:
         annotations: list[JSON],
         idempotency_key: str | None = None,
     ) -> ImportResult:
-        not_wired("ingest", "importPreLabels")
+        return await cat.import_prelabels(info, str(project_id), list(annotations), idempotency_key)
 
     @strawberry.mutation(description="Null when the queue is empty.")
     async def claim_next_task(

@@ -7,6 +7,7 @@ from typing import cast
 
 import strawberry
 from preflog_contracts import datarow as canonical
+from preflog_contracts.rpc import ingest
 from preflog_contracts.rpc import labeling as rpc
 from strawberry.scalars import JSON
 
@@ -20,6 +21,17 @@ class Dataset:
     name: str
     description: str | None
     data_row_count: int
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, v: ingest.DatasetView) -> Dataset:
+        return cls(
+            id=strawberry.ID(v.id),
+            name=v.name,
+            description=v.description or None,
+            data_row_count=v.data_row_count,
+            created_at=v.created_at,
+        )
 
 
 @strawberry.type
@@ -149,6 +161,13 @@ class DataRow:
     metadata: JSON | None
     created_at: datetime | None
 
+    @strawberry.field(description="The dataset the row was imported into.")
+    async def dataset(self, info: strawberry.Info) -> Dataset | None:
+        if self.dataset_id is None:
+            return None
+        found = await info.context["ctx"].loaders.datasets.load(str(self.dataset_id))
+        return None if found is None else Dataset.of(found)
+
     @classmethod
     def of(
         cls,
@@ -173,6 +192,19 @@ class DataRow:
         )
 
 
+def data_row_of_catalog(v: ingest.DataRowView) -> DataRow:
+    """A data row as imported (the catalog's form, before any label's edits)."""
+    return DataRow.of(
+        id=v.id,
+        row=v.row,
+        global_key=v.global_key,
+        external_id=v.external_id,
+        dataset_id=v.dataset_id,
+        metadata=v.metadata,
+        created_at=v.created_at,
+    )
+
+
 @strawberry.type
 class ImportError:
     index: int
@@ -186,5 +218,29 @@ class ImportError:
 class ImportResult:
     accepted: int
     rejected: int
+    duplicates: int = strawberry.field(
+        description="Rows whose global key an earlier import already holds (not imported again)."
+    )
     errors: list[ImportError]
     data_row_ids: list[strawberry.ID]
+    import_id: strawberry.ID | None
+
+    @classmethod
+    def of(cls, v: ingest.ImportResult) -> ImportResult:
+        return cls(
+            accepted=v.accepted,
+            rejected=v.rejected,
+            duplicates=v.duplicates,
+            errors=[
+                ImportError(
+                    index=e.index,
+                    global_key=e.global_key,
+                    code=e.code,
+                    message=e.message,
+                    path=e.path or None,
+                )
+                for e in v.errors
+            ],
+            data_row_ids=[strawberry.ID(i) for i in v.data_row_ids],
+            import_id=strawberry.ID(v.import_id) if v.import_id else None,
+        )
