@@ -12,6 +12,7 @@ from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated
 from preflog_eventstore import ANY, NO_STREAM, EventStore, StreamWrite
+from preflog_testing.waiting import eventually
 
 from .conftest import dataset_event
 
@@ -182,7 +183,7 @@ async def test_read_all_skips_nothing_committed_out_of_identity_order(
         # Nothing after the open transaction is visible yet: reading past it would lose it.
         assert seen == []
         await tx.commit()
-    seen = await store.read_all(START)
+    seen = await eventually(lambda: store.read_all(START), lambda events: len(events) == 6)
     assert len(seen) == 6
     assert seen[0].stream_name == "dataset-slow"  # commit order follows transaction ids
     cursor = seen[2].cursor

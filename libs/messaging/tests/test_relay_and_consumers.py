@@ -20,6 +20,7 @@ from preflog_eventstore.embedded import EmbeddedPostgres
 from preflog_eventstore.relay import Relay
 from preflog_messaging import EventConsumer, connect, ensure_events_stream, events_stream
 from preflog_messaging.embedded import EmbeddedNats
+from preflog_testing.waiting import eventually
 
 META = Metadata(actor_id="u-1", actor_role="ADMIN")
 
@@ -144,9 +145,15 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
         with pytest.raises(ConnectionError):
             await relay.relay_once(conn)  # 20 published, checkpoint not moved
     monkeypatch.setattr(relay_module, "save_checkpoint", real_save)
-    async with fresh_store.pool.acquire() as conn:
-        while await relay.relay_once(conn):
-            pass
+    relayed = 0
+
+    async def relay_more() -> int:
+        nonlocal relayed
+        async with fresh_store.pool.acquire() as conn:
+            relayed += await relay.relay_once(conn)
+        return relayed
+
+    await eventually(relay_more, lambda n: n >= len(ids))
     got = await _drain_stream(fresh_js, fresh_namespace, len(ids))
     assert sorted(e.event_id for e in got) == sorted(
         ids

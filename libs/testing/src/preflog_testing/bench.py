@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.labels import RankEntry, ResponsesRanked
-from preflog_eventstore import ANY, EventStore, ProjectionRunner, StreamWrite, create_pool, migrate
+from preflog_eventstore import EventStore, ProjectionRunner, StreamWrite, create_pool, migrate
 from preflog_eventstore.relay import Relay
 from preflog_messaging import connect, ensure_events_stream, events_stream
+
 from preflog_testing.infra import choose_infra, dsn_for
 
 WRITERS = 32
@@ -46,7 +46,8 @@ def emit(bench: str, value: float, unit: str, limit: float | None = None, **extr
 
 def _event() -> ResponsesRanked:
     return ResponsesRanked(
-        label_id=str(uuid.uuid4()), prompt_id="p1",
+        label_id=str(uuid.uuid4()),
+        prompt_id="p1",
         ranking=[RankEntry("response-a", 1), RankEntry("response-b", 2)],
     )
 
@@ -62,7 +63,8 @@ async def _append_phase(store: EventStore, per_command: int) -> float:
         while time.perf_counter() < deadline:
             await store.append(
                 StreamWrite(stream, [_event() for _ in range(per_command)], version),
-                org_id=org, metadata=META,
+                org_id=org,
+                metadata=META,
             )
             version += per_command
             counts[w] += per_command
@@ -90,9 +92,22 @@ def _pgbench(dsn: str, script: str, rows_per_tx: int) -> float | None:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     out = subprocess.run(
-        [str(binary), "-n", "-c", str(WRITERS), "-j", "2", "-T", str(int(PHASE_SECONDS)),
-         "-f", f.name, dsn],
-        capture_output=True, text=True, check=False,
+        [
+            str(binary),
+            "-n",
+            "-c",
+            str(WRITERS),
+            "-j",
+            "2",
+            "-T",
+            str(int(PHASE_SECONDS)),
+            "-f",
+            f.name,
+            dsn,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     found = re.search(r"tps = ([0-9.]+)", out.stdout)
     return float(found.group(1)) * rows_per_tx if found else None
@@ -100,8 +115,8 @@ def _pgbench(dsn: str, script: str, rows_per_tx: int) -> float | None:
 
 _ROW = (
     "(gen_random_uuid()::text, 0, 'ResponsesRanked', 1, gen_random_uuid(),"
-    " '{\"label_id\":\"x\",\"prompt_id\":\"p1\",\"ranking\":[[\"response-a\",1],[\"response-b\",2]]}',"
-    " '{\"actor_id\":\"bench\",\"actor_role\":\"ANNOTATOR\"}', gen_random_uuid())"
+    ' \'{"label_id":"x","prompt_id":"p1","ranking":[["response-a",1],["response-b",2]]}\','
+    ' \'{"actor_id":"bench","actor_role":"ANNOTATOR"}\', gen_random_uuid())'
 )
 _PGBENCH_TABLE = """
 create table if not exists pgbench_events (
@@ -111,7 +126,9 @@ create table if not exists pgbench_events (
   org_id uuid not null, data jsonb not null, metadata jsonb not null, event_id uuid not null unique,
   recorded_at timestamptz not null default now(), unique (stream_name, stream_position))
 """
-_COLUMNS = "(stream_name, stream_position, event_type, schema_version, org_id, data, metadata, event_id)"
+_COLUMNS = (
+    "(stream_name, stream_position, event_type, schema_version, org_id, data, metadata, event_id)"
+)
 
 
 async def foundation(dsn: str, nats_url: str) -> None:
@@ -126,19 +143,37 @@ async def foundation(dsn: str, nats_url: str) -> None:
     pg_batched = _pgbench(
         dsn, f"insert into pgbench_events {_COLUMNS} values " + ",".join([_ROW] * 100) + ";\n", 100
     )
-    emit("eventstore.append.single", single, "events/s", 8000, writers=WRITERS,
-         pgbench_rows_per_s=pg_single,
-         ratio_to_pgbench=round(single / pg_single, 3) if pg_single else None)
-    emit("eventstore.append.batch100", batched, "events/s", 40000, writers=WRITERS,
-         pgbench_rows_per_s=pg_batched,
-         ratio_to_pgbench=round(batched / pg_batched, 3) if pg_batched else None)
+    emit(
+        "eventstore.append.single",
+        single,
+        "events/s",
+        8000,
+        writers=WRITERS,
+        pgbench_rows_per_s=pg_single,
+        ratio_to_pgbench=round(single / pg_single, 3) if pg_single else None,
+    )
+    emit(
+        "eventstore.append.batch100",
+        batched,
+        "events/s",
+        40000,
+        writers=WRITERS,
+        pgbench_rows_per_s=pg_batched,
+        ratio_to_pgbench=round(batched / pg_batched, 3) if pg_batched else None,
+    )
 
     total = await pool.fetchval("select count(*) from eventlog.events")
     runner = ProjectionRunner(store, NoOp(), batch_size=5000)
     started = time.perf_counter()
     read = await runner.catch_up()
-    emit("eventstore.catch_up_read", read / (time.perf_counter() - started), "events/s", 50000,
-         events=read, log_size=total)
+    emit(
+        "eventstore.catch_up_read",
+        read / (time.perf_counter() - started),
+        "events/s",
+        50000,
+        events=read,
+        log_size=total,
+    )
 
     nc = await connect(nats_url)
     js = nc.jetstream()
@@ -154,8 +189,13 @@ async def foundation(dsn: str, nats_url: str) -> None:
             if not n:
                 break
             sent += n
-    emit("relay.publish_to_jetstream", sent / (time.perf_counter() - started), "events/s", 20000,
-         events=sent)
+    emit(
+        "relay.publish_to_jetstream",
+        sent / (time.perf_counter() - started),
+        "events/s",
+        20000,
+        events=sent,
+    )
     await js.delete_stream(events_stream(namespace))
     await nc.close()
     await pool.close()
