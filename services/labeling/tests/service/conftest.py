@@ -119,9 +119,22 @@ class Harness:
         await eventually(probe, expected, timeout)
 
     async def settle(self) -> None:
-        """Let the projections apply everything committed so far."""
+        """Wait until the projections have applied every event committed so far.
+
+        (A long transaction anywhere on the server holds back gap-safe readers, so this waits
+        rather than assuming one catch-up is enough.)"""
         for runner in self.parts.projections:
-            await runner.catch_up()
+            cats = list(runner.projection.categories or [])
+            name = runner.checkpoint_name
+
+            async def behind(cats: list[str] = cats, name: str = name, runner: Any = runner) -> int:
+                await runner.catch_up()
+                return int(await self.rt.pool.fetchval(
+                    "select count(*) from eventlog.events e, eventlog.checkpoints c where c.name = $2"
+                    " and e.category = any($1::text[]) and (e.tx_id, e.global_position) > (c.tx_id, c.global_position)",
+                    cats, name))
+
+            await eventually(behind, 0)
 
 
 async def eventually(probe: Callable[[], Awaitable[Any]], expected: Any, timeout: float = 20.0) -> None:

@@ -47,6 +47,14 @@ RETRIES = 5
 Decide = Callable[[LabelState, ProjectState, DataRow], Event]
 
 
+def with_review_status(label: LabelState, review_status: str | None) -> LabelState:
+    """A label review rejected is editable again: review's decision lives in our assignments
+    table (learned from LabelRejected), not in the label's own stream."""
+    if label.status == "SUBMITTED" and review_status in ("REJECTED", "APPROVED"):
+        return msgspec.structs.replace(label, status=review_status)
+    return label
+
+
 async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> LabelView:
     """Run one label action for the caller; returns the label as it is after it."""
     ident = ctx.require_identity()
@@ -75,7 +83,7 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
             lease_expires_at=task["lease_expires_at"],
             now=now,
         )
-        label = await deps.label(task["label_id"], ident.org_id)
+        label = with_review_status(await deps.label(task["label_id"], ident.org_id), task["label_status"])
         row = await deps.data_row(task["data_row_id"], ident.org_id)
         event = decide_fn(label, project, row.row)
         event_id = str(uuid.uuid4())
@@ -190,7 +198,7 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 lease_expires_at=task["lease_expires_at"],
                 now=now,
             )
-            label = await deps.label(task["label_id"], ident.org_id, conn=conn)
+            label = with_review_status(await deps.label(task["label_id"], ident.org_id, conn=conn), task["label_status"])
             if label.author_id != ident.user_id:
                 raise Forbidden("only the label's author submits it")
             row = await deps.data_row(task["data_row_id"], ident.org_id, conn=conn)

@@ -73,15 +73,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
         )
         if held is not None:
             return await _one_view(deps, ctx, held)
-        task = await conn.fetchrow(
-            "select t.task_id, t.data_row_id from labeling.tasks t where t.project_id = $1 and t.status = 'TO_LABEL'"
-            " and t.submitted_labels + t.open_leases < t.required_labels"
-            " and not exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2"
-            " and (a.label_status <> 'DRAFT' or a.skipped))"
-            " order by t.priority desc, t.seq limit 1 for update skip locked",
-            req.project_id,
-            ident.user_id,
-        )
+        task = await _next_task(conn, req.project_id, ident.user_id)
         if task is None:
             return None
         task_id, data_row_id = task[0], task[1]
@@ -89,7 +81,9 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             "select label_id from labeling.assignments where task_id = $1 and user_id = $2", task_id, ident.user_id
         )
         writes = []
-        if label_id is None:
+        if label_id is not None:  # the caller's draft from an earlier lease: theirs again
+            fresh[label_id] = label_view(await deps.label(label_id, ident.org_id, conn=conn))
+        else:
             label_id = str(uuid.uuid4())
             label_events: list[Event] = [
                 LabelStarted(
@@ -143,6 +137,43 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
         )
         view = await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
     return view
+
+
+_CLAIMABLE = (
+    " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
+    " and not exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2"
+    " and (a.label_status <> 'DRAFT' or a.skipped))"
+)
+
+
+async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Record | None:
+    """Lock the next claimable task for ``user_id``, or None when there is none.
+
+    ``skip locked`` lets concurrent claimers take different tasks without waiting. When every
+    claimable task is locked (a consensus task several annotators claim at once), wait for
+    the first one's lock and check again that it still has room: it may need more labels.
+    """
+    for _ in range(20):
+        task = await conn.fetchrow(
+            f"select t.task_id, t.data_row_id from labeling.tasks t where {_CLAIMABLE}"
+            " order by t.priority desc, t.seq limit 1 for update skip locked",
+            project_id, user_id,
+        )
+        if task is not None:
+            return task
+        busy = await conn.fetchval(
+            f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1",
+            project_id, user_id,
+        )
+        if busy is None:
+            return None
+        task = await conn.fetchrow(
+            f"select t.task_id, t.data_row_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE} for update",
+            project_id, user_id, busy,
+        )
+        if task is not None:
+            return task
+    return None
 
 
 async def _task_and_lease(conn: Conn, ident_org: str, user_id: str, task_id: str) -> asyncpg.Record:

@@ -1,0 +1,38 @@
+"""Two sessions of one annotator acting on the same label at once: every action lands in
+some order or gets a retryable CONFLICT; never a lost update."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from preflog_contracts.errors import Conflict
+from preflog_contracts.events.projects import Question
+from preflog_contracts.rpc import labeling as api
+
+N = 24
+
+
+async def test_parallel_actions_on_one_label_lose_nothing(service: Any) -> None:
+    org = service.org()
+    ann = org.user()
+    questions = [Question(id=f"q{i}", title=f"q{i}", kind="TEXT") for i in range(N)]
+    project, _ = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=1,
+                                       ontology=api.OntologyInput(questions=questions))
+    task = await service.call(ann, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
+
+    async def answer(i: int) -> str | None:
+        try:
+            await service.call(ann, "answer_question", api.AnswerQuestionRequest(
+                task_id=task.id, question_id=f"q{i}", answer=f"a{i}"))
+        except Conflict:
+            return None
+        return f"q{i}"
+
+    landed = [q for q in await asyncio.gather(*(answer(i) for i in range(N))) if q is not None]
+    assert landed  # and every one that landed is in the label
+    version = await service.rt.store.stream_version(f"label-{task.my_label.id}")
+    assert version == len(landed)  # LabelStarted at 0, then one event per landed action
+    await service.settle()
+    label = await service.call(ann, "get_label", api.LabelRef(label_id=task.my_label.id), api.LabelView)
+    assert sorted(a.question_id for a in label.answers) == sorted(landed)
