@@ -117,7 +117,7 @@ def decide_crown(state: LabelState, row: DataRow, prompt_id: str | None, respons
     if response_id not in live_responses(row, content, pid):
         deleted = content.responses.get(response_id, ResponseChange()).deleted
         reason = "was deleted and cannot be crowned" if deleted else "is not a response of this prompt point"
-        raise Invalid("cannot crown this response", {"response_id": f"'{response_id}' {reason}"})
+        raise Invalid(f"cannot crown this response: it {reason}", {"response_id": f"'{response_id}' {reason}"})
     return ResponseCrowned(label_id=state.label_id, prompt_id=pid, response_id=response_id)
 
 
