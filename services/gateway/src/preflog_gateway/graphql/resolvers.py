@@ -124,10 +124,18 @@ async def _project(info: strawberry.Info, op: str, body: Any, key: str | None = 
 
 
 async def get_project(info: strawberry.Info, project_id: str) -> Project | None:
+    ctx = ctx_of(info)
     try:
-        return await _project(info, "get_project", lab.ProjectRef(project_id=project_id))
+        view = await ctx.call(
+            "labeling",
+            "get_project",
+            lab.ProjectRef(project_id=project_id),
+            response_type=lab.ProjectView,
+        )
     except NotFound:
         return None
+    ctx.loaders.projects.prime(view.id, view)  # its tasks' ``project`` needs no second call
+    return Project.of(view)
 
 
 async def list_projects(info: strawberry.Info) -> list[Project]:

@@ -1,0 +1,103 @@
+"""A page of 100 tasks with their data rows, labels and the rest costs a bounded number of
+service calls (DataLoaders batch each level), and every field is right."""
+
+from __future__ import annotations
+
+import uuid
+
+from .conftest import Server
+from .flows import (
+    add_rows,
+    data_of,
+    eventually,
+    import_rows,
+    new_dataset,
+    new_member,
+    new_project,
+    shopping_row,
+)
+
+PAGE = """query($p: ID!) { project(id: $p) { name tasks(first: 100) {
+  pageInfo { hasNextPage }
+  edges { node {
+    id status project { id name }
+    dataRow { id globalKey dataset { id name }
+      messages { id role content(format: HTML) }
+      prompts { id responses { id title modelConfigName content } } }
+    labels { id status author { id email } crowns { promptId responseId }
+      consensusScore benchmarkScore reviews { decision } task { id } }
+    issues { id }
+    leasedBy { id }
+  } } } } }"""
+
+CLAIM = """mutation($p: ID!) { claimNextTask(projectId: $p) {
+  id dataRow { id globalKey prompts { id responses { id } } } } }"""
+CROWN = """mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }"""
+SUBMIT = """mutation($t: ID!) { submitLabel(taskId: $t) { status } }"""
+
+
+async def test_a_page_of_100_tasks_costs_few_service_calls(system: Server) -> None:
+    dataset_id = await new_dataset(system)
+    tag = uuid.uuid4().hex[:8]
+    rows = [shopping_row(f"loader-{tag}-{i}") for i in range(100)]
+    imported = await import_rows(system, dataset_id, rows)
+    assert imported["accepted"] == 100
+    project_id = await new_project(system)
+    task_ids = await add_rows(system, project_id, imported["dataRowIds"])
+    assert len(task_ids) == 100
+    annotator_id, token = await new_member(system, project_id, "ANNOTATOR")
+
+    # The annotator crowns the second response and submits, task after task; remember what
+    # the page must show.
+    expected: dict[str, tuple[str, str, str]] = {}  # task -> (data row, global key, crowned)
+    for _ in range(100):
+        claimed = data_of(await system.gql(CLAIM, {"p": project_id}, token=token))
+        task = claimed["claimNextTask"]
+        response_id = task["dataRow"]["prompts"][0]["responses"][1]["id"]
+        crowned = await system.gql(CROWN, {"t": task["id"], "r": response_id}, token=token)
+        data_of(crowned)
+        submitted = data_of(await system.gql(SUBMIT, {"t": task["id"]}, token=token))
+        assert submitted["submitLabel"]["status"] == "SUBMITTED"
+        expected[task["id"]] = (task["dataRow"]["id"], task["dataRow"]["globalKey"], response_id)
+    assert set(expected) == set(task_ids)
+
+    last = list(expected)[-1]
+
+    async def labelled() -> bool | None:
+        # Labeling's label read model folds the log in commit order: once the last submit
+        # shows, every earlier one does.
+        query = "query($t: ID!) { task(id: $t) { labels { status } } }"
+        labels = data_of(await system.gql(query, {"t": last}))["task"]["labels"]
+        return True if labels and labels[0]["status"] == "SUBMITTED" else None
+
+    await eventually(labelled, "labeling's label read model to catch up")
+    before = system.runtime.rpc.calls
+    page = data_of(await system.gql(PAGE, {"p": project_id}))
+    calls = system.runtime.rpc.calls - before
+
+    edges = page["project"]["tasks"]["edges"]
+    assert len(edges) == 100 and page["project"]["tasks"]["pageInfo"]["hasNextPage"] is False
+    email = None
+    for edge in edges:
+        node = edge["node"]
+        row_id, global_key, crowned = expected[node["id"]]
+        assert node["project"] == {"id": project_id, "name": page["project"]["name"]}
+        row = node["dataRow"]
+        assert (row["id"], row["globalKey"]) == (row_id, global_key)
+        assert row["dataset"]["id"] == dataset_id
+        assert [m["id"] for m in row["messages"]][:2] == ["message-0", "message-1"]
+        assert len(row["prompts"][0]["responses"]) == 2
+        assert node["status"] == "IN_REVIEW"
+        [label] = node["labels"]
+        assert label["status"] == "SUBMITTED"
+        assert label["author"]["id"] == annotator_id
+        email = email or label["author"]["email"]
+        assert label["author"]["email"] == email
+        assert label["crowns"] == [{"promptId": row["prompts"][0]["id"], "responseId": crowned}]
+        assert label["task"] == {"id": node["id"]}
+        assert label["reviews"] == [] and node["issues"] == []
+        assert node["leasedBy"] is None
+    # get_project, list_tasks, get_datasets, label_scores, get_reviews, list_issues (and a
+    # few more at most): not one call per task.
+    print("service calls for the page:", calls)
+    assert calls <= 10, calls
