@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.catalog import DatasetCreated
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 import pytest
+
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_eventstore import ANY, EventStore, ProjectionRunner, StreamWrite, load_checkpoint
 from preflog_testing.waiting import eventually

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from preflog_contracts.envelope import START, Metadata
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data

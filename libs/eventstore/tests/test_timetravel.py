@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_eventstore import fold
 

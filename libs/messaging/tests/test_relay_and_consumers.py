@@ -12,6 +12,7 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_contracts.events.catalog import DatasetCreated
 from preflog_eventstore import ANY, EventStore, StreamWrite, create_pool, migrate

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 from nats.aio.client import Client
+
 from preflog_contracts.errors import Forbidden, Invalid, NotFound, Unavailable
 from preflog_contracts.identity import Identity
 from preflog_messaging import CallContext, RpcClient, RpcServer

@@ -14,11 +14,11 @@ from typing import Protocol
 
 import asyncpg
 import structlog
-from preflog_contracts.envelope import START, Cursor, RecordedEvent
-from preflog_observability.metrics import PROJECTION_LAG_SECONDS
 
+from preflog_contracts.envelope import START, Cursor, RecordedEvent
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
+from preflog_observability.metrics import PROJECTION_LAG_SECONDS
 
 log = structlog.get_logger(__name__)
 

@@ -19,11 +19,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from preflog_contracts.envelope import RecordedEvent
-from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
+from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
+from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
 log = structlog.get_logger(__name__)
 _encoder = msgspec.json.Encoder()

@@ -20,10 +20,10 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
+
 from preflog_contracts.envelope import Cursor, Metadata, RecordedEvent
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events.base import Event, encode_event
-
 from preflog_eventstore.conn import Conn
 
 ANY: Final = -2

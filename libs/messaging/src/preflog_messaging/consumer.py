@@ -18,11 +18,11 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
-from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
-
 from preflog_messaging.connection import events_stream, events_subjects
+from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
 
 log = structlog.get_logger(__name__)
 _decoder = msgspec.json.Decoder(RecordedEvent)

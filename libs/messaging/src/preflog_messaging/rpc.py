@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.errors import (
     Forbidden,

@@ -17,12 +17,12 @@ import asyncpg
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from preflog_eventstore import EventStore, ProjectionRunner, create_pool
-from preflog_settings import Settings
 
+from preflog_eventstore import EventStore, ProjectionRunner, create_pool
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer
 from preflog_messaging.rpc import RpcClient, RpcServer
+from preflog_settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -43,8 +43,8 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from preflog_contracts.errors import Invalid, PreflogError, Unavailable
 
+from preflog_contracts.errors import Invalid, PreflogError, Unavailable
 from preflog_messaging.rpc import CallContext, RpcClient, RpcFailure, RpcServer, validation_fields
 
 log = structlog.get_logger(__name__)

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.labels import RankEntry, ResponsesRanked
 from preflog_eventstore import EventStore, ProjectionRunner, StreamWrite, create_pool, migrate
 from preflog_eventstore.relay import Relay
 from preflog_messaging import connect, ensure_events_stream, events_stream
-
 from preflog_testing.infra import choose_infra, dsn_for
 
 WRITERS = 32

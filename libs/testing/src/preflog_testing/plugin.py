@@ -20,10 +20,10 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
 from preflog_eventstore import EventStore, create_pool, migrate
 from preflog_messaging import connect, ensure_events_stream
 from preflog_settings import Settings, load_settings
-
 from preflog_testing.infra import Infra, choose_infra, dsn_for
 
 RUN_ID = uuid.uuid4().hex[:10]

@@ -110,7 +110,7 @@ def asyncapi() -> dict[str, Any]:
         channels[f"events.{cls.category}.{name}"] = {
             "address": "{namespace}.events." + f"{cls.category}.{name}",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "description": f"{name} events, relayed from the Postgres log (Nats-Msg-Id = event_id).",
+            "description": f"{name} events relayed from the Postgres log (Nats-Msg-Id = event_id).",
         }
         messages[name] = {
             "name": name,
@@ -124,8 +124,8 @@ def asyncapi() -> dict[str, Any]:
     channels["rpc"] = {
         "address": "{namespace}.rpc.{service}.{operation}",
         "description": (
-            "Request/reply service calls (msgspec JSON RpcRequest -> RpcReply); one queue group per "
-            "service. Services: ingest, labeling, review, export; operation `ping` on every one."
+            "Request/reply service calls (msgspec JSON RpcRequest -> RpcReply); one queue group "
+            "per service. Services: ingest, labeling, review, export; `ping` on every one."
         ),
     }
     return {
@@ -168,14 +168,16 @@ def run(write: bool) -> list[str]:
         current = path.read_text() if path.exists() else None
         if path.suffix == ".json" and current is not None and "schemas" in path.parts:
             for p in breaking_changes(json.loads(current), json.loads(text)):
-                problems.append(f"{path.relative_to(ROOT)}: breaking change: {p}; bump schema_version")
+                problems.append(
+                    f"{path.relative_to(ROOT)}: breaking change: {p}; bump schema_version"
+                )
         if current != text:
             if write:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
             else:
                 problems.append(f"{path.relative_to(ROOT)} is out of date: run `make proto`")
-    for path, (name, version, example) in golden_files().items():
+    for path, (_name, _version, example) in golden_files().items():
         if not path.exists():
             if write:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,19 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 
 import structlog
 import uvicorn
+
+from preflog_cli import infra
+from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
 from preflog_messaging.runtime import ServiceParts, open_runtime, start_parts, stop_parts
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
 from preflog_settings import SERVICES, Settings, load_settings
-
-from preflog_cli import infra
-from preflog_cli.services import backend_services, builder
 
 log = structlog.get_logger("preflog")
 
@@ -30,7 +31,20 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the HTTP port is taken (another preflog, say)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+
+
 async def _run(settings: Settings, names: list[str], *, gateway: bool, announce: bool) -> None:
+    _check_port_free(
+        settings.http_host, settings.http_port if gateway else settings.service_http_port
+    )
     applied = await migrate(settings.database_url)
     if applied:
         log.info("migrated", applied=applied)
@@ -42,6 +56,7 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
     tasks = await start_parts(parts, stop)
     tasks.append(asyncio.create_task(relay.run(stop)))
     server: uvicorn.Server | None = None
+    failed = False
     health = None
     if gateway:
         from preflog_gateway.app import build_app
@@ -54,11 +69,14 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
             port=settings.http_port,
             log_level="warning",
             lifespan="off",
-            ws="websockets",
+            ws="auto",
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        tasks.append(asyncio.create_task(server.serve()))
+        serving = asyncio.create_task(server.serve())
+        # uvicorn logs a failed bind (port taken) and returns: then the whole process stops.
+        serving.add_done_callback(lambda _: stop.set())
+        tasks.append(serving)
         greeting = await on_start(runtime)
         if announce:
             address = f"http://{settings.http_host}:{settings.http_port}"
@@ -78,11 +96,15 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
         health = await serve_health(settings.http_host, settings.service_http_port, ready)
     await stop.wait()
     if server is not None:
+        if not server.started:
+            failed = True
         server.should_exit = True
     if health is not None:
         health.close()
     await stop_parts(parts, tasks, stop)
     await runtime.close()
+    if failed:
+        raise SystemExit(f"could not serve HTTP on {settings.http_host}:{settings.http_port}")
 
 
 async def _up(settings: Settings) -> None:
