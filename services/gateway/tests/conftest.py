@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 import uvicorn
+
 from preflog_cli.services import backend_services, builder
 from preflog_eventstore.relay import Relay
 from preflog_gateway.app import build_app

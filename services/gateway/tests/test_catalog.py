@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+
 from preflog_contracts.rpc.ingest import MAX_CHUNK_BYTES
 
 from .conftest import Server

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_contracts.datarow import Part
 from preflog_gateway.graphql.content import ContentFormat, render
 

@@ -6,6 +6,7 @@ import re
 import uuid
 
 from graphql import GraphQLError
+
 from preflog_contracts.errors import Conflict, Invalid
 from preflog_gateway.graphql.errors import public_error
 from preflog_gateway.limits import RateLimiter

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import websockets
+
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.projects import (
     ProjectCreated,

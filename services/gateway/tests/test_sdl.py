@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from graphql import GraphQLInputObjectType, GraphQLObjectType, build_schema
+
 from preflog_gateway.sdl import SDL_PATH, breaking_changes, current_sdl
 
 API_MD = Path(__file__).resolve().parents[3] / "../shared/design/API.md"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
-from preflog_messaging.runtime import Runtime
 
 from preflog_gateway.gateway import GatewayParts, gateway_parts
 from preflog_gateway.graphiql import graphiql_assets_router
 from preflog_gateway.graphql.http import graphql_controller
 from preflog_gateway.health import HealthController
 from preflog_gateway.rest import bulk_controller
+from preflog_messaging.runtime import Runtime
 
 
 def build_app(runtime: Runtime, parts: GatewayParts | None = None) -> Litestar:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.rpc.ingest import (
     CHUNK_TIMEOUT_SECONDS,

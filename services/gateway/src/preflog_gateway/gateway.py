@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 
 from preflog_eventstore import ProjectionRunner
-from preflog_messaging.runtime import Runtime
-
 from preflog_gateway.accounts.access import ProjectAccessProjection
 from preflog_gateway.accounts.authenticate import Authenticator
 from preflog_gateway.accounts.handlers import Accounts
 from preflog_gateway.graphql.context import Gateway
 from preflog_gateway.graphql.live import LiveEvents
 from preflog_gateway.limits import RateLimiter
+from preflog_messaging.runtime import Runtime
 
 
 class GatewayParts:

@@ -6,10 +6,11 @@ import asyncio
 
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from preflog_messaging.rpc import CallContext, Ping
 from preflog_messaging.runtime import Runtime
 from preflog_settings import SERVICES
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
 async def readiness(runtime: Runtime, services: tuple[str, ...]) -> dict[str, bool]:

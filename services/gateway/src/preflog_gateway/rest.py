@@ -12,12 +12,10 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
+
 from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
 from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
-from preflog_messaging.rpc import CallContext, validation_fields
-from preflog_messaging.streams import stream_call
-
 from preflog_gateway.accounts.authenticate import Authenticated
 from preflog_gateway.bulk_import import (
     camel_case,
@@ -27,6 +25,8 @@ from preflog_gateway.bulk_import import (
     stream_import,
 )
 from preflog_gateway.graphql.context import Gateway
+from preflog_messaging.rpc import CallContext, validation_fields
+from preflog_messaging.streams import stream_call
 
 
 def error_response(exc: PreflogError) -> Response[dict[str, Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes
+
 from preflog_settings import load_settings
 
 SDL_PATH = Path(__file__).resolve().parents[4] / "proto" / "graphql" / "schema.graphql"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import asyncpg
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectCreated

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
+
 from preflog_contracts.errors import Unauthenticated
 from preflog_contracts.identity import Identity
-
 from preflog_gateway.accounts.domain import token_hash
 
 log = structlog.get_logger(__name__)

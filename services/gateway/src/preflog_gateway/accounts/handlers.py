@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.errors import Conflict, NotFound
 from preflog_contracts.events.accounts import (
@@ -25,7 +26,6 @@ from preflog_contracts.events.accounts import (
 from preflog_contracts.identity import SYSTEM_ACTOR, Identity
 from preflog_eventstore import NO_STREAM, AppendResult, EventStore, ProjectionRunner, StreamWrite
 from preflog_eventstore.conn import Conn
-
 from preflog_gateway.accounts import domain
 from preflog_gateway.accounts.projection import AccountsProjection
 from preflog_gateway.accounts.records import (

@@ -9,7 +9,6 @@ from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.errors import Invalid
 from preflog_contracts.identity import Identity
 from preflog_eventstore import EventStore
-
 from preflog_gateway.accounts.access import project_roles
 from preflog_gateway.accounts.visibility import may_see
 from preflog_gateway.graphql.types.audit import AuditFilter

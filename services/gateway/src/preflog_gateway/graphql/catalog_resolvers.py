@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+
 from preflog_contracts.errors import NotFound
 from preflog_contracts.rpc import ingest
-
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.types.catalog import (
     DataRow,

@@ -13,6 +13,7 @@ from enum import Enum
 
 import nh3
 from markdown_it import MarkdownIt
+
 from preflog_contracts.datarow import Part
 
 ALLOWED_TAGS = frozenset(

@@ -8,13 +8,12 @@ from typing import Any, TypeVar
 
 from preflog_contracts.errors import Unauthenticated
 from preflog_contracts.identity import Identity
-from preflog_messaging.rpc import CallContext
-from preflog_messaging.runtime import Runtime
-
 from preflog_gateway.accounts.authenticate import Authenticated, Authenticator
 from preflog_gateway.accounts.handlers import Accounts
 from preflog_gateway.graphql.loaders import Loaders
 from preflog_gateway.limits import RateLimiter
+from preflog_messaging.rpc import CallContext
+from preflog_messaging.runtime import Runtime
 
 R = TypeVar("R")
 

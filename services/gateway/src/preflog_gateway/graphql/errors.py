@@ -14,8 +14,9 @@ from typing import Any
 import msgspec
 import structlog
 from graphql import GraphQLError
-from preflog_contracts.errors import ErrorCode, PreflogError
 from strawberry.extensions import MaskErrors
+
+from preflog_contracts.errors import ErrorCode, PreflogError
 
 log = structlog.get_logger(__name__)
 

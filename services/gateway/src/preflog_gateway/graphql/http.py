@@ -7,11 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
 from preflog_gateway.graphiql import graphiql_page
 from preflog_gateway.graphql.context import Gateway, GatewayContext
 from preflog_gateway.graphql.live import LiveEvents

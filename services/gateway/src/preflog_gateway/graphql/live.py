@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import structlog
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
+
 from preflog_contracts.envelope import Cursor, RecordedEvent
 from preflog_contracts.errors import Unavailable
 from preflog_eventstore import EventStore

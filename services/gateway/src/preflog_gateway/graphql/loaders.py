@@ -10,10 +10,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from preflog_contracts.errors import NotFound
-from preflog_contracts.rpc import ingest, labeling, review
 from strawberry.dataloader import DataLoader
 
+from preflog_contracts.errors import NotFound
+from preflog_contracts.rpc import ingest, labeling, review
 from preflog_gateway.accounts.records import UserRecord
 
 if TYPE_CHECKING:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 import strawberry
+
 from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events import labels as label_events
 from preflog_contracts.events import projects as project_events
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
-
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.types.enums import TaskStatus
 from preflog_gateway.graphql.types.labeling import (

@@ -6,15 +6,14 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.scalars import JSON
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events.labels import Target
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
-from preflog_settings import Settings
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.scalars import JSON
-
 from preflog_gateway.accounts.access import project_roles
 from preflog_gateway.accounts.visibility import may_see
 from preflog_gateway.graphql import catalog_resolvers as cat
@@ -52,6 +51,7 @@ from preflog_gateway.graphql.types.labeling import (
     Task,
 )
 from preflog_gateway.graphql.types.review import AgreementReport, Issue, Leaderboard
+from preflog_settings import Settings
 
 
 def _ctx(info: strawberry.Info) -> GatewayContext:

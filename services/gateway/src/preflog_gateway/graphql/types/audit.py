@@ -6,8 +6,9 @@ from datetime import datetime
 
 import msgspec
 import strawberry
-from preflog_contracts.envelope import RecordedEvent
 from strawberry.scalars import JSON
+
+from preflog_contracts.envelope import RecordedEvent
 
 
 @strawberry.type

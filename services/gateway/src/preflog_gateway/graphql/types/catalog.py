@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
+
 from preflog_contracts import datarow as canonical
 from preflog_contracts.rpc import ingest
 from preflog_contracts.rpc import labeling as rpc
-from strawberry.scalars import JSON
-
 from preflog_gateway.graphql.content import ContentFormat, render
 from preflog_gateway.graphql.types.enums import ContentFormatEnum
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.scalars import JSON
+
 from preflog_contracts.datarow import Part
 from preflog_contracts.events import labels as label_events
 from preflog_contracts.events import projects as project_events
 from preflog_contracts.rpc import labeling as rpc
-from strawberry.scalars import JSON
-
 from preflog_gateway.graphql.content import ContentFormat, render
 from preflog_gateway.graphql.types.audit import AuditEvent
 from preflog_gateway.graphql.types.catalog import DataRow, data_row_of_view

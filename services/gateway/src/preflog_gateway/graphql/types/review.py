@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from preflog_contracts.rpc import review as rpc
 
+from preflog_contracts.rpc import review as rpc
 from preflog_gateway.graphql.types.enums import IssueStatus
 from preflog_gateway.graphql.types.labeling import Target
 
