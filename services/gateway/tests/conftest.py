@@ -77,15 +77,17 @@ async def running_gateway(
     token = "pfl_bootstrap_" + uuid.uuid4().hex
     settings = load_settings(
         {},
-        database_url=dsn,
-        nats_url=infra.nats_url,
-        namespace=f"gw{uuid.uuid4().hex[:8]}",
-        http_port=port,
-        bootstrap_token=token,
-        load_demo=False,
-        log_format="console",
-        rate_limit_per_minute=600_000,
-        **overrides,
+        **{
+            "database_url": dsn,
+            "nats_url": infra.nats_url,
+            "namespace": f"gw{uuid.uuid4().hex[:8]}",
+            "http_port": port,
+            "bootstrap_token": token,
+            "load_demo": False,
+            "log_format": "console",
+            "rate_limit_per_minute": 600_000,
+            **overrides,
+        },
     )
     stop = asyncio.Event()
     backend: Runtime | None = None
