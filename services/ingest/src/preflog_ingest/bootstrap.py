@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from preflog_messaging.runtime import Runtime, ServiceParts
-
 from preflog_ingest.adapters import project_consumer, rpc_endpoints
 from preflog_ingest.adapters.url_fetcher import UrlFetcher
 from preflog_ingest.handlers.datasets import Datasets
 from preflog_ingest.handlers.deps import IngestDeps, allowed_hosts, limits_from
 from preflog_ingest.handlers.imports import Imports
 from preflog_ingest.handlers.prelabels import PreLabels
+from preflog_messaging.runtime import Runtime, ServiceParts
 
 SERVICE = "ingest"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.datarow import Part
 from preflog_ingest.domain import parts_from_markup
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from preflog_ingest.domain import (
     BlankLine,
     MalLine,

@@ -4,6 +4,7 @@ mixed_rows.ndjson gives one result per line."""
 from __future__ import annotations
 
 import pytest
+
 from preflog_ingest.domain import (
     BlankLine,
     NeedsFetch,

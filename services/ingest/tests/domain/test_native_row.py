@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import jsonschema
+
 from preflog_ingest.domain import ParsedRow, Rejected, native_row_schema, parse_line, parse_value
 
 from .conftest import REPO_ROOT

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.projects import Option, Question

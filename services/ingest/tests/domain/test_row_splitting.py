@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from preflog_ingest.domain import Rejected
 from preflog_ingest.domain.row_splitting import (
     BodyError,

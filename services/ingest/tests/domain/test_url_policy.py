@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_ingest.domain import check_url
 
 ALLOWED = [

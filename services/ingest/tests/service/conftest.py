@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.projects import MemberAdded, OntologyUpdated, ProjectCreated
 from preflog_contracts.identity import Identity

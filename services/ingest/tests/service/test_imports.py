@@ -6,6 +6,7 @@ import json
 import uuid
 
 import pytest
+
 from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DataRowImported

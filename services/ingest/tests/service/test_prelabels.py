@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from preflog_contracts.errors import Forbidden, NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import PreLabelsImported

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import asyncpg
 import msgspec
+
 from preflog_contracts.rpc.ingest import DatasetView, ImportCounts, ImportRowError, ImportView
 from preflog_eventstore import Conn
 

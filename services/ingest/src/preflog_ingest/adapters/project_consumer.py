@@ -17,7 +17,6 @@ from preflog_contracts.events.projects import (
     ProjectCreated,
 )
 from preflog_eventstore import Conn
-
 from preflog_ingest.adapters import project_tables
 
 DURABLE = "ingest_projects"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
+
 from preflog_contracts.events.projects import Question
 from preflog_eventstore import Conn
 

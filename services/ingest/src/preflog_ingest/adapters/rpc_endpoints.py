@@ -15,11 +15,10 @@ from preflog_contracts.rpc.ingest import (
     ListDatasetsRequest,
     StartImportRequest,
 )
-from preflog_messaging.rpc import RpcServer
-
 from preflog_ingest.handlers.datasets import Datasets
 from preflog_ingest.handlers.imports import Imports
 from preflog_ingest.handlers.prelabels import PreLabels
+from preflog_messaging.rpc import RpcServer
 
 
 def register(server: RpcServer, datasets: Datasets, imports: Imports, prelabels: PreLabels) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from preflog_contracts.datarow import DataRow, Part
-
 from preflog_ingest.domain.content_parts import media_url
 from preflog_ingest.domain.limits import Limits
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError

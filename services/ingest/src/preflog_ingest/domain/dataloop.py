@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from preflog_contracts.datarow import Author, DataRow, Message, Part, PromptPoint, Response, Role
 
+from preflog_contracts.datarow import Author, DataRow, Message, Part, PromptPoint, Response, Role
 from preflog_ingest.domain.content_parts import media_url, parts_from_markup
 from preflog_ingest.domain.conversation_checks import (
     content_part_errors,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from preflog_contracts.datarow import Author, DataRow, Message, PromptPoint, Response, Role
 
+from preflog_contracts.datarow import Author, DataRow, Message, PromptPoint, Response, Role
 from preflog_ingest.domain.content_parts import parts_from_markup
 from preflog_ingest.domain.conversation_checks import duplicate_ids, too_long, too_many_messages
 from preflog_ingest.domain.limits import Limits

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+
 from preflog_contracts.datarow import (
     Author,
     DataRow,
@@ -24,7 +25,6 @@ from preflog_contracts.datarow import (
     Response,
     Role,
 )
-
 from preflog_ingest.domain.content_parts import media_url, parts_from_markup
 from preflog_ingest.domain.conversation_checks import too_long, too_many_messages
 from preflog_ingest.domain.limits import Limits

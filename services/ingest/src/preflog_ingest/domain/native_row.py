@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from preflog_contracts.datarow import DataRow, Message, PromptPoint
 
+from preflog_contracts.datarow import DataRow, Message, PromptPoint
 from preflog_ingest.domain.conversation_checks import canonical_row_errors, too_many_messages
 from preflog_ingest.domain.limits import Limits
 from preflog_ingest.domain.results import ConvertedRow

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow, PromptPoint
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.projects import Question
-
 from preflog_ingest.domain.mal_lines import (
     EVALUATION_FORMATS,
     MalAnswer,

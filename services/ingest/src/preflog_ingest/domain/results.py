@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from preflog_contracts.datarow import DataRow
 
+from preflog_contracts.datarow import DataRow
 from preflog_ingest.domain.row_errors import RowError
 
 SourceFormat = Literal["labelbox_v1", "labelbox_v2", "dataloop", "native"]

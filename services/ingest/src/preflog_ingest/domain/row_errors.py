@@ -10,6 +10,7 @@ import re
 from enum import StrEnum
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 
 

@@ -19,11 +19,10 @@ from preflog_contracts.rpc.ingest import (
     ListDatasetsRequest,
 )
 from preflog_eventstore import NO_STREAM, EventStore, StreamWrite
-from preflog_messaging.rpc import CallContext
-
 from preflog_ingest.adapters import catalog_tables as tables
 from preflog_ingest.domain.access import require_admin
 from preflog_ingest.handlers.deps import IngestDeps
+from preflog_messaging.rpc import CallContext
 
 MAX_IDS = 500
 

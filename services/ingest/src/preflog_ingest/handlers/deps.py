@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
+
 from preflog_contracts.errors import NotFound
 from preflog_contracts.identity import Identity
 from preflog_eventstore import Conn, EventStore
-from preflog_messaging.rpc import RpcClient
-from preflog_settings import Settings
-
 from preflog_ingest.adapters import catalog_tables, project_tables
 from preflog_ingest.adapters.url_fetcher import UrlFetcher
 from preflog_ingest.domain import Limits
 from preflog_ingest.domain.access import require_manager
+from preflog_messaging.rpc import RpcClient
+from preflog_settings import Settings
 
 
 @dataclass

@@ -3,8 +3,9 @@ synchronous ``import_rows``.
 
 A bulk import is a session in the instance that started it. Each chunk is split into rows
 (the splitter keeps the partial row between chunks), parsed, its URLs fetched, and handed
-to the session's writer, which commits batches in order while the next chunk is parsed;
-at most one batch waits for the writer, so a slow database slows the caller (the awaited
+to the session's writers (``WRITERS`` transactions at once, so the database works on
+two batches while the next chunk is parsed); at most ``WRITERS`` batches wait for them,
+so a slow database slows the caller (the awaited
 call is the back-pressure) and memory stays constant. A chunk reaching another instance
 is forwarded to the session's owner on its own subject (``<ns>.rpc.ingest.<instance>.*``).
 The final chunk answers once every row is committed. Re-sending the last chunk returns
@@ -19,10 +20,19 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import asyncpg
 import msgspec
 import structlog
+
 from preflog_contracts.envelope import Metadata, stream_name
-from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from preflog_contracts.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
+    WrongExpectedVersion,
+)
 from preflog_contracts.events.catalog import ImportCompleted, ImportFailed, ImportStarted
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.ingest import (
@@ -42,8 +52,6 @@ from preflog_contracts.rpc.ingest import (
     StartImportRequest,
 )
 from preflog_eventstore import ANY, StreamWrite
-from preflog_messaging.rpc import CallContext
-
 from preflog_ingest.adapters import catalog_tables as tables
 from preflog_ingest.domain import BlankLine, RowResult, parse_line, parse_value
 from preflog_ingest.domain.row_splitting import BodyError, RowPiece, RowSplitter, splitter_for
@@ -55,9 +63,15 @@ from preflog_ingest.handlers.row_batches import (
     commit_batch,
     prepare_batch,
 )
+from preflog_messaging.rpc import CallContext
 
 log = structlog.get_logger(__name__)
 IDLE_SECONDS = 15 * 60
+WRITERS = 2
+"""Concurrent batch transactions per import. Keys repeated across two batches in flight are
+still caught (the second waits on the first's key); which row wins may then follow commit
+order rather than line order."""
+_RETRIES = 5
 
 
 @dataclass
@@ -75,9 +89,9 @@ class _Session:
     touched: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     queue: asyncio.Queue[PreparedBatch | None] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=1)
+        default_factory=lambda: asyncio.Queue(maxsize=WRITERS)
     )
-    writer: asyncio.Task[None] | None = None
+    writers: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class _Replayed(Exception):
@@ -132,7 +146,10 @@ class Imports:
         session = _Session(
             import_id, identity.org_id, req.dataset_id, metadata, splitter, identity.user_id
         )
-        session.writer = asyncio.create_task(self._write(session), name=f"import:{import_id}")
+        session.writers = [
+            asyncio.create_task(self._write(session), name=f"import:{import_id}:{n}")
+            for n in range(WRITERS)
+        ]
         self._sessions[import_id] = session
         return ImportStartedView(import_id=import_id)
 
@@ -252,9 +269,7 @@ class Imports:
             )
             await session.queue.put(batch)
         if req.final:
-            await session.queue.put(None)
-            assert session.writer is not None
-            await session.writer
+            await self._stop_writers(session)
             if session.failure is None and body_error is None:
                 await self._complete(session)
             else:
@@ -263,10 +278,19 @@ class Imports:
             await self._fail(session, session.failure)
 
     async def _write(self, session: _Session) -> None:
-        """Commit batches in order; after a failure keep draining so callers never block."""
+        """Commit batches; after a failure keep draining so callers never block."""
         while (batch := await session.queue.get()) is not None:
             if session.failure is not None:
                 continue
+            try:
+                outcome = await self._commit_with_retries(session, batch)
+                session.counts = _plus(session.counts, outcome.counts)
+            except Exception as exc:
+                log.exception("import.batch_failed", import_id=session.import_id)
+                session.failure = f"storing rows failed: {type(exc).__name__}"
+
+    async def _commit_with_retries(self, session: _Session, batch: PreparedBatch) -> BatchOutcome:
+        for attempt in range(_RETRIES):
             try:
                 async with self.deps.pool.acquire() as conn, conn.transaction():
                     outcome, _ = await commit_batch(
@@ -278,10 +302,22 @@ class Imports:
                         import_id=session.import_id,
                         metadata=session.metadata,
                     )
-                session.counts = _plus(session.counts, outcome.counts)
-            except Exception as exc:
-                log.exception("import.batch_failed", import_id=session.import_id)
-                session.failure = f"storing rows failed: {type(exc).__name__}"
+                return outcome
+            except (asyncpg.DeadlockDetectedError, WrongExpectedVersion):
+                # Two batches in flight claimed repeated keys in opposite orders, or appended
+                # rejections to the import's stream at once: the batch is simply redone.
+                if attempt + 1 == _RETRIES:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _stop_writers(self, session: _Session) -> None:
+        """Let queued batches commit, then end the writers."""
+        alive = [w for w in session.writers if not w.done()]
+        for _ in alive:
+            await session.queue.put(None)
+        if alive:
+            await asyncio.gather(*alive)
 
     async def _complete(self, session: _Session) -> None:
         async with self.deps.pool.acquire() as conn, conn.transaction():
@@ -308,9 +344,7 @@ class Imports:
 
     async def _fail(self, session: _Session, reason: str) -> None:
         session.failure = session.failure or reason
-        if session.writer is not None and not session.writer.done():
-            await session.queue.put(None)
-            await session.writer
+        await self._stop_writers(session)
         await self._record_failure(
             session.org_id,
             session.import_id,

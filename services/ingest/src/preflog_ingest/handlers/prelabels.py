@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 
 import msgspec
+
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events.base import Event
@@ -23,14 +24,13 @@ from preflog_contracts.rpc.ingest import (
     ImportResult,
 )
 from preflog_eventstore import ANY, StreamWrite
-from preflog_messaging.rpc import CallContext
-
 from preflog_ingest.adapters import catalog_tables, project_tables
 from preflog_ingest.domain import MalLine, Rejected, RowError, map_prelabel, parse_prelabel_value
 from preflog_ingest.domain.access import require_manager
 from preflog_ingest.domain.row_errors import IngestErrorCode
 from preflog_ingest.handlers.datasets import load_data_rows
 from preflog_ingest.handlers.deps import IngestDeps
+from preflog_messaging.rpc import CallContext
 
 
 class PreLabels:

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.catalog import DataRowImported, DataRowImportRejected
 from preflog_contracts.rpc.ingest import ImportCounts
 from preflog_eventstore import ANY, AppendResult, Conn, EventStore, StreamWrite
-
 from preflog_ingest.adapters import catalog_tables as tables
 from preflog_ingest.adapters.url_fetcher import FetchRefused, UrlFetcher
 from preflog_ingest.domain import (
