@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
+
 from preflog_settings import SERVICES, Settings, env_vars, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

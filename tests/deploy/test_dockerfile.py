@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from preflog_settings import SERVICES, Settings, env_vars
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

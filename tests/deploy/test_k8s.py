@@ -13,6 +13,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
 from preflog_settings import SERVICES, Settings, env_vars, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

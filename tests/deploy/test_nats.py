@@ -20,6 +20,7 @@ from typing import Any
 import nats
 import pytest
 import yaml
+
 from preflog_settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

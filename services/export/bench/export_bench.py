@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 import psutil
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_contracts.events.accounts import UserCreated

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.events.labels import (
     Crown,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
 from preflog_review.domain.leaderboard import Leaderboard, compute_leaderboard
 from preflog_review.domain.outcome_counts import OutcomeCounts
 from preflog_review.domain.pair_outcomes import PairOutcome, tied

@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.base import Event

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
+
 from preflog_settings import Settings
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from preflog_messaging.runtime import Runtime, ServiceParts
-from preflog_messaging.streams import StreamServer
-
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.endpoints import register_endpoints
 from preflog_export.adapters.export_stream import ExportStreams
 from preflog_export.adapters.feeds import FeedPublisher, ensure_exports_stream
 from preflog_export.adapters.read_model import CATEGORIES, ExportReadModel, changes_channel
+from preflog_messaging.runtime import Runtime, ServiceParts
+from preflog_messaging.streams import StreamServer
 
 
 async def build(runtime: Runtime, *, chunk_bytes: int = 128 * 1024) -> ServiceParts:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.events.labels import (
     Crown,

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.events.labels import Answer, LabelSnapshot, Target
 from preflog_contracts.events.projects import Option, Question
 from preflog_export.domain import ExportOptions, labelbox_records

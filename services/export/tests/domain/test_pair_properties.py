@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from preflog_export.domain import ExportOptions, dpo_records, reward_ranking_records
 
 RESPONSES = ["A", "B", "C"]

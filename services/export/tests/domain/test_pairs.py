@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from preflog_contracts.datarow import Message, Part
 from preflog_contracts.events.labels import EditedResponse
 from preflog_export.domain import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.errors import Invalid
 from preflog_export.domain import (
     FORMAT_NAMES,

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from preflog_contracts.datarow import Message, Part
 from preflog_contracts.events.labels import Answer, EditedResponse, Target
 from preflog_contracts.events.projects import Option, Question

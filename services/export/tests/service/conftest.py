@@ -21,6 +21,7 @@ import pytest_asyncio
 from jsonschema import Draft202012Validator
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.accounts import UserCreated

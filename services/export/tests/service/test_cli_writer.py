@@ -7,6 +7,7 @@ import io
 import json
 
 import asyncpg
+
 from preflog_cli.export_command import ConfirmedWriter
 from preflog_contracts.rpc.export import ExportRequest
 from preflog_eventstore import EventStore

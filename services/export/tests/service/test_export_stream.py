@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 from jsonschema import Draft202012Validator
+
 from preflog_contracts.errors import Forbidden, Invalid, NotFound
 from preflog_eventstore import EventStore
 from preflog_export.domain import FORMAT_NAMES

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 from nats.js.api import AckPolicy, ConsumerConfig
+
 from preflog_contracts.rpc.export import EnableExportFeed, ExportFeed, ExportRequest
 from preflog_eventstore import EventStore
 from preflog_messaging.streams import stream_call

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from preflog_eventstore import ProjectionRunner
 from preflog_messaging.runtime import Runtime, ServiceParts
-
 from preflog_review.adapters import rpc_endpoints
 from preflog_review.adapters.intake import Intake
 from preflog_review.adapters.projection import OwnEventsProjection

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from preflog_contracts.errors import Invalid
 from preflog_review.domain.bradley_terry import fit_bradley_terry
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.errors import Forbidden, Invalid
 from preflog_contracts.events.review import IssueOpened, IssueResolved
 from preflog_review.domain import access, issues

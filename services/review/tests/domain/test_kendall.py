@@ -4,6 +4,7 @@ import math
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_review.domain.kendall import kendall_tau_b
 
 

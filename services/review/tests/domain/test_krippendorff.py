@@ -29,6 +29,7 @@ from collections.abc import Hashable
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_review.domain.krippendorff import krippendorff_alpha
 
 _: None = None

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from preflog_contracts.errors import Invalid
 from preflog_review.domain.leaderboard import compute_leaderboard
 from preflog_review.domain.outcome_counts import OutcomeCounts, PairCounts

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_contracts.errors import Internal
 from preflog_review.domain.outcome_counts import OutcomeCounts, PairCounts
 from preflog_review.domain.pair_outcomes import PairOutcome, tied

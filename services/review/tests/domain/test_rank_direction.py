@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.errors import Invalid
 from preflog_review.domain.rank_direction import RankDirection, rank_direction_for
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.review import LabelApproved, LabelRejected, TaskStatusChanged
 from preflog_contracts.rpc.review import in_consensus_coverage, required_label_count

@@ -18,6 +18,7 @@ import asyncpg
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.base import Event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.labels import Target
 from preflog_contracts.rpc import review as api

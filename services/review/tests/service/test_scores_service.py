@@ -4,6 +4,7 @@ and a rebuild of the read model from the log gives identical numbers."""
 from __future__ import annotations
 
 import pytest
+
 from preflog_contracts.rpc import review as api
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.adapters.rebuild import rebuild_read_model

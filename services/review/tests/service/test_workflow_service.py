@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from preflog_contracts.errors import Conflict, Invalid
 from preflog_contracts.rpc import review as api
 

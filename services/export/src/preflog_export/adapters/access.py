@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
+
 from preflog_contracts.errors import Forbidden, NotFound
 from preflog_contracts.events.projects import Question
 from preflog_contracts.identity import Identity
-
 from preflog_export.adapters.read_model import questions_decoder
 from preflog_export.domain.rendering import ProjectView
 

@@ -9,13 +9,12 @@ from preflog_contracts.rpc.export import (
     ExportFormatsRequest,
     ExportRequest,
 )
-from preflog_messaging.rpc import CallContext, RpcServer
-from preflog_messaging.streams import StreamServer
-
 from preflog_export.adapters.export_stream import ExportStreams
 from preflog_export.adapters.feeds import FeedPublisher
 from preflog_export.domain.options import _STATUS_FILTERS, PAIR_STRATEGIES
 from preflog_export.domain.registry import FORMAT_NAMES
+from preflog_messaging.rpc import CallContext, RpcServer
+from preflog_messaging.streams import StreamServer
 
 
 async def export_formats(ctx: CallContext, req: ExportFormatsRequest) -> ExportFormats:

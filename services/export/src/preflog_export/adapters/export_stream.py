@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import msgspec
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.rpc.export import ExportRequest
-from preflog_messaging.rpc import CallContext
-
 from preflog_export.adapters.access import project_for_export
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import (
@@ -30,6 +29,7 @@ from preflog_export.domain.cursor import ExportCursor, decode_cursor, encode_cur
 from preflog_export.domain.filters import ExportFilter, export_filter, filter_hash
 from preflog_export.domain.formats.audit import audit_record
 from preflog_export.domain.rendering import ProjectView, item_records
+from preflog_messaging.rpc import CallContext
 
 MIN_HEARTBEAT, MAX_HEARTBEAT = 0.2, 60.0
 

@@ -19,6 +19,7 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Conflict, Invalid
 from preflog_contracts.events.exports import ExportFeedEnabled
@@ -31,8 +32,6 @@ from preflog_contracts.rpc.export import (
     exports_subject,
 )
 from preflog_eventstore import EventStore, StreamWrite
-from preflog_messaging.rpc import CallContext
-
 from preflog_export.adapters.access import project_for_export, project_view
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import item_page, project_high_water
@@ -40,6 +39,7 @@ from preflog_export.adapters.read_model import item_decoder
 from preflog_export.domain.filters import ExportFilter, export_filter
 from preflog_export.domain.registry import ITEM_FORMATS
 from preflog_export.domain.rendering import item_records
+from preflog_messaging.rpc import CallContext
 
 log = structlog.get_logger(__name__)
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore import record_from_row
-
 from preflog_export.domain.filters import ExportFilter
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 import structlog
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.accounts import UserCreated
@@ -38,7 +39,6 @@ from preflog_contracts.events.review import (
     TaskStatusChanged,
 )
 from preflog_eventstore import Conn
-
 from preflog_export.domain.item import ExportItem, Person
 from preflog_export.domain.item_updates import (
     DataRowInfo,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import msgspec
-from preflog_contracts.datarow import DataRow
 
+from preflog_contracts.datarow import DataRow
 from preflog_export.domain.content import content_text
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.datarow import Author, DataRow, Message, Part, PromptPoint, Response
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_contracts.events.base import encode_event
@@ -24,7 +25,6 @@ from preflog_contracts.events.labels import (
     Target,
 )
 from preflog_contracts.events.projects import Option, Question
-
 from preflog_export.domain.formats.audit import audit_record
 from preflog_export.domain.item import ExportItem, ExportLabel, Person, Review
 from preflog_export.domain.options import ExportOptions

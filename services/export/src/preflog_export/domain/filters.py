@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
-from preflog_contracts.errors import Invalid
 
+from preflog_contracts.errors import Invalid
 from preflog_export.domain.item import ExportItem, ExportLabel
 from preflog_export.domain.options import ExportOptions, export_options
 from preflog_export.domain.registry import check_format

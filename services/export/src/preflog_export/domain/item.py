@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question

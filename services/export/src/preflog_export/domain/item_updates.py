@@ -12,12 +12,10 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
-from preflog_review.domain.consensus import task_consensus
-from preflog_review.domain.label_agreement import benchmark_score
-
 from preflog_export.domain.item import (
     ExportItem,
     ExportLabel,
@@ -26,6 +24,8 @@ from preflog_export.domain.item import (
     ReviewAction,
     TaskStatus,
 )
+from preflog_review.domain.consensus import task_consensus
+from preflog_review.domain.label_agreement import benchmark_score
 
 TASK_STATUSES: frozenset[str] = frozenset({"TO_LABEL", "IN_REVIEW", "IN_REWORK", "DONE", "SKIPPED"})
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
+
 from preflog_contracts.datarow import PromptPoint
 from preflog_contracts.events.labels import EditedResponse
-
 from preflog_export.domain.content import content_text
 from preflog_export.domain.item import ExportItem, ExportLabel
 from preflog_export.domain.options import ExportOptions

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Literal, cast, get_args
 
 import msgspec
-from preflog_contracts.errors import Invalid
 
+from preflog_contracts.errors import Invalid
 from preflog_export.domain.item import LABEL_STATUSES
 
 PairStrategy = Literal["best_vs_rest", "all_pairs", "best_vs_worst"]

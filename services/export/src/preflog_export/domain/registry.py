@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from preflog_contracts.errors import Invalid
-
 from preflog_export.domain.formats.dpo import dpo_records
 from preflog_export.domain.formats.hh import hh_records
 from preflog_export.domain.formats.labelbox import labelbox_records

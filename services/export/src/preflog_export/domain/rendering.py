@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from preflog_contracts.events.projects import Question
 
+from preflog_contracts.events.projects import Question
 from preflog_export.domain.filters import ExportFilter, item_in_time_range
 from preflog_export.domain.item import ExportItem
 from preflog_export.domain.registry import item_format

@@ -8,6 +8,7 @@ commit together, exactly once per event.
 from __future__ import annotations
 
 import structlog
+
 from preflog_contracts.envelope import Metadata, RecordedEvent
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events.base import Event
@@ -16,7 +17,6 @@ from preflog_contracts.identity import SYSTEM_ACTOR
 from preflog_contracts.rpc.review import required_label_count
 from preflog_eventstore import EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.read_model import apply_event, decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.adapters.workflow_stream import (

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.read_model import OWN_CATEGORIES, apply_event, decode
 from preflog_review.adapters.tables import LIVE
 

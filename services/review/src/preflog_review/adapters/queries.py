@@ -12,13 +12,13 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
 from preflog_contracts.errors import Forbidden, Invalid, NotFound
 from preflog_contracts.events.labels import LabelSnapshot, Target
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
 from preflog_contracts.rpc.review import required_label_count
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.scoring import COUNTING, project_questions
 from preflog_review.adapters.tables import LIVE, Tables
 from preflog_review.domain.access import can_read_issues, can_see_quality

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
@@ -37,7 +38,6 @@ from preflog_contracts.events.review import (
     TaskStatusChanged,
 )
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.scoring import (
     encode,
     recount_outcomes,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from preflog_contracts.envelope import START
 from preflog_eventstore import EventStore
-
 from preflog_review.adapters.read_model import (
     FOREIGN_CATEGORIES,
     OWN_CATEGORIES,

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
 from preflog_messaging.rpc import CallContext, RpcServer
-
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.handlers.issue_actions import IssueActions
 from preflog_review.handlers.review_actions import ReviewActions

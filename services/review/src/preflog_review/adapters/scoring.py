@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.tables import Tables
 from preflog_review.domain.consensus import task_consensus
 from preflog_review.domain.label_agreement import benchmark_score

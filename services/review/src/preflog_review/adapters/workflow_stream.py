@@ -6,7 +6,6 @@ from preflog_contracts.envelope import stream_name
 from preflog_contracts.events.review import TaskStatusChanged
 from preflog_eventstore import EventStore
 from preflog_eventstore.conn import Conn
-
 from preflog_review.adapters.read_model import decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.domain.workflow import SubmittedLabel, WorkflowState, fold_workflow

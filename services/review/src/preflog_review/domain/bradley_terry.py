@@ -20,6 +20,7 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 from numpy.typing import NDArray
+
 from preflog_contracts.errors import Invalid
 
 FloatArray = NDArray[np.float64]

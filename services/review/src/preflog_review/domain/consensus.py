@@ -14,9 +14,9 @@ from itertools import combinations
 from statistics import fmean
 
 import msgspec
+
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
-
 from preflog_review.domain.label_agreement import LabelComparison, compare_labels
 
 

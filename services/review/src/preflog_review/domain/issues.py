@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.review import IssueCommented, IssueOpened, IssueResolved

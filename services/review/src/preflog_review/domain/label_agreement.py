@@ -20,9 +20,9 @@ from collections.abc import Hashable, Sequence
 from statistics import fmean
 
 import msgspec
+
 from preflog_contracts.events.labels import LabelSnapshot, Target
 from preflog_contracts.events.projects import Question
-
 from preflog_review.domain.answer_measures import (
     answer_agreement,
     comparable_questions,

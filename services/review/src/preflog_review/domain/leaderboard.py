@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 import msgspec
 import numpy as np
-from preflog_contracts.errors import Invalid
 
+from preflog_contracts.errors import Invalid
 from preflog_review.domain.bradley_terry import FloatArray, fit_bradley_terry
 from preflog_review.domain.outcome_counts import PairCounts
 

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 import msgspec
-from preflog_contracts.errors import Internal
 
+from preflog_contracts.errors import Internal
 from preflog_review.domain.pair_outcomes import PairOutcome
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from itertools import combinations
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
-
 from preflog_review.domain.rank_direction import RankDirection
 
 

@@ -13,9 +13,9 @@ from collections.abc import Hashable, Iterable, Sequence
 from functools import partial
 
 import msgspec
+
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
-
 from preflog_review.domain.answer_measures import answer_distance, comparable_questions
 from preflog_review.domain.krippendorff import krippendorff_alpha
 from preflog_review.domain.label_agreement import comparable_answers

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.review import LabelApproved, LabelRejected, TaskStatusChanged

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
 from preflog_contracts.identity import Identity
 
 _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
+
 from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.errors import Invalid, NotFound, WrongExpectedVersion
 from preflog_contracts.events.base import Event
@@ -26,7 +27,6 @@ from preflog_contracts.rpc.review import (
 from preflog_eventstore import NO_STREAM, EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
 from preflog_messaging.rpc import CallContext
-
 from preflog_review.adapters.read_model import decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.domain import issues

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.errors import Invalid, NotFound, WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.review import (
@@ -35,7 +36,6 @@ from preflog_contracts.rpc.review import (
 from preflog_eventstore import ANY, EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
 from preflog_messaging.rpc import CallContext
-
 from preflog_review.adapters.tables import LIVE
 from preflog_review.adapters.workflow_stream import load_workflow, workflow_stream
 from preflog_review.domain.access import acting_role, can_review, require

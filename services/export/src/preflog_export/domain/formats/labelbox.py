@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.datarow import Message, PromptPoint
 from preflog_contracts.events.labels import Answer, LabelSnapshot
 from preflog_contracts.events.projects import Question
-
 from preflog_export.domain.item import ExportItem, ExportLabel
 from preflog_export.domain.judgement import exported_labels
 from preflog_export.domain.options import ExportOptions

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.datarow import Message, PromptPoint
 from preflog_contracts.events.labels import Answer, Crown, EditedResponse
 from preflog_contracts.events.projects import Question
-
 from preflog_export.domain.item import ExportItem, ExportLabel, Person, Review
 from preflog_export.domain.judgement import exported_labels, judge_item
 from preflog_export.domain.options import ExportOptions
