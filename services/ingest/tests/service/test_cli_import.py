@@ -13,12 +13,16 @@ from preflog_messaging import CallContext
 
 from .conftest import FIXTURES, Ingest, admin_of
 
+SIZES = {
+    p.name: p.stat().st_size
+    for p in (FIXTURES / "labelbox/import_file_inline.json", FIXTURES / "invalid/mixed_rows.ndjson")
+}
+
 
 async def run_cli(ingest: Ingest, path: Path, ctx: CallContext, dataset: str) -> tuple[int, str]:
     out = io.StringIO()
-    args = argparse.Namespace(
-        file=path, dataset=dataset, content_type=None, size=path.stat().st_size
-    )
+    size = SIZES[path.name]
+    args = argparse.Namespace(file=path, dataset=dataset, content_type=None, size=size)
     code = await _import(Console(file=out, width=200), ingest.rpc, ctx, path, args)
     return code, out.getvalue()
 
