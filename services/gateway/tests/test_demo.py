@@ -3,6 +3,11 @@ services, and visible through GraphQL as a new user would explore it."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -12,6 +17,7 @@ import pytest_asyncio
 
 from preflog_gateway.demo import DATASET_NAME, PROJECT_NAME, DemoLoader, identity_of
 from preflog_testing.infra import Infra
+from preflog_testing.plugin import _create_database, _drop_database
 
 from .conftest import Server, running_gateway
 from .flows import FIXTURES, data_of, eventually
@@ -110,3 +116,37 @@ async def test_loading_the_demo_again_adds_nothing(first_run: Server) -> None:
     assert again.already_loaded
     datasets = data_of(await first_run.gql("{ datasets { name } }"))["datasets"]
     assert [d["name"] for d in datasets].count(DATASET_NAME) == 1
+
+
+async def test_preflog_demo_command_loads_once(infra: Infra, template_database: str) -> None:
+    """``preflog demo`` on an empty database with no service running: it bootstraps, runs
+    the services itself, loads the demo; a second run reports it is already there."""
+    name = f"preflog_demo_{uuid.uuid4().hex[:10]}"
+    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    env = {
+        **os.environ,
+        "PREFLOG_DATABASE_URL": dsn,
+        "PREFLOG_NATS_URL": infra.nats_url,
+        "PREFLOG_NAMESPACE": f"demo{uuid.uuid4().hex[:8]}",
+        "PREFLOG_BOOTSTRAP_TOKEN": "pfl_demo_" + uuid.uuid4().hex,
+        "PREFLOG_LOG_FORMAT": "json",
+        "PREFLOG_LOG_LEVEL": "warning",
+    }
+    try:
+        first = await _preflog(env, "demo")
+        assert first.returncode == 0, first.stderr
+        assert "Created organization" in first.stdout
+        assert DATASET_NAME in first.stdout and PROJECT_NAME in first.stdout
+        assert "5 conversations" in first.stdout and "approved task: None" not in first.stdout
+        again = await _preflog(env, "demo")
+        assert again.returncode == 0, again.stderr
+        assert "already loaded" in again.stdout and "Created organization" not in again.stdout
+    finally:
+        await _drop_database(infra.admin_dsn, name)
+
+
+async def _preflog(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "preflog_cli.main", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
+    )

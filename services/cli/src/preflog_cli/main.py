@@ -13,6 +13,8 @@ import structlog
 import uvicorn
 
 from preflog_cli import infra
+from preflog_cli.demo import add_demo_parser, run_demo
+from preflog_cli.export_command import add_export_parser
 from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
@@ -170,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="issue a token for a user (printed once)")
     create.add_argument("--user", required=True, help="the user's email")
     create.add_argument("--name", default="cli", help="a name to tell the token apart")
+    add_demo_parser(sub)
+    add_export_parser(sub)  # sets ``run``: it talks to a running gateway over HTTP
     return p
 
 
@@ -185,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "token":
         return asyncio.run(_token_create(settings, args.user, args.name))
+    elif args.command == "demo":
+        return run_demo(settings)
+    elif hasattr(args, "run"):
+        status: int = args.run(args)
+        return status
     return 0
 
 
