@@ -101,8 +101,17 @@ async def serve() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     tasks = await start_parts([parts], stop)
     tasks.append(asyncio.create_task(Relay(rt.store, rt.js, namespace=settings.namespace).run(stop)))
+    profiler = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     print("ready", flush=True)
     await stop.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(os.environ["BENCH_PROFILE"])
     await stop_parts([parts], tasks, stop)
     await rt.close()
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from preflog_eventstore import ProjectionRunner
-from preflog_messaging.runtime import Runtime, ServiceParts
-
 from preflog_labeling.adapters import consumers, rpc
-from preflog_labeling.adapters.projections import LabelProjection, ProjectIndexProjection
+from preflog_labeling.adapters.projections import LabelProjection, ProjectIndexProjection, WorkflowProjection
 from preflog_labeling.handlers.queue import lease_expiry_loop
 from preflog_labeling.handlers.state import Deps
+from preflog_messaging.runtime import Runtime, ServiceParts
 
 
 async def build(runtime: Runtime) -> ServiceParts:
@@ -21,10 +20,12 @@ async def build(runtime: Runtime) -> ServiceParts:
         projections=[
             ProjectionRunner(runtime.store, LabelProjection(), poll_interval=0.05),
             ProjectionRunner(runtime.store, ProjectIndexProjection(), poll_interval=0.05),
+            # Review's workflow events, read from the log by category: this reader needs none of
+            # the label traffic a catch-all JetStream consumer would also be handed.
+            ProjectionRunner(runtime.store, WorkflowProjection(), poll_interval=0.05),
         ],
         consumers=[
             runtime.consumer("labeling_catalog", consumers.learn_catalog, consumers.CATALOG_CATEGORIES),
-            runtime.consumer("labeling_workflow", consumers.learn_workflow, consumers.WORKFLOW_CATEGORIES),
         ],
         loops=[lease_expiry_loop(deps)],
     )

@@ -26,12 +26,24 @@ def test_labelbox_fixture() -> None:
 
 
 def test_labelbox_nested_options_are_follow_ups() -> None:
-    source = {"classifications": [{
-        "name": "quality", "type": "radio", "scope": "global",
-        "options": [{"value": "bad", "options": [{"name": "why", "type": "checklist",
-                                                  "options": [{"value": "wrong"}, {"value": "rude"}]}]},
-                    {"value": "good"}],
-    }]}
+    source = {
+        "classifications": [
+            {
+                "name": "quality",
+                "type": "radio",
+                "scope": "global",
+                "options": [
+                    {
+                        "value": "bad",
+                        "options": [
+                            {"name": "why", "type": "checklist", "options": [{"value": "wrong"}, {"value": "rude"}]}
+                        ],
+                    },
+                    {"value": "good"},
+                ],
+            }
+        ]
+    }
     questions = from_labelbox(source)
     follow = questions[0].options[0].follow_ups[0]
     assert follow.id == "why" and follow.kind == "CHECKLIST" and follow.scope == "GLOBAL"
@@ -43,10 +55,15 @@ def test_labelbox_message_level_flag() -> None:
     assert q.scope == "MESSAGE"
 
 
-@pytest.mark.parametrize("bad", [
-    {}, {"classifications": [{"type": "radio"}]}, {"classifications": [{"name": "a", "type": "polygon"}]},
-    {"classifications": [{"name": "a", "type": "radio", "scope": "everywhere", "options": [{"value": "x"}]}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"classifications": [{"type": "radio"}]},
+        {"classifications": [{"name": "a", "type": "polygon"}]},
+        {"classifications": [{"name": "a", "type": "radio", "scope": "everywhere", "options": [{"value": "x"}]}]},
+    ],
+)
 def test_labelbox_refusals_name_the_path(bad: object) -> None:
     with pytest.raises(Invalid) as err:
         from_labelbox(bad)
@@ -66,10 +83,16 @@ def test_dataloop_fixture() -> None:
     assert by_id["notes"].kind == "TEXT"
 
 
-@pytest.mark.parametrize("bad", [
-    "nope", {"attributes": [{"type": "range"}]}, {"attributes": [{"key": "a", "type": "range", "range": {}}]},
-    {"attributes": [{"key": "a", "type": "options", "values": []}]}, {"attributes": [{"key": "a", "type": "sketch"}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "nope",
+        {"attributes": [{"type": "range"}]},
+        {"attributes": [{"key": "a", "type": "range", "range": {}}]},
+        {"attributes": [{"key": "a", "type": "options", "values": []}]},
+        {"attributes": [{"key": "a", "type": "sketch"}]},
+    ],
+)
 def test_dataloop_refusals(bad: object) -> None:
     with pytest.raises(Invalid):
         from_dataloop(bad)

@@ -26,13 +26,25 @@ from preflog_labeling.domain.project import ProjectState
 
 ROW = DataRow(
     messages=[Message(id="m1", role="user", content=[Part(kind="text", value="q")])],
-    prompts=[PromptPoint(id="p", after_message_id="m1", responses=[
-        Response(id=f"r{i}", title=f"R{i}", content=[Part(kind="text", value=str(i))]) for i in range(3)])],
+    prompts=[
+        PromptPoint(
+            id="p",
+            after_message_id="m1",
+            responses=[
+                Response(id=f"r{i}", title=f"R{i}", content=[Part(kind="text", value=str(i))]) for i in range(3)
+            ],
+        )
+    ],
 )
 PROJECT = ProjectState(
-    project_id="proj", exists=True, ontology_version=1, settings=ProjectSettings(),
-    questions=(Question(id="q1", title="q1", kind="RADIO", options=[Option(value="a"), Option(value="b")]),
-               Question(id="q2", title="q2", kind="YES_NO")),
+    project_id="proj",
+    exists=True,
+    ontology_version=1,
+    settings=ProjectSettings(),
+    questions=(
+        Question(id="q1", title="q1", kind="RADIO", options=[Option(value="a"), Option(value="b")]),
+        Question(id="q2", title="q2", kind="YES_NO"),
+    ),
 )
 
 op = st.one_of(
@@ -45,7 +57,9 @@ op = st.one_of(
 
 
 def started() -> LabelState:
-    event = LabelStarted(label_id="l", task_id="t", project_id="proj", data_row_id="d", author_id="u", ontology_version=1)
+    event = LabelStarted(
+        label_id="l", task_id="t", project_id="proj", data_row_id="d", author_id="u", ontology_version=1
+    )
     return msgspec.structs.replace(evolve(LabelState(label_id="l"), "e0", event), version=0)
 
 

@@ -33,8 +33,12 @@ def sample_row(n_responses: int = 3, n_prompts: int = 1) -> DataRow:
             id=f"p{j}",
             after_message_id="m1",
             responses=[
-                Response(id=f"p{j}r{i}", title=f"Response {i}", content=[Part(kind="text", value=f"answer {i}")],
-                         model_config_name=f"model-{i}")
+                Response(
+                    id=f"p{j}r{i}",
+                    title=f"Response {i}",
+                    content=[Part(kind="text", value=f"answer {i}")],
+                    model_config_name=f"model-{i}",
+                )
                 for i in range(n_responses)
             ],
         )
@@ -57,8 +61,14 @@ class Harness:
     rt: Runtime
     parts: ServiceParts
 
-    async def call(self, who: Identity, op: str, body: Any, response_type: type[T] = Any,  # type: ignore[assignment]
-                   key: str | None = None) -> T:
+    async def call(
+        self,
+        who: Identity,
+        op: str,
+        body: Any,
+        response_type: type[T] = Any,  # type: ignore[assignment]
+        key: str | None = None,
+    ) -> T:
         ctx = CallContext(identity=who, idempotency_key=key, user_agent="pytest")
         return await self.rt.rpc.call("labeling", op, body, ctx=ctx, response_type=response_type)
 
@@ -72,9 +82,18 @@ class Harness:
         ids = [str(uuid.uuid4()) for _ in range(n)]
         writes = [StreamWrite(stream_name("dataset", dataset_id), [DatasetCreated(dataset_id=dataset_id, name="d")])]
         writes += [
-            StreamWrite(stream_name("datarow", i), [DataRowImported(
-                data_row_id=i, dataset_id=dataset_id, global_key=f"gk-{i}", row=row or sample_row(),
-                source_format="native")])
+            StreamWrite(
+                stream_name("datarow", i),
+                [
+                    DataRowImported(
+                        data_row_id=i,
+                        dataset_id=dataset_id,
+                        global_key=f"gk-{i}",
+                        row=row or sample_row(),
+                        source_format="native",
+                    )
+                ],
+            )
             for i in ids
         ]
         await self.rt.store.append(writes, org_id=org.org_id, metadata=INGEST)
@@ -82,35 +101,59 @@ class Harness:
         return dataset_id, ids
 
     async def _count_rows(self, ids: list[str]) -> int:
-        return int(await self.rt.pool.fetchval(
-            "select count(*) from labeling.data_rows where data_row_id = any($1::text[])", ids))
+        return int(
+            await self.rt.pool.fetchval(
+                "select count(*) from labeling.data_rows where data_row_id = any($1::text[])", ids
+            )
+        )
 
     async def import_prelabels(self, org: Org, project_id: str, data_row_id: str, prelabels: list[PreLabel]) -> None:
         await self.rt.store.append(
-            StreamWrite(stream_name("prelabels", str(uuid.uuid4())), [PreLabelsImported(
-                project_id=project_id, data_row_id=data_row_id, prelabels=prelabels)]),
-            org_id=org.org_id, metadata=INGEST,
+            StreamWrite(
+                stream_name("prelabels", str(uuid.uuid4())),
+                [PreLabelsImported(project_id=project_id, data_row_id=data_row_id, prelabels=prelabels)],
+            ),
+            org_id=org.org_id,
+            metadata=INGEST,
         )
 
         async def seen() -> int:
-            return int(await self.rt.pool.fetchval(
-                "select count(*) from labeling.prelabels where project_id = $1 and data_row_id = $2",
-                project_id, data_row_id))
+            return int(
+                await self.rt.pool.fetchval(
+                    "select count(*) from labeling.prelabels where project_id = $1 and data_row_id = $2",
+                    project_id,
+                    data_row_id,
+                )
+            )
 
         await eventually(seen, 1)
 
-    async def project(self, org: Org, *, members: dict[str, str] | None = None, rows: int = 3,
-                      row: DataRow | None = None, **create: Any) -> tuple[api.ProjectView, list[str]]:
+    async def project(
+        self,
+        org: Org,
+        *,
+        members: dict[str, str] | None = None,
+        rows: int = 3,
+        row: DataRow | None = None,
+        **create: Any,
+    ) -> tuple[api.ProjectView, list[str]]:
         """A project with ``rows`` rows in one batch and the given members (user id -> role)."""
         create.setdefault("name", "p")
         project = await self.call(org.admin, "create_project", api.CreateProjectRequest(**create), api.ProjectView)
         for user_id, role in (members or {}).items():
-            await self.call(org.admin, "add_project_member",
-                            api.AddProjectMemberRequest(project_id=project.id, user_id=user_id, role=role))
+            await self.call(
+                org.admin,
+                "add_project_member",
+                api.AddProjectMemberRequest(project_id=project.id, user_id=user_id, role=role),
+            )
         dataset_id, ids = await self.import_rows(org, rows, row)
         if rows:
-            await self.call(org.admin, "add_data_rows_to_project",
-                            api.AddDataRowsRequest(project_id=project.id, dataset_id=dataset_id), api.BatchView)
+            await self.call(
+                org.admin,
+                "add_data_rows_to_project",
+                api.AddDataRowsRequest(project_id=project.id, dataset_id=dataset_id),
+                api.BatchView,
+            )
         return project, ids
 
     sample_row = staticmethod(sample_row)
@@ -129,10 +172,14 @@ class Harness:
 
             async def behind(cats: list[str] = cats, name: str = name, runner: Any = runner) -> int:
                 await runner.catch_up()
-                return int(await self.rt.pool.fetchval(
-                    "select count(*) from eventlog.events e, eventlog.checkpoints c where c.name = $2"
-                    " and e.category = any($1::text[]) and (e.tx_id, e.global_position) > (c.tx_id, c.global_position)",
-                    cats, name))
+                return int(
+                    await self.rt.pool.fetchval(
+                        "select count(*) from eventlog.events e, eventlog.checkpoints c where c.name = $2"
+                        " and e.category = any($1::text[]) and (e.tx_id, e.global_position) > (c.tx_id, c.global_position)",
+                        cats,
+                        name,
+                    )
+                )
 
             await eventually(behind, 0)
 

@@ -17,14 +17,16 @@ async def test_parallel_actions_on_one_label_lose_nothing(service: Any) -> None:
     org = service.org()
     ann = org.user()
     questions = [Question(id=f"q{i}", title=f"q{i}", kind="TEXT") for i in range(N)]
-    project, _ = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=1,
-                                       ontology=api.OntologyInput(questions=questions))
+    project, _ = await service.project(
+        org, members={ann.user_id: "ANNOTATOR"}, rows=1, ontology=api.OntologyInput(questions=questions)
+    )
     task = await service.call(ann, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
 
     async def answer(i: int) -> str | None:
         try:
-            await service.call(ann, "answer_question", api.AnswerQuestionRequest(
-                task_id=task.id, question_id=f"q{i}", answer=f"a{i}"))
+            await service.call(
+                ann, "answer_question", api.AnswerQuestionRequest(task_id=task.id, question_id=f"q{i}", answer=f"a{i}")
+            )
         except Conflict:
             return None
         return f"q{i}"

@@ -29,8 +29,12 @@ async def test_priority_then_age(service: Any) -> None:
     ann = org.user()
     project, first_rows = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=2)
     _, urgent = await service.import_rows(org, 1)
-    await service.call(org.admin, "add_data_rows_to_project", api.AddDataRowsRequest(
-        project_id=project.id, data_row_ids=urgent, priority=10), api.BatchView)
+    await service.call(
+        org.admin,
+        "add_data_rows_to_project",
+        api.AddDataRowsRequest(project_id=project.id, data_row_ids=urgent, priority=10),
+        api.BatchView,
+    )
     order = []
     for _ in range(3):
         task = await claim(service, ann, project.id)
@@ -43,12 +47,19 @@ async def test_priority_then_age(service: Any) -> None:
 async def test_adding_the_same_rows_twice_makes_no_new_tasks(service: Any) -> None:
     org = service.org()
     project, rows = await service.project(org, rows=2)
-    batch = await service.call(org.admin, "add_data_rows_to_project", api.AddDataRowsRequest(
-        project_id=project.id, global_keys=[f"gk-{r}" for r in rows]), api.BatchView)
+    batch = await service.call(
+        org.admin,
+        "add_data_rows_to_project",
+        api.AddDataRowsRequest(project_id=project.id, global_keys=[f"gk-{r}" for r in rows]),
+        api.BatchView,
+    )
     assert batch.size == 0
     with pytest.raises(Invalid) as err:
-        await service.call(org.admin, "add_data_rows_to_project", api.AddDataRowsRequest(
-            project_id=project.id, data_row_ids=["missing"]))
+        await service.call(
+            org.admin,
+            "add_data_rows_to_project",
+            api.AddDataRowsRequest(project_id=project.id, data_row_ids=["missing"]),
+        )
     assert "data_row_ids[0]" in err.value.fields
 
 
@@ -65,8 +76,12 @@ async def test_consensus_hands_a_task_to_n_different_annotators_once(service: An
     org = service.org()
     users = [org.user() for _ in range(4)]
     project, _ = await service.project(
-        org, members={u.user_id: "ANNOTATOR" for u in users}, rows=1,
-        quality_mode="CONSENSUS", consensus_label_count=3, consensus_coverage=1.0,
+        org,
+        members={u.user_id: "ANNOTATOR" for u in users},
+        rows=1,
+        quality_mode="CONSENSUS",
+        consensus_label_count=3,
+        consensus_coverage=1.0,
     )
     got = await asyncio.gather(*(claim(service, u, project.id) for u in users))
     holders = [u for u, t in zip(users, got, strict=True) if t is not None]
@@ -82,9 +97,12 @@ async def test_consensus_hands_a_task_to_n_different_annotators_once(service: An
 
 async def test_consensus_coverage_is_a_fraction_of_rows(service: Any) -> None:
     org = service.org()
-    project, _ = await service.project(org, rows=40, quality_mode="CONSENSUS", consensus_label_count=2,
-                                       consensus_coverage=0.5)
-    page = await service.call(org.admin, "list_tasks", api.ListTasksRequest(project_id=project.id, first=500), api.TaskPage)
+    project, _ = await service.project(
+        org, rows=40, quality_mode="CONSENSUS", consensus_label_count=2, consensus_coverage=0.5
+    )
+    page = await service.call(
+        org.admin, "list_tasks", api.ListTasksRequest(project_id=project.id, first=500), api.TaskPage
+    )
     needs = [t.required_labels for t in page.items]
     assert set(needs) == {1, 2} and len(needs) == 40
 
@@ -116,8 +134,11 @@ async def test_expired_leases_return_to_the_queue(service: Any) -> None:
     a, b = org.user(), org.user()
     project, _ = await service.project(org, members={a.user_id: "ANNOTATOR", b.user_id: "ANNOTATOR"}, rows=1)
     # A lease of zero seconds, through the handler itself (the running service leases for 30 min).
-    deps = Deps(store=service.rt.store, pool=service.rt.pool,
-                settings=msgspec.structs.replace(service.rt.settings, lease_seconds=0))
+    deps = Deps(
+        store=service.rt.store,
+        pool=service.rt.pool,
+        settings=msgspec.structs.replace(service.rt.settings, lease_seconds=0),
+    )
     task = await claim_next_task(deps, CallContext(identity=a), api.ProjectRef(project_id=project.id))
     assert task is not None
 
@@ -138,12 +159,22 @@ async def test_rework_from_review_lets_the_author_resubmit(service: Any) -> None
     task = await claim(service, a, project.id)
     await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))
     label = await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
-    review = Metadata(actor_id="reviewer-1", actor_role="REVIEWER", project_id=project.id, task_id=task.id,
-                      label_id=label.id)
-    await service.rt.store.append(StreamWrite(stream_name("workflow", str(uuid.uuid4())), [
-        LabelRejected(label_id=label.id, task_id=task.id, project_id=project.id, reason="wrong crown"),
-        TaskStatusChanged(task_id=task.id, project_id=project.id, from_status="IN_REVIEW", to_status="IN_REWORK"),
-    ]), org_id=org.org_id, metadata=review)
+    review = Metadata(
+        actor_id="reviewer-1", actor_role="REVIEWER", project_id=project.id, task_id=task.id, label_id=label.id
+    )
+    await service.rt.store.append(
+        StreamWrite(
+            stream_name("workflow", str(uuid.uuid4())),
+            [
+                LabelRejected(label_id=label.id, task_id=task.id, project_id=project.id, reason="wrong crown"),
+                TaskStatusChanged(
+                    task_id=task.id, project_id=project.id, from_status="IN_REVIEW", to_status="IN_REWORK"
+                ),
+            ],
+        ),
+        org_id=org.org_id,
+        metadata=review,
+    )
 
     async def status() -> str:
         return str(await service.rt.pool.fetchval("select status from labeling.tasks where task_id = $1", task.id))
@@ -152,14 +183,21 @@ async def test_rework_from_review_lets_the_author_resubmit(service: Any) -> None
     await service.settle()
     view = await service.call(a, "get_task", api.TaskRef(task_id=task.id), api.TaskView)
     assert view.my_label.status == "REJECTED"
-    relabel = await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r1"), api.LabelView)
+    relabel = await service.call(
+        a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r1"), api.LabelView
+    )
     assert relabel.crowns[0].response_id == "p0r1"
     await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
     assert await status() == "IN_REVIEW"
     done = Metadata(actor_id="reviewer-1", actor_role="REVIEWER", project_id=project.id, task_id=task.id)
-    await service.rt.store.append(StreamWrite(stream_name("workflow", str(uuid.uuid4())), [
-        TaskStatusChanged(task_id=task.id, project_id=project.id, from_status="IN_REVIEW", to_status="DONE")
-    ]), org_id=org.org_id, metadata=done)
+    await service.rt.store.append(
+        StreamWrite(
+            stream_name("workflow", str(uuid.uuid4())),
+            [TaskStatusChanged(task_id=task.id, project_id=project.id, from_status="IN_REVIEW", to_status="DONE")],
+        ),
+        org_id=org.org_id,
+        metadata=done,
+    )
     await service.eventually(status, "DONE")
     with pytest.raises(Invalid):
         await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))
@@ -168,8 +206,9 @@ async def test_rework_from_review_lets_the_author_resubmit(service: Any) -> None
 async def test_review_off_marks_done_in_our_read_model(service: Any) -> None:
     org = service.org()
     a = org.user()
-    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=1,
-                                       settings=api.ProjectSettingsPatch(review_required=False))
+    project, _ = await service.project(
+        org, members={a.user_id: "ANNOTATOR"}, rows=1, settings=api.ProjectSettingsPatch(review_required=False)
+    )
     task = await claim(service, a, project.id)
     await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
     proj = await service.call(org.admin, "get_project", api.ProjectRef(project_id=project.id), api.ProjectView)

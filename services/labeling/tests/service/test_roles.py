@@ -40,8 +40,13 @@ async def make_world(service: Any) -> World:
     worker = org.user(f"worker-{org.org_id[:6]}")
     members = {u.user_id: r for r, u in users.items()} | {worker.user_id: "ANNOTATOR"}
     project, _ = await service.project(
-        org, members=members, rows=6, ontology=api.OntologyInput(questions=QUESTIONS),
-        settings=api.ProjectSettingsPatch(allow_response_edit=True, allow_response_add=True, allow_response_delete=True),
+        org,
+        members=members,
+        rows=6,
+        ontology=api.OntologyInput(questions=QUESTIONS),
+        settings=api.ProjectSettingsPatch(
+            allow_response_edit=True, allow_response_add=True, allow_response_delete=True
+        ),
     )
     task = await service.call(worker, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
     users["ADMIN"] = org.user(f"admin2-{org.org_id[:6]}", "ADMIN")  # an org admin who is not a member
@@ -54,8 +59,9 @@ async def make_world(service: Any) -> World:
 
 def _label_op(op: str, task_id: str) -> Any:
     return {
-        "rank_responses": api.RankResponsesRequest(task_id=task_id, ranking=[
-            api.RankInput(response_id=f"p0r{i}", rank=i + 1) for i in range(3)]),
+        "rank_responses": api.RankResponsesRequest(
+            task_id=task_id, ranking=[api.RankInput(response_id=f"p0r{i}", rank=i + 1) for i in range(3)]
+        ),
         "crown_response": api.CrownResponseRequest(task_id=task_id, response_id="p0r0"),
         "edit_response": api.EditResponseRequest(task_id=task_id, response_id="p0r0", content="edited"),
         "add_response": api.AddResponseRequest(task_id=task_id, content="new"),
@@ -68,8 +74,19 @@ def _label_op(op: str, task_id: str) -> Any:
     }[op]
 
 
-LABEL_OPS = ["rank_responses", "crown_response", "edit_response", "add_response", "delete_response",
-             "answer_question", "add_comment", "submit_label", "skip_task", "release_task", "undo"]
+LABEL_OPS = [
+    "rank_responses",
+    "crown_response",
+    "edit_response",
+    "add_response",
+    "delete_response",
+    "answer_question",
+    "add_comment",
+    "submit_label",
+    "skip_task",
+    "release_task",
+    "undo",
+]
 
 
 async def _org_events(service: Any, org_id: str) -> int:
@@ -93,7 +110,9 @@ async def test_label_actions(service: Any, op: str, role: str) -> None:
     world = await make_world(service)
     who = world.users[role]
     if role in LABELERS:
-        task = await service.call(who, "claim_next_task", api.ProjectRef(project_id=world.project.id), api.TaskView | None)
+        task = await service.call(
+            who, "claim_next_task", api.ProjectRef(project_id=world.project.id), api.TaskView | None
+        )
         task_id = task.id
         if op == "undo":
             await service.call(who, "crown_response", _label_op("crown_response", task_id))
@@ -107,32 +126,59 @@ async def test_label_actions(service: Any, op: str, role: str) -> None:
 async def test_claim(service: Any, role: str) -> None:
     world = await make_world(service)
     who = world.users[role]
-    result = await _expect(service, world, role, role in LABELERS, lambda: service.call(
-        who, "claim_next_task", api.ProjectRef(project_id=world.project.id), api.TaskView | None))
+    result = await _expect(
+        service,
+        world,
+        role,
+        role in LABELERS,
+        lambda: service.call(who, "claim_next_task", api.ProjectRef(project_id=world.project.id), api.TaskView | None),
+    )
     if role in LABELERS:
         assert result is not None and result.leased_by == who.user_id
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("op", ["update_ontology", "update_project_settings", "add_project_member",
-                                "add_owner", "add_data_rows_to_project", "requeue_task"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "update_ontology",
+        "update_project_settings",
+        "add_project_member",
+        "add_owner",
+        "add_data_rows_to_project",
+        "requeue_task",
+    ],
+)
 async def test_management(service: Any, op: str, role: str) -> None:
     world = await make_world(service)
     who = world.users[role]
     pid = world.project.id
     if op == "requeue_task":
-        skipped = await service.call(world.users["ANNOTATOR"], "claim_next_task", api.ProjectRef(project_id=pid), api.TaskView)
+        skipped = await service.call(
+            world.users["ANNOTATOR"], "claim_next_task", api.ProjectRef(project_id=pid), api.TaskView
+        )
         await service.call(world.users["ANNOTATOR"], "skip_task", api.SkipTaskRequest(task_id=skipped.id, reason="x"))
     call, body = {
-        "update_ontology": ("update_ontology", api.UpdateOntologyRequest(
-            project_id=pid, ontology=api.OntologyInput(questions=QUESTIONS[:1]))),
-        "update_project_settings": ("update_project_settings", api.UpdateProjectSettingsRequest(
-            project_id=pid, settings=api.ProjectSettingsPatch(rank_mode="SCALE_0_3"))),
-        "add_project_member": ("add_project_member", api.AddProjectMemberRequest(
-            project_id=pid, user_id="newbie", role="ANNOTATOR")),
-        "add_owner": ("add_project_member", api.AddProjectMemberRequest(project_id=pid, user_id="newbie", role="OWNER")),
-        "add_data_rows_to_project": ("add_data_rows_to_project", api.AddDataRowsRequest(
-            project_id=pid, data_row_ids=world.dataset_rows)),
+        "update_ontology": (
+            "update_ontology",
+            api.UpdateOntologyRequest(project_id=pid, ontology=api.OntologyInput(questions=QUESTIONS[:1])),
+        ),
+        "update_project_settings": (
+            "update_project_settings",
+            api.UpdateProjectSettingsRequest(project_id=pid, settings=api.ProjectSettingsPatch(rank_mode="SCALE_0_3")),
+        ),
+        "add_project_member": (
+            "add_project_member",
+            api.AddProjectMemberRequest(project_id=pid, user_id="newbie", role="ANNOTATOR"),
+        ),
+        "add_owner": (
+            "add_project_member",
+            api.AddProjectMemberRequest(project_id=pid, user_id="newbie", role="OWNER"),
+        ),
+        "add_data_rows_to_project": (
+            "add_data_rows_to_project",
+            api.AddDataRowsRequest(project_id=pid, data_row_ids=world.dataset_rows),
+        ),
         "requeue_task": ("requeue_task", api.TaskRef(task_id=skipped.id if op == "requeue_task" else "")),
     }[op]
     allowed = role in ({"OWNER", "ADMIN"} if op == "add_owner" else MANAGERS)
@@ -144,11 +190,21 @@ async def test_seeing(service: Any, role: str) -> None:
     world = await make_world(service)
     who = world.users[role]
     await service.settle()
-    await _expect(service, world, role, role in LABELERS | {"ADMIN"}, lambda: service.call(
-        who, "get_project", api.ProjectRef(project_id=world.project.id), api.ProjectView))
+    await _expect(
+        service,
+        world,
+        role,
+        role in LABELERS | {"ADMIN"},
+        lambda: service.call(who, "get_project", api.ProjectRef(project_id=world.project.id), api.ProjectView),
+    )
     # another annotator's task: reviewers and up only
-    await _expect(service, world, role, role in REVIEWERS, lambda: service.call(
-        who, "get_task", api.TaskRef(task_id=world.worker_task), api.TaskView))
+    await _expect(
+        service,
+        world,
+        role,
+        role in REVIEWERS,
+        lambda: service.call(who, "get_task", api.TaskRef(task_id=world.worker_task), api.TaskView),
+    )
     # batch reads leave out what the caller may not see, across orgs too
     tasks = await service.call(who, "get_tasks", api.IdsRequest(ids=[world.worker_task]), list[api.TaskView])
     assert len(tasks) == (1 if role in REVIEWERS else 0)
@@ -165,7 +221,12 @@ async def test_create_project(service: Any, role: str) -> None:
         made = await service.call(who, "create_project", api.CreateProjectRequest(name="theirs"), api.ProjectView)
         assert made.my_role == "OWNER" and await _org_events(service, world.org.org_id) == before
         return
-    made = await _expect(service, world, role, role == "ADMIN", lambda: service.call(
-        who, "create_project", api.CreateProjectRequest(name="x"), api.ProjectView))
+    made = await _expect(
+        service,
+        world,
+        role,
+        role == "ADMIN",
+        lambda: service.call(who, "create_project", api.CreateProjectRequest(name="x"), api.ProjectView),
+    )
     if made is not None:
         assert [(m.user_id, m.role) for m in made.members] == [(who.user_id, "OWNER")]

@@ -2,7 +2,8 @@
 
 - ``dataset`` / ``datarow`` (ingest): datasets and canonical data rows into our own tables.
 - ``prelabels`` (ingest): pre-labels per project and row, seeded into labels that start later.
-- ``workflow`` (review): task status changes and review decisions on labels.
+- ``workflow`` (review): task status changes and review decisions on labels (applied by
+  ``WorkflowProjection`` reading the log by category; see bootstrap).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DataRowImported, DatasetCreated, PreLabelsImported

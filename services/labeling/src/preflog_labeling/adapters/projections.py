@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
+
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectArchived, ProjectCreated
-
+from preflog_labeling.adapters.consumers import learn_workflow
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
 
@@ -102,3 +103,19 @@ class ProjectIndexProjection:
                 )
             elif isinstance(event, ProjectArchived):
                 await conn.execute(f"update {projects} set archived = true where project_id = $1", event.project_id)
+
+
+class WorkflowProjection:
+    """Review's task status changes and label decisions into the queue tables.
+
+    It updates rows the command handlers also write (tasks.status, assignments.label_status),
+    so it has no tables of its own to rebuild; it only moves forward.
+    """
+
+    name = "labeling_workflow"
+    categories: Sequence[str] | None = ("workflow",)
+    tables: Sequence[str] = ()
+
+    async def apply(self, conn: Conn, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
+        for rec in events:
+            await learn_workflow(conn, rec)

@@ -6,10 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from preflog_contracts.rpc import labeling as api
-from preflog_messaging import CallContext, RpcServer
-
 from preflog_labeling.handlers import actions, history, projects, queue, reads
 from preflog_labeling.handlers.state import Deps
+from preflog_messaging import CallContext, RpcServer
 
 OPERATIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[Any]]]] = {
     "create_project": (api.CreateProjectRequest, projects.create_project),

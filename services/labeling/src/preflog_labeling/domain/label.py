@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.events.base import Event, decode_event_data, encode_event, event_types
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.labels import (

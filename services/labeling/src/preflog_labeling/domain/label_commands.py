@@ -27,7 +27,6 @@ from preflog_contracts.events.labels import (
     Target,
 )
 from preflog_contracts.rpc.labeling import RankInput
-
 from preflog_labeling.domain.label import LabelState
 from preflog_labeling.domain.label_content import (
     LabelContent,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow, Part
 from preflog_contracts.events.labels import (
     Answer,
@@ -29,7 +30,6 @@ from preflog_contracts.events.labels import (
     ResponsesRanked,
     Target,
 )
-
 from preflog_labeling.domain.label import LabelState
 
 

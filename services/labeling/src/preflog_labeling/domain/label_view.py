@@ -20,7 +20,6 @@ from preflog_contracts.rpc.labeling import (
     ResponseEditView,
     ResponseView,
 )
-
 from preflog_labeling.domain.label import LabelState
 from preflog_labeling.domain.label_content import (
     LabelContent,

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 
 import msgspec
+
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.projects import (
@@ -20,7 +21,6 @@ from preflog_contracts.events.projects import (
     Question,
 )
 from preflog_contracts.rpc.labeling import OntologyInput, ProjectSettingsPatch
-
 from preflog_labeling.domain.ontology import check_questions
 from preflog_labeling.domain.ontology_formats import from_dataloop, from_labelbox
 from preflog_labeling.domain.roles import PROJECT_ROLES

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+
 from preflog_contracts.errors import Forbidden, Invalid
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import (

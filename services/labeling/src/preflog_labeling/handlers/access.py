@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from preflog_contracts.errors import Forbidden
 from preflog_contracts.identity import Identity
-
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, effective_role, is_allowed
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Conflict, Forbidden, NotFound, WrongExpectedVersion
@@ -32,8 +33,6 @@ from preflog_contracts.rpc.labeling import (
     TaskRef,
 )
 from preflog_eventstore import StreamWrite
-from preflog_messaging import CallContext
-
 from preflog_labeling.domain import label_commands as decide
 from preflog_labeling.domain.label import LabelState, evolve
 from preflog_labeling.domain.label_view import label_view
@@ -42,8 +41,21 @@ from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.state import Deps
+from preflog_messaging import CallContext
 
 RETRIES = 5
+# The task row, the caller's assignment, and the current versions of the project and label
+# streams in one round trip: when the cached folded states are at those versions (the usual
+# case) nothing else is read before deciding. The append's expected version still guards.
+_ACTION_FACTS = (
+    "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status,"
+    " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'project-' || t.project_id)"
+    " as project_version,"
+    " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'label-' || a.label_id)"
+    " as label_version"
+    " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
+    " where t.task_id = $1 and t.org_id = $2"
+)
 Decide = Callable[[LabelState, ProjectState, DataRow], Event]
 
 
@@ -62,17 +74,12 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
     if seen:
         return msgspec.convert(first, LabelView)
     for _ in range(RETRIES):
-        task = await deps.pool.fetchrow(
-            "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status"
-            " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
-            " where t.task_id = $1 and t.org_id = $2",
-            task_id,
-            ident.org_id,
-            ident.user_id,
-        )
+        task = await deps.pool.fetchrow(_ACTION_FACTS, task_id, ident.org_id, ident.user_id)
         if task is None:
             raise NotFound("task not found")
-        project = await deps.project(task["project_id"], ident.org_id)
+        project = deps.cached_project(task["project_id"], ident.org_id, task["project_version"]) or (
+            await deps.project(task["project_id"], ident.org_id)
+        )
         role = require(project, ident, Permission.ANNOTATE)
         now = datetime.now(UTC)
         check_can_act(
@@ -83,7 +90,10 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
             lease_expires_at=task["lease_expires_at"],
             now=now,
         )
-        label = with_review_status(await deps.label(task["label_id"], ident.org_id), task["label_status"])
+        label = deps.cached_label(task["label_id"], ident.org_id, task["label_version"]) or (
+            await deps.label(task["label_id"], ident.org_id)
+        )
+        label = with_review_status(label, task["label_status"])
         row = await deps.data_row(task["data_row_id"], ident.org_id)
         event = decide_fn(label, project, row.row)
         event_id = str(uuid.uuid4())
@@ -95,7 +105,7 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
                 org_id=ident.org_id,
                 metadata=ctx.metadata(role, project_id=label.project_id, task_id=task_id, label_id=label.label_id),
                 idempotency_key=ctx.idempotency_key,
-                result=msgspec.to_builtins(view),
+                result=msgspec.to_builtins(view) if ctx.idempotency_key else None,
             )
         except WrongExpectedVersion:
             continue
@@ -198,7 +208,9 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 lease_expires_at=task["lease_expires_at"],
                 now=now,
             )
-            label = with_review_status(await deps.label(task["label_id"], ident.org_id, conn=conn), task["label_status"])
+            label = with_review_status(
+                await deps.label(task["label_id"], ident.org_id, conn=conn), task["label_status"]
+            )
             if label.author_id != ident.user_id:
                 raise Forbidden("only the label's author submits it")
             row = await deps.data_row(task["data_row_id"], ident.org_id, conn=conn)

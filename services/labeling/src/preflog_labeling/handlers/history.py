@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.errors import NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.rpc.labeling import HistoryEntry, LeaseView, TaskAsOfRequest, TaskRef, TaskView
-from preflog_messaging import CallContext
-
 from preflog_labeling.domain import task as task_domain
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.reads import row_view
 from preflog_labeling.handlers.state import Deps
+from preflog_messaging import CallContext
 
 _any: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 REVIEW_TYPES = ["TaskStatusChanged", "LabelApproved", "LabelRejected"]
@@ -126,9 +126,15 @@ async def task_history(deps: Deps, ctx: CallContext, req: TaskRef) -> list[Histo
         after = page[-1].global_position
     return [
         HistoryEntry(
-            event_id=r.event_id, type=r.event_type, stream_name=r.stream_name, position=r.global_position,
-            occurred_at=r.recorded_at, actor_id=r.metadata.actor_id, actor_role=r.metadata.actor_role,
-            data=_any.decode(r.data), correlation_id=r.metadata.correlation_id,
+            event_id=r.event_id,
+            type=r.event_type,
+            stream_name=r.stream_name,
+            position=r.global_position,
+            occurred_at=r.recorded_at,
+            actor_id=r.metadata.actor_id,
+            actor_role=r.metadata.actor_role,
+            data=_any.decode(r.data),
+            correlation_id=r.metadata.correlation_id,
         )
         for r in sorted(recs.values(), key=lambda r: r.global_position)
     ]

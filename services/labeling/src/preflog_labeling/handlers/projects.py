@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
+
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound, WrongExpectedVersion
 from preflog_contracts.events.base import Event
@@ -27,12 +28,11 @@ from preflog_contracts.rpc.labeling import (
     UpdateProjectSettingsRequest,
 )
 from preflog_eventstore import NO_STREAM, StreamWrite
-from preflog_messaging import CallContext
-
 from preflog_labeling.domain import project as domain
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require, role_in
 from preflog_labeling.handlers.state import Deps
+from preflog_messaging import CallContext
 
 RETRIES = 5
 MAX_BATCH = 50_000

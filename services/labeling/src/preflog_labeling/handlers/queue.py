@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 import structlog
+
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.errors import Forbidden, Invalid, NotFound
 from preflog_contracts.events.base import Event
@@ -27,14 +28,13 @@ from preflog_contracts.events.labels import (
 from preflog_contracts.identity import SYSTEM_ACTOR
 from preflog_contracts.rpc.labeling import ProjectRef, SkipTaskRequest, TaskRef, TaskView
 from preflog_eventstore import ANY, NO_STREAM, StreamWrite
-from preflog_messaging import CallContext
-
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.reads import task_views
 from preflog_labeling.handlers.state import Conn, Deps
+from preflog_messaging import CallContext
 
 log = structlog.get_logger(__name__)
 _prelabel_decoder = msgspec.json.Decoder(list[dict])  # type: ignore[type-arg]
@@ -157,19 +157,23 @@ async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Recor
         task = await conn.fetchrow(
             f"select t.task_id, t.data_row_id from labeling.tasks t where {_CLAIMABLE}"
             " order by t.priority desc, t.seq limit 1 for update skip locked",
-            project_id, user_id,
+            project_id,
+            user_id,
         )
         if task is not None:
             return task
         busy = await conn.fetchval(
             f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1",
-            project_id, user_id,
+            project_id,
+            user_id,
         )
         if busy is None:
             return None
         task = await conn.fetchrow(
             f"select t.task_id, t.data_row_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE} for update",
-            project_id, user_id, busy,
+            project_id,
+            user_id,
+            busy,
         )
         if task is not None:
             return task

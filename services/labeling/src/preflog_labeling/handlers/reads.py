@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
+
 from preflog_contracts.errors import NotFound
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.labeling import (
@@ -18,13 +19,12 @@ from preflog_contracts.rpc.labeling import (
     TaskRef,
     TaskView,
 )
-from preflog_messaging import CallContext
-
 from preflog_labeling.domain.label_view import data_row_view
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.state import Conn, Deps, RowRecord
+from preflog_messaging import CallContext
 
 _label_decoder = msgspec.json.Decoder(LabelView)
 MAX_IDS = 500

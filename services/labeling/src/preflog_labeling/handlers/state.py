@@ -15,15 +15,15 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
+
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_eventstore import EventStore
-from preflog_settings import Settings
-
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain import project as project_domain
+from preflog_settings import Settings
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, pooled or not."""
@@ -98,6 +98,19 @@ class Deps:
         if until is None:
             self.projects.put(project_id, (org_id, state))
         return state
+
+    def cached_project(self, project_id: str, org_id: str, version: int | None) -> project_domain.ProjectState | None:
+        """The cached state if it is at ``version`` (the stream's current version), else None."""
+        hit = self.projects.get(project_id)
+        if hit is None or hit[0] != org_id or version is None or hit[1].version != version:
+            return None
+        return hit[1]
+
+    def cached_label(self, label_id: str, org_id: str, version: int | None) -> label_domain.LabelState | None:
+        hit = self.labels.get(label_id)
+        if hit is None or hit[0] != org_id or version is None or hit[1].version != version:
+            return None
+        return hit[1]
 
     def remember_project(self, org_id: str, state: project_domain.ProjectState) -> None:
         self.projects.put(state.project_id, (org_id, state))
