@@ -15,6 +15,7 @@ import uvicorn
 from preflog_cli import infra
 from preflog_cli.demo import add_demo_parser, run_demo
 from preflog_cli.export_command import add_export_parser
+from preflog_cli.import_command import add_import_parser
 from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
@@ -173,6 +174,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True, help="the user's email")
     create.add_argument("--name", default="cli", help="a name to tell the token apart")
     add_demo_parser(sub)
+    add_import_parser(sub)  # sets ``run``: it calls the ingest service over NATS
     add_export_parser(sub)  # sets ``run``: it talks to a running gateway over HTTP
     return p
 
