@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -248,10 +247,12 @@ async def main(seconds: float, annotators: int) -> None:
         "PREFLOG_LOG_LEVEL": "warning",
         "PREFLOG_LOG_FORMAT": "json",
     }
-    child = subprocess.Popen([sys.executable, __file__, "--serve"], env=env, stdout=subprocess.PIPE)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", env=env, stdout=asyncio.subprocess.PIPE
+    )
     try:
         assert child.stdout is not None
-        await asyncio.get_running_loop().run_in_executor(None, child.stdout.readline)
+        await child.stdout.readline()  # "ready"
         settings = load_settings(env)
         rt = await open_runtime(settings, pool_max=40)
         org = str(uuid.uuid4())
@@ -296,7 +297,8 @@ async def main(seconds: float, annotators: int) -> None:
                 org_id=org,
                 metadata=ingest,
             )
-        while await rt.pool.fetchval("select count(*) from labeling.data_rows") < rows:
+        # The consumer fills the table from JetStream; there is nothing to wait on but the table.
+        while await rt.pool.fetchval("select count(*) from labeling.data_rows") < rows:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         await rt.rpc.call(
             "labeling",
@@ -370,8 +372,8 @@ async def main(seconds: float, annotators: int) -> None:
     finally:
         child.send_signal(signal.SIGTERM)
         try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(child.wait(), 20)
+        except TimeoutError:
             child.kill()
         admin = await asyncpg.connect(infra.admin_dsn)
         await admin.execute(f'drop database if exists "{db}" with (force)')

@@ -77,7 +77,7 @@ def test_dataloop_fixture() -> None:
     helpful = by_id["helpfulness"]
     assert helpful.kind == "SCALE" and (helpful.min, helpful.max, helpful.step) == (1, 5, 1)
     assert helpful.scope == "RESPONSE" and helpful.required
-    assert by_id["issues"].kind == "CHECKLIST" and [o.value for o in by_id["issues"].options][0] == "factual error"
+    assert by_id["issues"].kind == "CHECKLIST" and by_id["issues"].options[0].value == "factual error"
     assert by_id["tone"].kind == "RADIO" and not by_id["tone"].required
     assert by_id["safe"].kind == "YES_NO" and by_id["safe"].required
     assert by_id["notes"].kind == "TEXT"

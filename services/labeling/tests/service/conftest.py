@@ -175,7 +175,8 @@ class Harness:
                 return int(
                     await self.rt.pool.fetchval(
                         "select count(*) from eventlog.events e, eventlog.checkpoints c where c.name = $2"
-                        " and e.category = any($1::text[]) and (e.tx_id, e.global_position) > (c.tx_id, c.global_position)",
+                        " and e.category = any($1::text[])"
+                        " and (e.tx_id, e.global_position) > (c.tx_id, c.global_position)",
                         cats,
                         name,
                     )

@@ -66,7 +66,8 @@ class LabelProjection:
             f"insert into {table} (label_id, org_id, task_id, project_id, author_id, version, state, view, updated_at)"
             " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9) on conflict (label_id) do update set"
             " task_id = excluded.task_id, project_id = excluded.project_id, author_id = excluded.author_id,"
-            " version = excluded.version, state = excluded.state, view = excluded.view, updated_at = excluded.updated_at",
+            " version = excluded.version, state = excluded.state, view = excluded.view,"
+            " updated_at = excluded.updated_at",
             out,
         )
 

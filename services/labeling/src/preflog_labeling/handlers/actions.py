@@ -189,7 +189,8 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         async with deps.pool.acquire() as conn, conn.transaction():
             task = await conn.fetchrow(
                 "select t.project_id, t.data_row_id, t.status, t.submitted_labels, t.required_labels, a.label_id,"
-                " a.lease_expires_at, a.leased_at, a.label_status from labeling.tasks t left join labeling.assignments a"
+                " a.lease_expires_at, a.leased_at, a.label_status from labeling.tasks t"
+                " left join labeling.assignments a"
                 " on a.task_id = t.task_id and a.user_id = $3 where t.task_id = $1 and t.org_id = $2 for update of t",
                 req.task_id,
                 ident.org_id,
