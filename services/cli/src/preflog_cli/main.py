@@ -105,6 +105,11 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
     if health is not None:
         health.close()
     await stop_parts(parts, tasks, stop)
+    if gateway:
+        from preflog_gateway.gateway import gateway_parts
+
+        # Its read-model loops and live follower, before the pool they use closes.
+        await gateway_parts(runtime).stop()
     await runtime.close()
     if failed:
         raise SystemExit(f"could not serve HTTP on {settings.http_host}:{settings.http_port}")
