@@ -17,15 +17,17 @@ async def test_list_tasks_pages_with_a_cursor(service: Any) -> None:
     seen: list[str] = []
     after = None
     while True:
-        page = await service.call(org.admin, "list_tasks", api.ListTasksRequest(
-            project_id=project.id, first=3, after=after), api.TaskPage)
+        page = await service.call(
+            org.admin, "list_tasks", api.ListTasksRequest(project_id=project.id, first=3, after=after), api.TaskPage
+        )
         seen += [t.id for t in page.items]
         if not page.has_next_page:
             break
         after = page.next_cursor
     assert len(seen) == 7 == len(set(seen))
-    todo = await service.call(org.admin, "list_tasks", api.ListTasksRequest(
-        project_id=project.id, status="DONE"), api.TaskPage)
+    todo = await service.call(
+        org.admin, "list_tasks", api.ListTasksRequest(project_id=project.id, status="DONE"), api.TaskPage
+    )
     assert todo.items == []
 
 
@@ -41,7 +43,8 @@ async def test_batch_gets_answer_in_one_call_and_leave_out_the_invisible(service
     assert [t.id for t in mine] == [ta.id] and service.rt.rpc.calls == calls + 1
     everything = await service.call(org.admin, "get_tasks", api.IdsRequest(ids=[ta.id, tb.id]), list[api.TaskView])
     assert {t.id for t in everything} == {ta.id, tb.id}
-    labels = await service.call(a, "get_labels", api.IdsRequest(ids=[ta.my_label.id, tb.my_label.id]), list[api.LabelView])
+    both = api.IdsRequest(ids=[ta.my_label.id, tb.my_label.id])
+    labels = await service.call(a, "get_labels", both, list[api.LabelView])
     assert [x.id for x in labels] == [ta.my_label.id]
     with pytest.raises(NotFound):
         await service.call(a, "get_label", api.LabelRef(label_id=tb.my_label.id))
@@ -64,8 +67,12 @@ async def test_task_as_of_before_creation_and_for_an_annotator(service: Any) -> 
     before = datetime.now(UTC)
     project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=1)
     task = await service.call(a, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView)
-    assert await service.call(org.admin, "task_as_of", api.TaskAsOfRequest(task_id=task.id, at=before),
-                              api.TaskView | None) is None
+    assert (
+        await service.call(
+            org.admin, "task_as_of", api.TaskAsOfRequest(task_id=task.id, at=before), api.TaskView | None
+        )
+        is None
+    )
     await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r2"))
     now = await service.call(a, "task_as_of", api.TaskAsOfRequest(task_id=task.id, at=datetime.now(UTC)), api.TaskView)
     assert now.my_label.crowns[0].response_id == "p0r2" and now.leased_by == a.user_id
