@@ -86,6 +86,7 @@ LABEL_OPS = [
     "skip_task",
     "release_task",
     "undo",
+    "redo",
 ]
 
 
@@ -114,11 +115,13 @@ async def test_label_actions(service: Any, op: str, role: str) -> None:
             who, "claim_next_task", api.ProjectRef(project_id=world.project.id), api.TaskView | None
         )
         task_id = task.id
-        if op == "undo":
+        if op in ("undo", "redo"):
             await service.call(who, "crown_response", _label_op("crown_response", task_id))
+        if op == "redo":
+            await service.call(who, "undo", api.TaskRef(task_id=task_id))
     else:
         task_id = world.worker_task
-    body = api.TaskRef(task_id=task_id) if op == "undo" else _label_op(op, task_id)
+    body = api.TaskRef(task_id=task_id) if op in ("undo", "redo") else _label_op(op, task_id)
     await _expect(service, world, role, role in LABELERS, lambda: service.call(who, op, body))
 
 
@@ -208,6 +211,22 @@ async def test_seeing(service: Any, role: str) -> None:
     # batch reads leave out what the caller may not see, across orgs too
     tasks = await service.call(who, "get_tasks", api.IdsRequest(ids=[world.worker_task]), list[api.TaskView])
     assert len(tasks) == (1 if role in REVIEWERS else 0)
+    await _expect(
+        service,
+        world,
+        role,
+        role in REVIEWERS,
+        lambda: service.call(who, "task_history", api.TaskRef(task_id=world.worker_task), list[api.HistoryEntry]),
+    )
+    page = await _expect(
+        service,
+        world,
+        role,
+        role in LABELERS | {"ADMIN"},
+        lambda: service.call(who, "list_tasks", api.ListTasksRequest(project_id=world.project.id), api.TaskPage),
+    )
+    if page is not None:  # annotators list only tasks they have a label on
+        assert (world.worker_task in [t.id for t in page.items]) == (role in REVIEWERS)
     listed = await service.call(who, "list_projects", api.ListProjectsRequest(), api.ProjectPage)
     assert (world.project.id in [p.id for p in listed.items]) == (role in LABELERS | {"ADMIN"})
 
