@@ -52,18 +52,22 @@ class LiveEvents:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._nats_sub: Subscription | None = None
+        # The first subscriptions may start the follower concurrently; two followers would
+        # deliver every event twice.
+        self._starting = asyncio.Lock()
         store.on_append.append(self._wake.set)
 
     async def start(self) -> None:
-        if self._task is not None:
-            return
-        self.cursor = await self._log_end()
-        if self.nc is not None:
-            with contextlib.suppress(Exception):
-                self._nats_sub = await self.nc.subscribe(
-                    f"{self.namespace}.events.>", cb=self._on_nats
-                )
-        self._task = asyncio.create_task(self._follow(), name="gateway:live-events")
+        async with self._starting:
+            if self._task is not None:
+                return
+            self.cursor = await self._log_end()
+            if self.nc is not None:
+                with contextlib.suppress(Exception):
+                    self._nats_sub = await self.nc.subscribe(
+                        f"{self.namespace}.events.>", cb=self._on_nats
+                    )
+            self._task = asyncio.create_task(self._follow(), name="gateway:live-events")
 
     async def stop(self) -> None:
         if self._nats_sub is not None:
@@ -147,8 +151,10 @@ class LiveEvents:
                         "this subscription fell too far behind; resubscribe with `after`"
                     )
                 rec = await sub.queue.get()
-                if last is not None and (rec.tx_id, rec.global_position) <= last:
+                at = (rec.tx_id, rec.global_position)
+                if last is not None and at <= last:
                     continue
+                last = at  # commit order only grows: anything not after it was delivered
                 yield rec
         finally:
             self._subscribers.discard(sub)
