@@ -25,6 +25,7 @@ async def on_start(runtime: Runtime) -> list[str]:
         token_secret=settings.bootstrap_token or None,
     )
     if created is None:
+        parts.started = True
         return []
     lines = [
         f"Created organization {created.organization.name!r} and admin {created.admin.email}"
@@ -37,6 +38,7 @@ async def on_start(runtime: Runtime) -> list[str]:
     lines.append("Use it as: Authorization: Bearer <token>")
     if settings.load_demo:
         lines.extend(await first_run_demo(runtime, identity_of(created.admin)))
+    parts.started = True
     return lines
 
 

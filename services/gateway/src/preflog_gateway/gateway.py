@@ -30,6 +30,9 @@ class GatewayParts:
         self.live = LiveEvents(runtime.store, runtime.nc, runtime.settings.namespace)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Set by ``bootstrap.on_start`` once the read models are current and an empty
+        # database has its first org and admin token: /readyz answers 503 until then.
+        self.started = False
 
     @property
     def accounts(self) -> Accounts:

@@ -8,6 +8,7 @@ from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from preflog_gateway.gateway import gateway_parts
 from preflog_messaging.rpc import CallContext, Ping
 from preflog_messaging.runtime import Runtime
 from preflog_settings import SERVICES
@@ -47,6 +48,8 @@ class HealthController(Controller):
     async def readyz(self, runtime: Runtime) -> Response[dict[str, object]]:
         services = tuple(s for s in SERVICES if s != "gateway")
         checks = await readiness(runtime, services)
+        # Serving starts before the bootstrap: until it is done, tokens may not work yet.
+        checks["gateway"] = gateway_parts(runtime).started
         ok = all(checks.values())
         return Response(
             {"ready": ok, "checks": checks},
