@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import msgspec
 import strawberry
 
 from preflog_contracts.errors import Invalid, NotFound
@@ -313,13 +314,16 @@ async def add_comment(
 async def review_action(
     info: strawberry.Info, op: str, body: Any, label_id: str, key: str | None
 ) -> Label:
-    """A review action, answered with the label as labeling now shows it."""
+    """A review action, answered with the label as labeling now shows it, with the status the
+    decision gave it (labeling learns the decision from review's events a moment later)."""
     ctx = ctx_of(info)
-    await ctx.call("review", op, body, response_type=rev.LabelReviewView, idempotency_key=key)
+    decided = await ctx.call(
+        "review", op, body, response_type=rev.LabelReviewView, idempotency_key=key
+    )
     view = await ctx.call(
         "labeling", "get_label", lab.LabelRef(label_id=label_id), response_type=lab.LabelView
     )
-    return Label.of(view)
+    return Label.of(msgspec.structs.replace(view, status=decided.status))
 
 
 async def issue_action(info: strawberry.Info, op: str, body: Any, key: str | None) -> Issue:
