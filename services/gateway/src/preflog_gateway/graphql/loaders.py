@@ -7,8 +7,8 @@ page of N tasks with data rows, labels, scores and reviews costs a bounded numbe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -18,6 +18,28 @@ from preflog_gateway.accounts.records import UserRecord
 
 if TYPE_CHECKING:
     from preflog_gateway.graphql.context import GatewayContext
+
+
+V = TypeVar("V")
+
+
+async def unknown_to_review_as_empty(
+    ids: Sequence[str], fetch: Callable[[Sequence[str]], Awaitable[list[V]]], empty: V
+) -> list[V]:
+    """``fetch(ids)``, where a label the review service does not know is ``empty``.
+
+    Labels come from labeling, which already checked the caller may see them; review learns
+    of a label from labeling's events a moment later. Until then it answers NOT_FOUND, which
+    for a batch would fail every label of the page (e.g. ``reviews`` on the label a first
+    ``rankResponses`` just returned). So on NOT_FOUND ask again one label at a time.
+    """
+    try:
+        return await fetch(ids)
+    except NotFound:
+        if len(ids) == 1:
+            return [empty]
+        ones = await asyncio.gather(*(unknown_to_review_as_empty([i], fetch, empty) for i in ids))
+        return [one[0] for one in ones]
 
 
 class Loaders:
@@ -83,24 +105,30 @@ class Loaders:
         return [by_id.get(i) for i in ids]
 
     async def _scores(self, ids: Sequence[str]) -> list[review.LabelScore | None]:
-        out = await self._ctx.call(
-            "review",
-            "label_scores",
-            review.LabelScoresRequest(label_ids=list(ids)),
-            response_type=review.LabelScores,
-        )
-        by_id = {s.label_id: s for s in out.labels}
-        return [by_id.get(i) for i in ids]
+        async def fetch(batch: Sequence[str]) -> list[review.LabelScore | None]:
+            out = await self._ctx.call(
+                "review",
+                "label_scores",
+                review.LabelScoresRequest(label_ids=list(batch)),
+                response_type=review.LabelScores,
+            )
+            by_id = {s.label_id: s for s in out.labels}
+            return [by_id.get(i) for i in batch]
+
+        return await unknown_to_review_as_empty(ids, fetch, None)
 
     async def _reviews(self, ids: Sequence[str]) -> list[list[review.ReviewEntry]]:
-        out = await self._ctx.call(
-            "review",
-            "get_reviews",
-            review.GetReviews(label_ids=list(ids)),
-            response_type=review.ReviewHistory,
-        )
-        by_id = {r.label_id: r.reviews for r in out.labels}
-        return [by_id.get(i, []) for i in ids]
+        async def fetch(batch: Sequence[str]) -> list[list[review.ReviewEntry]]:
+            out = await self._ctx.call(
+                "review",
+                "get_reviews",
+                review.GetReviews(label_ids=list(batch)),
+                response_type=review.ReviewHistory,
+            )
+            by_id = {r.label_id: r.reviews for r in out.labels}
+            return [by_id.get(i, []) for i in batch]
+
+        return await unknown_to_review_as_empty(ids, fetch, [])
 
     async def _issues(self, keys: Sequence[tuple[str, str]]) -> list[list[review.IssueView]]:
         # One listing per project (all its issues), split by task.
