@@ -94,7 +94,10 @@ class Page:
 async def chromium_page() -> AsyncIterator[Page]:
     """A fresh headless Chromium (its own profile) with one tab whose Network, Page,
     Runtime and Log events are recorded."""
-    with tempfile.TemporaryDirectory(prefix="preflog-chromium-") as profile:
+    # Helper processes may still touch the profile for a moment after the browser exits.
+    with tempfile.TemporaryDirectory(
+        prefix="preflog-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = await asyncio.create_subprocess_exec(
             str(CHROMIUM),
             *FLAGS,
@@ -123,6 +126,10 @@ async def chromium_page() -> AsyncIterator[Page]:
                     yield page
                 finally:
                     await page.close()
+                    # A graceful close lets Chromium's helper processes finish with the
+                    # profile before it is removed.
+                    with contextlib.suppress(Exception):
+                        await _browser_call(ws, 3, "Browser.close")
         finally:
             process.terminate()
             try:
