@@ -1,0 +1,266 @@
+"""``preflog up`` in a subprocess, and a client that talks to it only over HTTP and WebSocket.
+
+The process gets its own database (copied from the test plugin's migrated template), its own
+NATS namespace, a free port and a known bootstrap token, exactly through the environment
+variables an operator would set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+import websockets
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = (REPO_ROOT / "../shared/fixtures").resolve()
+
+
+def fixture_json(relative: str) -> Any:
+    return json.loads((FIXTURES / relative).read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GraphQLError(AssertionError):
+    """A GraphQL answer with errors where data was expected."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(json.dumps(errors, indent=1)[:2000])
+        self.errors = errors
+
+    @property
+    def code(self) -> str:
+        return str(self.errors[0].get("extensions", {}).get("code"))
+
+
+@dataclass
+class Client:
+    """One frontend session: a token and an HTTP connection to the gateway."""
+
+    http: httpx.AsyncClient
+    token: str
+    user_id: str = ""
+    name: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}", "user-agent": f"e2e/{self.name}"}
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=self.headers,
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``data`` of a successful answer; raises :class:`GraphQLError` otherwise."""
+        body = await self.raw(query, variables)
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error_code(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        """The ``extensions.code`` of the first error (the call must fail)."""
+        body = await self.raw(query, variables)
+        assert body.get("errors"), f"expected an error, got {body}"
+        return str(body["errors"][0]["extensions"]["code"])
+
+
+@dataclass
+class System:
+    url: str
+    ws_url: str
+    admin_token: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    http: httpx.AsyncClient
+    clients: list[Client] = field(default_factory=list)
+
+    def client(self, token: str, user_id: str = "", name: str = "") -> Client:
+        return Client(self.http, token, user_id, name)
+
+    @property
+    def admin(self) -> Client:
+        return self.client(self.admin_token, name="admin")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(read_log(self.log_path).splitlines()[-lines:])
+
+
+def preflog_env(
+    database_url: str, nats_url: str, namespace: str, port: int, token: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a ``preflog up`` on its own database, namespace and port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLOG_")}
+    env.update(
+        PREFLOG_DATABASE_URL=database_url,
+        PREFLOG_NATS_URL=nats_url,
+        PREFLOG_NAMESPACE=namespace,
+        PREFLOG_HTTP_PORT=str(port),
+        PREFLOG_BOOTSTRAP_TOKEN=token,
+        PREFLOG_LOAD_DEMO="false",
+        PREFLOG_LOG_FORMAT="json",
+        PREFLOG_LOG_LEVEL="warning",
+        **extra,
+    )
+    return env
+
+
+def read_log(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+async def wait_ready(
+    http: httpx.AsyncClient, process: asyncio.subprocess.Process, log: Path
+) -> None:
+    """Until ``/readyz`` answers 200 (every service answers); fails if the process dies."""
+    deadline = time.monotonic() + 90
+    last = ""
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            raise RuntimeError(f"preflog up exited with {process.returncode}:\n{read_log(log)}")
+        with contextlib.suppress(httpx.HTTPError):
+            r = await http.get("/readyz")
+            last = r.text
+            if r.status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"preflog up not ready in 90 s (last /readyz: {last})")
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> int:
+    """SIGTERM, then SIGKILL if it has not stopped within 15 s; the exit code."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return int(process.returncode or 0)
+
+
+def open_log(log_dir: Path, port: int) -> tuple[Path, BinaryIO]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"preflog-up-{port}.log"
+    return path, path.open("wb")
+
+
+@contextlib.asynccontextmanager
+async def preflog_up(
+    database_url: str, nats_url: str, log_dir: Path, **extra_env: str
+) -> AsyncIterator[System]:
+    """``preflog up`` as a subprocess, ready; stopped (SIGTERM, then kill) at the end."""
+    port = free_port()
+    token = "pfl_e2e_" + uuid.uuid4().hex
+    namespace = f"e2e{uuid.uuid4().hex[:10]}"
+    env = preflog_env(database_url, nats_url, namespace, port, token, **extra_env)
+    log_path, log = open_log(log_dir, port)
+    with log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "preflog_cli.main",
+            "up",
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await wait_ready(http, process, log_path)
+            yield System(url, f"ws://127.0.0.1:{port}/graphql", token, process, log_path, http)
+    finally:
+        await stop_process(process)
+
+
+class Subscription:
+    """One graphql-transport-ws subscription, as a browser's GraphQL client opens it."""
+
+    def __init__(self, ws: Any, field_name: str) -> None:
+        self.ws = ws
+        self.field_name = field_name
+        self.received: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(
+        cls, ws_url: str, token: str, query: str, variables: dict[str, Any], field_name: str
+    ) -> Subscription:
+        ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack["type"] == "connection_ack", ack
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+        )
+        return cls(ws, field_name)
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        while True:
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if msg["type"] == "ping":
+                await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            assert msg["type"] == "next", msg
+            assert not msg["payload"].get("errors"), msg
+            event = dict(msg["payload"]["data"][self.field_name])
+            self.received.append(event)
+            return event
+
+    async def drain_until(self, done: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Receive until ``done(received)`` is true; everything received so far."""
+        deadline = time.monotonic() + timeout
+        while not done(self.received):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"subscription stalled after {len(self.received)} events: "
+                    f"{[e.get('type') for e in self.received][-10:]}"
+                )
+            await self.next(left)
+        return self.received
+
+    async def silent_for(self, seconds: float) -> bool:
+        try:
+            msg = await asyncio.wait_for(self.ws.recv(), seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected message: {msg}")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.send(json.dumps({"id": "1", "type": "complete"}))
+        await self.ws.close()
