@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 import pytest
 
-from preflog_contracts.envelope import Metadata, RecordedEvent
+from preflog_contracts.envelope import START, Metadata, RecordedEvent
 from preflog_eventstore import ANY, EventStore, ProjectionRunner, StreamWrite, load_checkpoint
 from preflog_testing.waiting import eventually
 
@@ -85,6 +85,8 @@ async def test_failed_batch_moves_no_checkpoint_and_applies_nothing(
         for _ in range(5)
     ]
     failing = CountPerStream(fail_on=results[3].events[0].global_position)
+    # The failing event must be visible to readers first (xmin may be held elsewhere).
+    await eventually(lambda: store.read_all(START), lambda events: len(events) == 5)
     with pytest.raises(RuntimeError):
         await ProjectionRunner(store, failing, batch_size=10).run_once()
     assert await _counts(store) == {}

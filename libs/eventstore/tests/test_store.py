@@ -210,3 +210,34 @@ async def test_query_filters_the_audit_trail(store: EventStore, meta: Metadata) 
     )
     assert await store.query(org_id=str(uuid.uuid4())) == []
     assert isinstance(DatasetCreated, type)
+
+
+async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_broken_transaction(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    stream = f"dataset-{uuid.uuid4()}"
+    async with store.pool.acquire() as first, store.pool.acquire() as second:
+        tx_first, tx_second = first.transaction(), second.transaction()
+        await tx_first.start()
+        await tx_second.start()
+        # Both see an empty stream; the second blocks on the first's position 0 until it
+        # commits, then collides inside its own transaction.
+        await store.append(
+            StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta, conn=first
+        )
+        colliding = asyncio.create_task(
+            store.append(
+                StreamWrite(stream, [dataset_event()], ANY),
+                org_id=org_id,
+                metadata=meta,
+                conn=second,
+            )
+        )
+        await asyncio.sleep(0.2)
+        await tx_first.commit()
+        with pytest.raises(WrongExpectedVersion):
+            await colliding
+        await tx_second.rollback()
+    # Retried from fresh state (as a caller does), it lands after the first.
+    await store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta)
+    assert [e.stream_position for e in await store.read_stream(stream)] == [0, 1]

@@ -186,7 +186,9 @@ class EventStore:
         if idempotency_key is not None:
             metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
         only_any = all(w.expected_version == ANY for w in batch)
-        attempts = _ANY_RETRIES if only_any else 1
+        # Inside a caller's transaction a failed statement has aborted that transaction, so
+        # retrying here is impossible: the caller gets WrongExpectedVersion and redoes it all.
+        attempts = _ANY_RETRIES if only_any and conn is None else 1
         for attempt in range(attempts):
             try:
                 out = await self._append_once(
