@@ -60,8 +60,12 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        # Every loop has stopped by now; a pull subscription would make drain() wait out its
+        # whole 30 s timeout, so drain briefly and close.
         with contextlib.suppress(Exception):
-            await self.nc.drain()
+            await asyncio.wait_for(self.nc.drain(), 2)
+        with contextlib.suppress(Exception):
+            await self.nc.close()
         await self.pool.close()
 
 

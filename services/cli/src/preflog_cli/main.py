@@ -75,7 +75,6 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
             ws="auto",
         )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         serving = asyncio.create_task(server.serve())
         # uvicorn logs a failed bind (port taken) and returns: then the whole process stops.
         serving.add_done_callback(lambda _: stop.set())
