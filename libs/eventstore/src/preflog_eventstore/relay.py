@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
+from preflog_eventstore.projections import wait_for_appends
 from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
@@ -105,6 +106,7 @@ class Relay:
         batch_size: int = 2000,
         poll_interval: float = 0.02,
         publish_timeout: float = 5.0,
+        coalesce_seconds: float = 0.005,
     ) -> None:
         self.store = store
         self.js = js
@@ -112,6 +114,7 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
+        self.coalesce_seconds = coalesce_seconds
         self.checkpoint_name = f"relay:{namespace}"
         self.lock_key = zlib.crc32(self.checkpoint_name.encode())
         self._wake = asyncio.Event()
@@ -162,11 +165,7 @@ class Relay:
         while not stop.is_set():
             sent = await self.relay_once(conn)
             if sent < self.batch_size:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

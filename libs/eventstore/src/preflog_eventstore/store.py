@@ -405,15 +405,20 @@ class EventStore:
 
 
 async def load_checkpoint(conn: Conn, name: str, *, lock: bool = False) -> Cursor:
-    """The named reader's cursor (created at the start if missing); ``lock`` holds its row."""
-    await conn.execute(
-        "insert into eventlog.checkpoints (name) values ($1) on conflict do nothing", name
-    )
-    row = await conn.fetchrow(
+    """The named reader's cursor (created at the start if missing); ``lock`` holds its row.
+
+    One round trip in the usual case (the row exists): readers call this for every batch.
+    """
+    sql = (
         "select tx_id::text::bigint, global_position from eventlog.checkpoints where name = $1"
-        + (" for update" if lock else ""),
-        name,
+        + (" for update" if lock else "")
     )
+    row = await conn.fetchrow(sql, name)
+    if row is None:
+        await conn.execute(
+            "insert into eventlog.checkpoints (name) values ($1) on conflict do nothing", name
+        )
+        row = await conn.fetchrow(sql, name)
     assert row is not None
     return Cursor(row[0], row[1])
 
