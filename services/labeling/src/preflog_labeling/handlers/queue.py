@@ -72,7 +72,9 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             now,
         )
         if held is not None:
-            return await _one_view(deps, ctx, held)
+            # On this connection: a second one from the pool while holding this one starves
+            # the pool when as many lease holders claim at once (every claim then hangs).
+            return await _one_view(deps, ctx, held, conn=conn)
         task = await _next_task(conn, req.project_id, ident.user_id)
         if task is None:
             return None
