@@ -223,14 +223,9 @@ async def start_preflog(log: Path) -> tuple[Running, str, Callable[[], Awaitable
         # The bench measures capacity, not the per-token limit (6,000/min by default).
         PREFLOG_RATE_LIMIT_PER_MINUTE="100000000",
     )
-    # BENCH_PROFILE=<file>: the system runs under cProfile and writes its stats there.
-    profile = (
-        ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if "BENCH_PROFILE" in env else []
-    )
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *profile,
             "-m",
             "preflog_cli.main",
             "up",
