@@ -241,3 +241,32 @@ async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_brok
     # Retried from fresh state (as a caller does), it lands after the first.
     await store.append(StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta)
     assert [e.stream_position for e in await store.read_stream(stream)] == [0, 1]
+
+
+async def test_concurrent_appends_each_get_their_own_outcome(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    # Arriving together, these share statements (group commit); a stale one among them must
+    # fail alone, and every other must land exactly once at its own position.
+    streams = [f"dataset-{uuid.uuid4()}" for _ in range(40)]
+    for s in streams[:5]:
+        await store.append(
+            StreamWrite(s, [dataset_event()], NO_STREAM), org_id=org_id, metadata=meta
+        )
+    calls = [
+        store.append(
+            StreamWrite(s, [dataset_event(), dataset_event()], NO_STREAM),
+            org_id=org_id,
+            metadata=meta,
+        )
+        for s in streams
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for s, outcome in zip(streams, outcomes, strict=True):
+        if s in streams[:5]:
+            assert isinstance(outcome, WrongExpectedVersion)
+            assert len(await store.read_stream(s)) == 1
+        else:
+            assert not isinstance(outcome, BaseException)
+            assert [e.stream_name for e in outcome.events] == [s, s]
+            assert [e.stream_position for e in await store.read_stream(s)] == [0, 1]

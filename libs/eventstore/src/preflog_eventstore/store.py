@@ -33,6 +33,7 @@ NO_STREAM: Final = -1
 
 _POSITION_KEY = "events_stream_name_stream_position_key"
 _EVENT_ID_KEY = "events_event_id_key"
+_GROUP_MAX_EVENTS_PER_COMMAND = 4
 
 # Positions are computed in SQL from each stream's current version; a stream not at its
 # expected version (-2 = any) makes the statement raise. Caller-chosen event ids that exist
@@ -54,9 +55,11 @@ _APPEND_BODY = """
       from cur)
 insert into eventlog.events
   (stream_name, stream_position, event_type, schema_version, org_id, data, metadata, event_id)
-select r.s, cur.version + 1 + r.off, r.t, r.v, $9::uuid, r.d::jsonb, $10::jsonb, r.i
-  from unnest($3::text[], $4::bigint[], $5::text[], $6::smallint[], $7::text[], $8::uuid[])
-         with ordinality as r(s, off, t, v, d, i, n)
+select r.s, cur.version + 1 + r.off, r.t, r.v, ($9::uuid[])[r.k], r.d::jsonb,
+       (($10::text[])[r.k])::jsonb, r.i
+  from unnest($3::text[], $4::bigint[], $5::text[], $6::smallint[], $7::text[], $8::uuid[],
+              $12::int[])
+         with ordinality as r(s, off, t, v, d, i, k, n)
   join cur on cur.stream_name = r.s
   cross join ok
  where ok.ok
@@ -66,7 +69,7 @@ returning event_id::text, stream_name, stream_position, global_position
 _APPEND_SQL = "with" + _APPEND_BODY.format(gate="false")
 _APPEND_IDEMPOTENT_SQL = (
     "with idem as (insert into eventlog.idempotency (org_id, actor_id, key, result)"
-    " values ($9::uuid, $12, $13, $14::jsonb) on conflict do nothing returning 1),"
+    " values (($9::uuid[])[1], $13, $14, $15::jsonb) on conflict do nothing returning 1),"
     + _APPEND_BODY.format(gate="not exists (select 1 from idem)")
 )
 _ANY_RETRIES = 20
@@ -156,6 +159,74 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
+@dataclass(frozen=True)
+class _Command:
+    writes: list[StreamWrite]
+    org_id: str
+    metadata: Metadata
+
+
+class _GroupCommit:
+    """Merges appends that arrive while a statement is in flight into the next statement.
+
+    Every statement costs a round trip and a Python call whatever its size, and here a socket
+    write is expensive; 32 concurrent single-event appenders mostly wait on each other's
+    writes. While a group is being committed, new commands queue; then they go together
+    (streams disjoint, at most ``max_group`` commands). A group in which any stream moved is
+    retried command by command, so each caller gets exactly its own outcome.
+    """
+
+    def __init__(self, store: EventStore, max_group: int = 64, max_in_flight: int = 8) -> None:
+        self.store = store
+        self.max_group = max_group
+        self._queue: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._in_flight = 0
+        self.max_in_flight = max_in_flight
+
+    async def submit(self, command: _Command) -> AppendResult:
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        self._queue.append((command, future))
+        if self._in_flight < self.max_in_flight:
+            self._launch()
+        return await future
+
+    def _launch(self) -> None:
+        group: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
+        streams: set[str] = set()
+        rest: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
+        for item in self._queue:
+            names = {w.stream_name for w in item[0].writes}
+            if len(group) < self.max_group and not names & streams:
+                group.append(item)
+                streams |= names
+            else:
+                rest.append(item)
+        self._queue = rest
+        if group:
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._commit(group))
+            self._tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._tasks.discard)
+
+    async def _commit(self, group: list[tuple[_Command, asyncio.Future[AppendResult]]]) -> None:
+        try:
+            outcomes = await self.store._append_group([c for c, _ in group])
+        except Exception as exc:
+            outcomes = [exc] * len(group)
+        finally:
+            self._in_flight -= 1
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._queue and self._in_flight < self.max_in_flight:
+            self._launch()
+
+
 @dataclass
 class EventStore:
     """The one way to write and read the log. Safe to share across tasks."""
@@ -163,6 +234,10 @@ class EventStore:
     pool: asyncpg.Pool
     on_append: list[Callable[[], None]] = field(default_factory=list)
     """Called after each commit; in-process readers use it to wake without polling."""
+    _grouper: _GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._grouper = _GroupCommit(self)
 
     async def append(
         self,
@@ -185,15 +260,39 @@ class EventStore:
         batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
         if idempotency_key is not None:
             metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
-        only_any = all(w.expected_version == ANY for w in batch)
+        command = _Command(batch, org_id, metadata)
+        groupable = (
+            conn is None
+            and idempotency_key is None
+            and all(not w.event_ids for w in batch)
+            and len({w.stream_name for w in batch}) == len(batch)
+            # Large commands already fill a statement; merging them only adds contention.
+            and sum(len(w.events) for w in batch) <= _GROUP_MAX_EVENTS_PER_COMMAND
+        )
+        if groupable:
+            out = await self._grouper.submit(command)
+        else:
+            out = await self._append_retrying(command, idempotency_key, result, conn)
+        if not out.duplicate:
+            for callback in self.on_append:
+                callback()
+        return out
+
+    async def _append_retrying(
+        self,
+        command: _Command,
+        idempotency_key: str | None,
+        result: Any,
+        conn: Conn | None,
+    ) -> AppendResult:
+        only_any = all(w.expected_version == ANY for w in command.writes)
         # Inside a caller's transaction a failed statement has aborted that transaction, so
         # retrying here is impossible: the caller gets WrongExpectedVersion and redoes it all.
         attempts = _ANY_RETRIES if only_any and conn is None else 1
         for attempt in range(attempts):
             try:
-                out = await self._append_once(
-                    batch, org_id, metadata, idempotency_key, result, conn
-                )
+                [out] = await self._append_once([command], idempotency_key, result, conn)
+                return out
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name != _POSITION_KEY:
                     raise
@@ -204,26 +303,40 @@ class EventStore:
                     "the data changed concurrently; retry the request"
                 ) from None
             except _DuplicateEvents:
-                ids = [i for w in batch for i in (w.event_ids or ())]
+                ids = [i for w in command.writes for i in (w.event_ids or ())]
                 return AppendResult(events=await self._find_events(ids, conn), duplicate=True)
-            if not out.duplicate:
-                for callback in self.on_append:
-                    callback()
-            return out
         raise AssertionError("unreachable")
+
+    async def _append_group(self, commands: list[_Command]) -> list[AppendResult | Exception]:
+        """Commit commands together (group commit); on any failure, each on its own."""
+        if len(commands) > 1:
+            try:
+                return list(await self._append_once(commands, None, None, None))
+            except (
+                WrongExpectedVersion,
+                asyncpg.UniqueViolationError,
+                asyncpg.DeadlockDetectedError,
+            ):
+                pass  # a stream moved, or two groups crossed: find out whose, one by one
+        outcomes: list[AppendResult | Exception] = []
+        for command in commands:
+            try:
+                outcomes.append(await self._append_retrying(command, None, None, None))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def _append_once(
         self,
-        batch: list[StreamWrite],
-        org_id: str,
-        metadata: Metadata,
+        commands: list[_Command],
         idempotency_key: str | None,
         result: Any,
         conn: Conn | None,
-    ) -> AppendResult:
+    ) -> list[AppendResult]:
         # One statement, one round trip: the version check, the idempotency row and the
         # events succeed or fail together, so no explicit transaction is needed (and a
-        # caller's transaction is joined as is: a failed append dooms it).
+        # caller's transaction is joined as is: a failed append dooms it). Several commands
+        # (group commit) share the statement only when their streams are disjoint.
         names: list[str] = []
         expected: list[int] = []
         rows: tuple[list[str], list[int], list[str], list[int], list[str], list[str]] = (
@@ -234,31 +347,37 @@ class EventStore:
             [],
             [],
         )
+        command_of_row: list[int] = []
+        orgs: list[str] = []
+        metas: list[str] = []
         given_ids: list[str] = []
-        seen_streams: dict[str, int] = {}
-        for w in batch:
-            if w.stream_name in seen_streams:
-                raise ValueError(f"stream {w.stream_name} written twice in one append")
-            seen_streams[w.stream_name] = len(w.events)
-            names.append(w.stream_name)
-            expected.append(w.expected_version)
-            given = list(w.event_ids or ())
-            given_ids.extend(given)
-            for offset, event in enumerate(w.events):
-                rows[0].append(w.stream_name)
-                rows[1].append(offset)
-                rows[2].append(type(event).__name__)
-                rows[3].append(type(event).schema_version)
-                rows[4].append(encode_event(event).decode())
-                rows[5].append(given[offset] if offset < len(given) else str(uuid.uuid4()))
-        meta_text = _meta_encoder.encode(metadata).decode()
-        args: list[Any] = [names, expected, *rows, org_id, meta_text, given_ids]
+        owner: dict[str, int] = {}
+        for index, command in enumerate(commands):
+            orgs.append(command.org_id)
+            metas.append(_meta_encoder.encode(command.metadata).decode())
+            for w in command.writes:
+                if w.stream_name in owner:
+                    raise ValueError(f"stream {w.stream_name} written twice in one append")
+                owner[w.stream_name] = index
+                names.append(w.stream_name)
+                expected.append(w.expected_version)
+                given = list(w.event_ids or ())
+                given_ids.extend(given)
+                for offset, event in enumerate(w.events):
+                    rows[0].append(w.stream_name)
+                    rows[1].append(offset)
+                    rows[2].append(type(event).__name__)
+                    rows[3].append(type(event).schema_version)
+                    rows[4].append(encode_event(event).decode())
+                    rows[5].append(given[offset] if offset < len(given) else str(uuid.uuid4()))
+                    command_of_row.append(index + 1)
+        args: list[Any] = [names, expected, *rows, orgs, metas, given_ids, command_of_row]
         if idempotency_key is None:
             sql = _APPEND_SQL
         else:
             sql = _APPEND_IDEMPOTENT_SQL
             args += [
-                metadata.actor_id,
+                commands[0].metadata.actor_id,
                 idempotency_key,
                 _meta_encoder.encode({"result": result}).decode(),
             ]
@@ -280,19 +399,23 @@ class EventStore:
                 first = await db.fetchval(
                     "select result::text from eventlog.idempotency"
                     " where org_id = $1 and actor_id = $2 and key = $3",
-                    org_id,
-                    metadata.actor_id,
+                    commands[0].org_id,
+                    commands[0].metadata.actor_id,
                     idempotency_key,
                 )
-                return AppendResult(
-                    events=[], duplicate=True, result=_result_decoder.decode(first)["result"]
-                )
+                stored = _result_decoder.decode(first)["result"]
+                return [AppendResult(events=[], duplicate=True, result=stored)]
             raise _DuplicateEvents
-        events = sorted(
-            (AppendedEvent(r[0], r[1], r[2], r[3]) for r in inserted),
-            key=lambda e: e.global_position,
-        )
-        return AppendResult(events=events, result=result)
+        per_command: list[list[AppendedEvent]] = [[] for _ in commands]
+        for r in inserted:
+            per_command[owner[r[1]]].append(AppendedEvent(r[0], r[1], r[2], r[3]))
+        return [
+            AppendResult(
+                events=sorted(events, key=lambda e: e.global_position),
+                result=result if i == 0 else None,
+            )
+            for i, events in enumerate(per_command)
+        ]
 
     async def _find_events(self, event_ids: list[str], conn: Conn | None) -> list[AppendedEvent]:
         sql = (

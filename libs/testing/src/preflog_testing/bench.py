@@ -52,10 +52,10 @@ def _event() -> ResponsesRanked:
     )
 
 
-async def _append_phase(store: EventStore, per_command: int) -> float:
+async def _append_phase(store: EventStore, per_command: int, writers: int = WRITERS) -> float:
     org = str(uuid.uuid4())
     deadline = time.perf_counter() + PHASE_SECONDS
-    counts = [0] * WRITERS
+    counts = [0] * writers
 
     async def writer(w: int) -> None:
         stream = f"label-{uuid.uuid4()}"
@@ -70,8 +70,39 @@ async def _append_phase(store: EventStore, per_command: int) -> float:
             counts[w] += per_command
 
     started = time.perf_counter()
-    await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+    await asyncio.gather(*(writer(w) for w in range(writers)))
     return sum(counts) / (time.perf_counter() - started)
+
+
+def _append_worker(dsn: str, writers: int, out: Any) -> None:
+    """One process of the multi-process figure: ``writers`` single-event appenders."""
+
+    async def run() -> float:
+        pool = await create_pool(dsn, min_size=writers, max_size=writers + 2)
+        try:
+            return await _append_phase(EventStore(pool), 1, writers)
+        finally:
+            await pool.close()
+
+    out.put(asyncio.run(run()))
+
+
+def _append_processes(dsn: str, processes: int) -> float:
+    """The same 32 writers split over ``processes`` processes (how services scale out)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(target=_append_worker, args=(dsn, WRITERS // processes, out))
+        for _ in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    total = sum(out.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total
 
 
 class NoOp:
@@ -151,6 +182,17 @@ async def foundation(dsn: str, nats_url: str) -> None:
         writers=WRITERS,
         pgbench_rows_per_s=pg_single,
         ratio_to_pgbench=round(single / pg_single, 3) if pg_single else None,
+    )
+    two_processes = await asyncio.to_thread(_append_processes, dsn, 2)
+    emit(
+        "eventstore.append.single.two_processes",
+        two_processes,
+        "events/s",
+        8000,
+        writers=WRITERS,
+        processes=2,
+        pgbench_rows_per_s=pg_single,
+        ratio_to_pgbench=round(two_processes / pg_single, 3) if pg_single else None,
     )
     emit(
         "eventstore.append.batch100",
