@@ -12,6 +12,8 @@ Fixtures (all async ones run on the session's event loop):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -119,7 +121,11 @@ async def store(pool: asyncpg.Pool) -> EventStore:
 async def nc(infra: Infra) -> AsyncIterator[Client]:
     client = await connect(infra.nats_url, name="preflog-tests")
     yield client
-    await client.drain()
+    # Pull subscriptions left by tests make drain() wait out its 30 s timeout.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.drain(), 2)
+    with contextlib.suppress(Exception):
+        await client.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

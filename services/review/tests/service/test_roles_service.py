@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from preflog_contracts.errors import ErrorCode, PreflogError
+from preflog_contracts.errors import ErrorCode, Forbidden, NotFound, PreflogError
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
+from preflog_testing.waiting import eventually
 
 from .conftest import Org, Service, snapshot
 
@@ -186,10 +187,19 @@ async def test_another_org_learns_nothing(service: Service) -> None:
         )
     )
     assert got == (ErrorCode.NOT_FOUND.value, "task not found")
-    listed = await service.call(
-        intruder,
-        "list_issues",
-        api.ListIssues(project_id=other.project_id, status="ALL"),
-        api.IssueList,
-    )
-    assert listed.issues == []
+
+    # The intruder's own project (and its membership) reach review through its intake
+    # consumer: wait for them.
+    async def own_issues() -> api.IssueList | None:
+        try:
+            return await service.call(
+                intruder,
+                "list_issues",
+                api.ListIssues(project_id=other.project_id, status="ALL"),
+                api.IssueList,
+            )
+        except (NotFound, Forbidden):
+            return None  # the project or its owner's membership is not learned yet
+
+    listed = await eventually(own_issues, lambda found: found is not None)
+    assert listed is not None and listed.issues == []
