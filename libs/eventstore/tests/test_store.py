@@ -270,3 +270,33 @@ async def test_concurrent_appends_each_get_their_own_outcome(
             assert not isinstance(outcome, BaseException)
             assert [e.stream_name for e in outcome.events] == [s, s]
             assert [e.stream_position for e in await store.read_stream(s)] == [0, 1]
+
+
+async def test_a_repeated_event_id_among_concurrent_appends_is_a_repeat_only_for_its_caller(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    seen_id = str(uuid.uuid4())
+    first_stream = f"dataset-{uuid.uuid4()}"
+    first = await store.append(
+        StreamWrite(first_stream, [dataset_event()], ANY, [seen_id]), org_id=org_id, metadata=meta
+    )
+    others = [f"dataset-{uuid.uuid4()}" for _ in range(10)]
+    calls = [
+        store.append(
+            StreamWrite(first_stream, [dataset_event()], ANY, [seen_id]),
+            org_id=org_id,
+            metadata=meta,
+        ),
+        *(
+            store.append(
+                StreamWrite(s, [dataset_event()], NO_STREAM, [str(uuid.uuid4())]),
+                org_id=org_id,
+                metadata=meta,
+            )
+            for s in others
+        ),
+    ]
+    repeat, *fresh = await asyncio.gather(*calls)
+    assert repeat.duplicate and repeat.events == first.events
+    assert all(not r.duplicate and len(r.events) == 1 for r in fresh)
+    assert len(await store.read_stream(first_stream)) == 1

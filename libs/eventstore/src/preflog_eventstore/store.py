@@ -264,7 +264,6 @@ class EventStore:
         groupable = (
             conn is None
             and idempotency_key is None
-            and all(not w.event_ids for w in batch)
             and len({w.stream_name for w in batch}) == len(batch)
             # Large commands already fill a statement; merging them only adds contention.
             and sum(len(w.events) for w in batch) <= _GROUP_MAX_EVENTS_PER_COMMAND
@@ -314,10 +313,13 @@ class EventStore:
                 return list(await self._append_once(commands, None, None, None))
             except (
                 WrongExpectedVersion,
+                _DuplicateEvents,
                 asyncpg.UniqueViolationError,
                 asyncpg.DeadlockDetectedError,
             ):
-                pass  # a stream moved, or two groups crossed: find out whose, one by one
+                # A stream moved, an event id was seen before, or two groups crossed: find
+                # out whose, one by one (each then gets its own conflict or repeat).
+                pass
         outcomes: list[AppendResult | Exception] = []
         for command in commands:
             try:
