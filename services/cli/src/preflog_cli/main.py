@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 
 import structlog
 import uvicorn
@@ -22,7 +24,7 @@ from preflog_eventstore.relay import Relay
 from preflog_messaging.runtime import ServiceParts, open_runtime, start_parts, stop_parts
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
-from preflog_settings import SERVICES, Settings, load_settings
+from preflog_settings import SERVICES, Settings, env_var, load_settings
 
 log = structlog.get_logger("preflog")
 
@@ -44,7 +46,17 @@ def _check_port_free(host: str, port: int) -> None:
             raise SystemExit(f"cannot serve on {host}:{port}: {exc.strerror}") from None
 
 
-async def _run(settings: Settings, names: list[str], *, gateway: bool, announce: bool) -> None:
+AfterStart = Callable[[asyncio.Event], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+async def _run(
+    settings: Settings,
+    names: list[str],
+    *,
+    gateway: bool,
+    announce: bool,
+    after_start: AfterStart | None = None,
+) -> None:
     _check_port_free(
         settings.http_host, settings.http_port if gateway else settings.service_http_port
     )
@@ -96,7 +108,10 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
             return {"postgres": ok, "nats": runtime.nc.is_connected}
 
         health = await serve_health(settings.http_host, settings.service_http_port, ready)
+    finish = await after_start(stop) if after_start is not None else None
     await stop.wait()
+    if finish is not None:
+        await finish()
     if server is not None:
         if not server.started:
             failed = True
@@ -115,19 +130,59 @@ async def _run(settings: Settings, names: list[str], *, gateway: bool, announce:
 
 
 async def _up(settings: Settings) -> None:
+    """The services in this process, the gateway in a child process.
+
+    One Python process uses one core; the gateway's GraphQL work and the services' command
+    handling each fill one, so they run side by side. The child starts once the services
+    answer (its first start bootstraps and loads the demo through them); if either side
+    stops, both do.
+    """
     resolved = await infra.resolve(settings, allow_embedded=True)
     for what, where in resolved.described.items():
         print(f"{what}: {where}", flush=True)
+    _check_port_free(resolved.settings.http_host, resolved.settings.http_port)
+    env = dict(os.environ)
+    env[env_var("database_url")] = resolved.settings.database_url
+    env[env_var("nats_url")] = resolved.settings.nats_url
+
+    async def start_gateway(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "preflog_cli.main", "serve", "gateway", "--announce", env=env
+        )
+
+        async def watch() -> None:
+            await child.wait()
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+
+        async def finish() -> None:
+            if child.returncode is None:
+                child.terminate()
+                try:
+                    await asyncio.wait_for(child.wait(), 15)
+                except TimeoutError:
+                    child.kill()
+            await watcher
+
+        return finish
+
     try:
-        await _run(resolved.settings, backend_services(), gateway=True, announce=True)
+        await _run(
+            resolved.settings,
+            backend_services(),
+            gateway=False,
+            announce=False,
+            after_start=start_gateway,
+        )
     finally:
         resolved.close()
 
 
-async def _serve(settings: Settings, service: str) -> None:
+async def _serve(settings: Settings, service: str, *, announce: bool = False) -> None:
     resolved = await infra.resolve(settings, allow_embedded=False)
     names = [] if service == "gateway" else [service]
-    await _run(resolved.settings, names, gateway=service == "gateway", announce=False)
+    await _run(resolved.settings, names, gateway=service == "gateway", announce=announce)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -171,6 +226,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run every service and the gateway on this machine")
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
+    # `preflog up` runs the gateway as a child that prints the address and first-run lines.
+    serve.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("migrate", help="apply database migrations")
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -190,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         asyncio.run(_up(settings))
     elif args.command == "serve":
-        asyncio.run(_serve(settings, args.service))
+        asyncio.run(_serve(settings, args.service, announce=args.announce))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "token":
