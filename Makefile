@@ -36,7 +36,7 @@ fmt: ## format the code
 	$(UV) run --frozen ruff format libs services tests
 	$(UV) run --frozen ruff check --fix libs services tests
 
-typecheck: ## mypy (strict on libs/, default rules on the gateway)
+typecheck: ## mypy (strict on libs/, default rules on the services)
 	$(UV) run --frozen mypy libs/contracts/src libs/settings/src libs/observability/src libs/eventstore/src libs/messaging/src services/gateway/src services/ingest/src services/labeling/src services/review/src services/export/src services/cli/src
 
 proto: install ## regenerate contracts in proto/ (event schemas, golden examples, AsyncAPI, GraphQL SDL)
