@@ -72,6 +72,19 @@ async def test_concurrent_claimers_never_share_a_lease(service: Any) -> None:
     assert len(tasks) == 5 and len(set(tasks)) == 5
 
 
+async def test_concurrent_reclaims_by_a_lease_holder_do_not_starve_the_pool(service: Any) -> None:
+    # Annotators reloading their page re-claim while holding a lease. Each re-claim once held
+    # a connection while waiting for a second one: twice the pool's size of them at once
+    # hung the service for good.
+    org = service.org()
+    ann = org.user()
+    project, _ = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=2)
+    held = await claim(service, ann, project.id)
+    assert held is not None
+    again = await asyncio.wait_for(asyncio.gather(*(claim(service, ann, project.id) for _ in range(40))), 60)
+    assert {t.id for t in again if t is not None} == {held.id}
+
+
 async def test_consensus_hands_a_task_to_n_different_annotators_once(service: Any) -> None:
     org = service.org()
     users = [org.user() for _ in range(4)]
