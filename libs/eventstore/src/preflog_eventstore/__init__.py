@@ -15,7 +15,6 @@ from preflog_eventstore.store import (
     EventStore,
     StreamWrite,
     load_checkpoint,
-    record_from_row,
     save_checkpoint,
 )
 from preflog_eventstore.timetravel import fold
@@ -37,6 +36,5 @@ __all__ = [
     "load_checkpoint",
     "load_migrations",
     "migrate",
-    "record_from_row",
     "save_checkpoint",
 ]

@@ -20,7 +20,11 @@ async def build(runtime: Runtime, *, chunk_bytes: int = 128 * 1024) -> ServicePa
     rpc = runtime.rpc_server("export")
     streams = StreamServer(rpc)
     exports = ExportStreams(
-        runtime.pool, signal, secret=settings.internal_secret, chunk_bytes=chunk_bytes
+        runtime.pool,
+        runtime.store,
+        signal,
+        secret=settings.internal_secret,
+        chunk_bytes=chunk_bytes,
     )
     feeds = FeedPublisher(
         runtime.pool, runtime.store, runtime.js, signal, namespace=settings.namespace

@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
+from preflog_contracts.envelope import Cursor
 from preflog_contracts.errors import Invalid
 from preflog_contracts.rpc.export import ExportRequest
+from preflog_eventstore import EventStore
 from preflog_export.adapters.access import project_for_export
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import (
-    audit_page,
     item_pages,
     project_high_water,
 )
@@ -40,12 +41,14 @@ class ExportStreams:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        store: EventStore,
         signal: ChangeSignal,
         *,
         secret: str,
         chunk_bytes: int = 128 * 1024,
     ) -> None:
         self.pool = pool
+        self.store = store
         self.signal = signal
         self.secret = secret
         self.chunk_bytes = chunk_bytes
@@ -153,13 +156,14 @@ class ExportStreams:
         while True:
             wake = self.signal.watch(start.project_id) if follow else None
             while True:
-                events = await audit_page(
-                    self.pool,
+                # The store's gap-safe read: a resumed audit stream must not skip an event
+                # that committed late with a lower position.
+                events = await self.store.read_all(
+                    Cursor(*position),
                     org_id=org_id,
                     project_id=start.project_id,
-                    after=position,
-                    since_time=flt.since_time,
-                    until_time=flt.until_time,
+                    recorded_from=flt.since_time,
+                    recorded_before=flt.until_time,
                 )
                 for event in events:
                     encoder.encode_into(audit_record(event), buffer, -1)

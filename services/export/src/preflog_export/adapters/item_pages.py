@@ -7,12 +7,9 @@ a page is one short query, so memory and database load stay flat in the project'
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import asyncpg
 
-from preflog_contracts.envelope import RecordedEvent
-from preflog_eventstore import record_from_row
 from preflog_export.domain.filters import ExportFilter
 
 
@@ -74,45 +71,3 @@ async def item_page(
         limit,
     )
     return rows
-
-
-_AUDIT_COLUMNS = (
-    "global_position, tx_id::text::bigint as tx_id, stream_name, stream_position, event_type,"
-    " schema_version, org_id::text as org_id, data::text as data, metadata::text as metadata,"
-    " event_id::text as event_id, recorded_at"
-)
-
-
-async def audit_page(
-    pool: asyncpg.Pool,
-    *,
-    org_id: str,
-    project_id: str,
-    after: tuple[int, int],
-    since_time: datetime | None,
-    until_time: datetime | None,
-    limit: int = 1000,
-) -> list[RecordedEvent]:
-    """The project's events after ``after`` = (tx_id, global_position) in commit order.
-
-    Commit order with the gap-safe rule of the event store (only transactions older than
-    every running one), not ``global_position`` order: a resumed audit stream must not skip
-    an event that committed late with a lower position.
-    """
-    rows = await pool.fetch(
-        f"select {_AUDIT_COLUMNS} from eventlog.events"
-        " where org_id = $1::uuid and project_id = $2"
-        " and (tx_id, global_position) > ($3::text::xid8, $4)"
-        " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-        " and ($5::timestamptz is null or recorded_at >= $5)"
-        " and ($6::timestamptz is null or recorded_at < $6)"
-        " order by tx_id, global_position limit $7",
-        org_id,
-        project_id,
-        str(after[0]),
-        after[1],
-        since_time,
-        until_time,
-        limit,
-    )
-    return [record_from_row(r) for r in rows]

@@ -187,13 +187,4 @@ class Deps:
         command would now be refused (e.g. a second submit)."""
         if key is None:
             return False, None
-        # Reading the store's own idempotency table: EventStore has no lookup for it yet.
-        raw = await self.pool.fetchval(
-            "select result::text from eventlog.idempotency where org_id = $1 and actor_id = $2 and key = $3",
-            org_id,
-            actor_id,
-            key,
-        )
-        if raw is None:
-            return False, None
-        return True, _any_decoder.decode(raw)["result"]
+        return await self.store.stored_result(org_id, actor_id, key)

@@ -31,7 +31,6 @@ from preflog_review.adapters.read_model import decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.domain import issues
 from preflog_review.domain.access import acting_role, can_report, can_review, require
-from preflog_review.handlers.idempotency import stored_result
 
 _RETRIES = 8
 
@@ -123,8 +122,10 @@ class IssueActions:
         if not req.body.strip():
             raise Invalid("body is required", {"body": "required"})
         if ctx.idempotency_key is not None:
-            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
-            if first is not None:
+            seen, first = await self.store.stored_result(
+                ident.org_id, ident.user_id, ctx.idempotency_key
+            )
+            if seen:
                 return msgspec.convert(first, IssueView)
         async with self.store.pool.acquire() as conn:
             found = await conn.fetchrow(
@@ -220,8 +221,10 @@ class IssueActions:
     ) -> IssueView:
         ident = ctx.require_identity()
         if ctx.idempotency_key is not None:
-            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
-            if first is not None:
+            seen, first = await self.store.stored_result(
+                ident.org_id, ident.user_id, ctx.idempotency_key
+            )
+            if seen:
                 return msgspec.convert(first, IssueView)
         async with self.store.pool.acquire() as conn:
             for _ in range(_RETRIES):

@@ -46,7 +46,6 @@ from preflog_review.domain.workflow import (
     label_review_state,
     reject,
 )
-from preflog_review.handlers.idempotency import stored_result
 
 _RETRIES = 8
 
@@ -154,8 +153,10 @@ class ReviewActions:
     ) -> LabelReviewView:
         ident = ctx.require_identity()
         if ctx.idempotency_key is not None:
-            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
-            if first is not None:
+            seen, first = await self.store.stored_result(
+                ident.org_id, ident.user_id, ctx.idempotency_key
+            )
+            if seen:
                 return msgspec.convert(first, LabelReviewView)
         async with self.store.pool.acquire() as conn:
             for _ in range(_RETRIES):
@@ -242,8 +243,10 @@ class ReviewActions:
         """
         ident = ctx.require_identity()
         if ctx.idempotency_key is not None:
-            first = await stored_result(self.store.pool, ident, ctx.idempotency_key)
-            if first is not None:
+            seen, first = await self.store.stored_result(
+                ident.org_id, ident.user_id, ctx.idempotency_key
+            )
+            if seen:
                 return msgspec.convert(first, LabelReviewView)
         async with self.store.pool.acquire() as conn:
             label = await load_label_context(conn, req.label_id, ident)
