@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from preflog_eventstore import create_database, drop_database
 from preflog_testing.infra import Infra
-from preflog_testing.plugin import _create_database, _drop_database
 
 from .running_system import System, preflog_up
 
@@ -21,11 +21,11 @@ async def system(
     infra: Infra, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[System]:
     name = f"preflog_e2e_{uuid.uuid4().hex[:10]}"
-    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    dsn = await create_database(infra.admin_dsn, name, template=template_database)
     log_dir = tmp_path_factory.mktemp("preflog-up")
     try:
         async with preflog_up(dsn, infra.nats_url, log_dir) as running:
             yield running
             print("\n--- preflog up log (tail) ---\n" + running.log_tail())
     finally:
-        await _drop_database(infra.admin_dsn, name)
+        await drop_database(infra.admin_dsn, name)

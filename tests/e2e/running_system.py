@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -24,18 +23,14 @@ from typing import Any, BinaryIO
 import httpx
 import websockets
 
+from preflog_settings.local import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = (REPO_ROOT / "../shared/fixtures").resolve()
 
 
 def fixture_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class GraphQLError(AssertionError):

@@ -310,15 +310,14 @@ def line(
 
 
 async def main(tasks: int) -> None:
-    from preflog_testing.infra import choose_infra, dsn_for
+    from preflog_eventstore import create_database, drop_database, with_database
+    from preflog_testing.infra import choose_infra
 
     infra = choose_infra()
     name = f"preflog_bench_{uuid.uuid4().hex[:8]}"
     namespace = f"bench{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f'create database "{name}"')
-    await admin.close()
-    dsn = dsn_for(infra.admin_dsn, name)
+    await create_database(infra.admin_dsn, name)
+    dsn = with_database(infra.admin_dsn, name)
     server = None
     try:
         await migrate(dsn)
@@ -381,9 +380,7 @@ async def main(tasks: int) -> None:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
-        admin = await asyncpg.connect(infra.admin_dsn)
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
+        await drop_database(infra.admin_dsn, name)
         infra.close()
 
 

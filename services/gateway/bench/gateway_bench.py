@@ -30,7 +30,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -39,17 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from preflog_contracts.errors import Conflict, PreflogError
 from preflog_contracts.events.labels import Target
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
+from preflog_eventstore import create_database, drop_database, with_database
 from preflog_messaging import CallContext
 from preflog_messaging.runtime import Runtime, open_runtime
 from preflog_settings import load_settings
-from preflog_testing.infra import choose_infra, dsn_for
+from preflog_settings.local import free_port
+from preflog_testing.infra import choose_infra
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTLE_SECONDS = 3.0  # between phases, so one phase's backlog does not weigh on the next
@@ -101,12 +101,6 @@ def emit(
     line = {"bench": name, "value": round(value, 2), "unit": unit, "limit": limit}
     line["ratio"] = round(ratio, 3)
     print(json.dumps({**line, **context}), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def conversation(i: int) -> dict[str, Any]:
@@ -205,14 +199,12 @@ async def start_preflog(log: Path) -> tuple[Running, str, Callable[[], Awaitable
     """``preflog up`` on a new database and namespace; (running, database name, stop)."""
     infra = choose_infra()
     db = f"preflog_bench_gw_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f'create database "{db}"')
-    await admin.close()
+    await create_database(infra.admin_dsn, db)
     port = free_port()
     token = "pfl_bench_" + uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLOG_")}
     env.update(
-        PREFLOG_DATABASE_URL=dsn_for(infra.admin_dsn, db),
+        PREFLOG_DATABASE_URL=with_database(infra.admin_dsn, db),
         PREFLOG_NATS_URL=infra.nats_url,
         PREFLOG_NAMESPACE=f"benchgw{uuid.uuid4().hex[:6]}",
         PREFLOG_HTTP_PORT=str(port),
@@ -246,9 +238,7 @@ async def start_preflog(log: Path) -> tuple[Running, str, Callable[[], Awaitable
             except TimeoutError:
                 process.kill()
                 await process.wait()
-        conn = await asyncpg.connect(infra.admin_dsn)
-        await conn.execute(f'drop database if exists "{db}" with (force)')
-        await conn.close()
+        await drop_database(infra.admin_dsn, db)
         infra.close()
 
     async with httpx.AsyncClient(base_url=url, timeout=5) as http:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import pytest_asyncio
 import uvicorn
 
 from preflog_cli.services import backend_services, builder
+from preflog_eventstore import create_database, drop_database
 from preflog_eventstore.relay import Relay
 from preflog_gateway.app import build_app
 from preflog_gateway.bootstrap import on_start
@@ -27,14 +27,8 @@ from preflog_messaging.runtime import (
     stop_parts,
 )
 from preflog_settings import load_settings
+from preflog_settings.local import free_port
 from preflog_testing.infra import Infra
-from preflog_testing.plugin import _create_database, _drop_database
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -72,7 +66,7 @@ async def running_gateway(
     ``services``, every backend service of ``preflog up`` and the relay run beside it, on
     their own runtime, so ``server.runtime.rpc.calls`` counts only the gateway's calls."""
     name = f"preflog_gw_{uuid.uuid4().hex[:10]}"
-    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    dsn = await create_database(infra.admin_dsn, name, template=template_database)
     port = free_port()
     token = "pfl_bootstrap_" + uuid.uuid4().hex
     settings = load_settings(
@@ -133,7 +127,7 @@ async def running_gateway(
             # Not drained: stopped consumers may leave pull requests that a drain waits out.
             await backend.nc.close()
             await backend.pool.close()
-        await _drop_database(infra.admin_dsn, name)
+        await drop_database(infra.admin_dsn, name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

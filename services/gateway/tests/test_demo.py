@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from preflog_eventstore import create_database, drop_database
 from preflog_gateway.demo import DATASET_NAME, PROJECT_NAME, DemoLoader, identity_of
 from preflog_testing.infra import Infra
-from preflog_testing.plugin import _create_database, _drop_database
 
 from .conftest import Server, running_gateway
 from .flows import FIXTURES, data_of, eventually
@@ -122,7 +122,7 @@ async def test_preflog_demo_command_loads_once(infra: Infra, template_database: 
     """``preflog demo`` on an empty database with no service running: it bootstraps, runs
     the services itself, loads the demo; a second run reports it is already there."""
     name = f"preflog_demo_{uuid.uuid4().hex[:10]}"
-    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    dsn = await create_database(infra.admin_dsn, name, template=template_database)
     env = {
         **os.environ,
         "PREFLOG_DATABASE_URL": dsn,
@@ -142,7 +142,7 @@ async def test_preflog_demo_command_loads_once(infra: Infra, template_database: 
         assert again.returncode == 0, again.stderr
         assert "already loaded" in again.stdout and "Created organization" not in again.stdout
     finally:
-        await _drop_database(infra.admin_dsn, name)
+        await drop_database(infra.admin_dsn, name)
 
 
 async def _preflog(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

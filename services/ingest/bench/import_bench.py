@@ -41,9 +41,9 @@ from preflog_contracts.rpc.ingest import (
     ImportStartedView,
     StartImportRequest,
 )
-from preflog_eventstore import migrate
+from preflog_eventstore import create_database, drop_database, migrate, with_database
 from preflog_messaging import CallContext, RpcClient, connect, ensure_events_stream, events_stream
-from preflog_testing.infra import choose_infra, dsn_for
+from preflog_testing.infra import choose_infra
 
 ROWS = int(os.environ.get("PREFLOG_BENCH_ROWS", "100000"))
 LIMIT_ROWS_PER_SECOND = 10_000
@@ -151,10 +151,8 @@ async def copy_baseline(dsn: str, path: Path) -> float:
 async def run() -> None:
     infra = choose_infra()
     database = f"preflog_bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin_conn = await asyncpg.connect(infra.admin_dsn)
-    await admin_conn.execute(f'create database "{database}"')
-    await admin_conn.close()
-    dsn = dsn_for(infra.admin_dsn, database)
+    await create_database(infra.admin_dsn, database)
+    dsn = with_database(infra.admin_dsn, database)
     namespace = f"bench{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="preflog-ingest-bench-"))
     path = workdir / "conversations.ndjson"
@@ -300,9 +298,7 @@ async def run() -> None:
             except Exception:
                 pass
             await nc.close()
-        admin_conn = await asyncpg.connect(infra.admin_dsn)
-        await admin_conn.execute(f'drop database if exists "{database}" with (force)')
-        await admin_conn.close()
+        await drop_database(infra.admin_dsn, database)
         path.unlink(missing_ok=True)
         infra.close()
 

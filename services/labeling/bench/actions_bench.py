@@ -37,11 +37,11 @@ from preflog_contracts.events.labels import Target
 from preflog_contracts.events.projects import Option, Question
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
-from preflog_eventstore import StreamWrite, migrate
+from preflog_eventstore import StreamWrite, create_database, drop_database, migrate, with_database
 from preflog_messaging import CallContext
 from preflog_messaging.runtime import open_runtime
 from preflog_settings import load_settings
-from preflog_testing.infra import choose_infra, dsn_for
+from preflog_testing.infra import choose_infra
 
 QUESTIONS = [
     Question(id="overall", title="Overall", kind="RADIO", options=[Option(value=v) for v in ("A", "B", "C", "tie")]),
@@ -232,10 +232,8 @@ async def raw_appends(store: Any, org_id: str, seconds: float, writers: int) -> 
 async def main(seconds: float, annotators: int) -> None:
     infra = choose_infra()
     db = f"preflog_bench_labeling_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f'create database "{db}"')
-    await admin.close()
-    dsn = dsn_for(infra.admin_dsn, db)
+    await create_database(infra.admin_dsn, db)
+    dsn = with_database(infra.admin_dsn, db)
     await migrate(dsn)
     namespace = f"benchlab{uuid.uuid4().hex[:6]}"
     env = {
@@ -375,9 +373,7 @@ async def main(seconds: float, annotators: int) -> None:
             await asyncio.wait_for(child.wait(), 20)
         except TimeoutError:
             child.kill()
-        admin = await asyncpg.connect(infra.admin_dsn)
-        await admin.execute(f'drop database if exists "{db}" with (force)')
-        await admin.close()
+        await drop_database(infra.admin_dsn, db)
         infra.close()
 
 

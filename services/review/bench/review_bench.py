@@ -45,10 +45,19 @@ from preflog_contracts.events.labels import (
 from preflog_contracts.events.projects import MemberAdded, ProjectCreated
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
-from preflog_eventstore import ANY, EventStore, StreamWrite, create_pool, migrate
+from preflog_eventstore import (
+    ANY,
+    EventStore,
+    StreamWrite,
+    create_database,
+    create_pool,
+    drop_database,
+    migrate,
+    with_database,
+)
 from preflog_messaging import connect
 from preflog_messaging.rpc import CallContext, RpcClient
-from preflog_testing.infra import choose_infra, dsn_for
+from preflog_testing.infra import choose_infra
 
 REVIEWERS = 32
 ACTION_LABELS = int(os.environ.get("REVIEW_BENCH_LABELS", "12000"))
@@ -441,15 +450,11 @@ async def run(dsn: str, nats_url: str) -> None:
 async def main() -> None:
     infra = choose_infra()
     name = f"preflog_review_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(infra.admin_dsn)
-    await conn.execute(f'create database "{name}"')
-    await conn.close()
+    await create_database(infra.admin_dsn, name)
     try:
-        await run(dsn_for(infra.admin_dsn, name), infra.nats_url)
+        await run(with_database(infra.admin_dsn, name), infra.nats_url)
     finally:
-        conn = await asyncpg.connect(infra.admin_dsn)
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-        await conn.close()
+        await drop_database(infra.admin_dsn, name)
         infra.close()
 
 

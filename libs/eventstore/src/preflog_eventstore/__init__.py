@@ -4,7 +4,13 @@ migrations and the relay to JetStream."""
 from __future__ import annotations
 
 from preflog_eventstore.conn import Conn
-from preflog_eventstore.db import create_pool, migrate
+from preflog_eventstore.db import (
+    create_database,
+    create_pool,
+    drop_database,
+    migrate,
+    with_database,
+)
 from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
 from preflog_eventstore.projections import Projection, ProjectionRunner
 from preflog_eventstore.store import (
@@ -31,10 +37,13 @@ __all__ = [
     "ProjectionRunner",
     "StreamWrite",
     "apply_migrations",
+    "create_database",
     "create_pool",
+    "drop_database",
     "fold",
     "load_checkpoint",
     "load_migrations",
     "migrate",
     "save_checkpoint",
+    "with_database",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import asyncpg
 
 from preflog_eventstore.migrate import Migration, all_migrations, apply_migrations
@@ -33,6 +35,35 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     )
     assert pool is not None
     return pool
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The DSN pointed at another database (host, port, user and socket kept)."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+async def create_database(admin_dsn: str, name: str, *, template: str | None = None) -> str:
+    """Create database ``name`` (a copy of ``template`` if given); returns its DSN.
+
+    Raises asyncpg.DuplicateDatabaseError if it exists.
+    """
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        suffix = f' template "{template}"' if template else ""
+        await conn.execute(f'create database "{name}"{suffix}')
+    finally:
+        await conn.close()
+    return with_database(admin_dsn, name)
+
+
+async def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop database ``name`` if it exists, disconnecting whoever is still in it."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
 
 
 async def migrate(dsn: str, extra: list[Migration] | None = None) -> list[str]:

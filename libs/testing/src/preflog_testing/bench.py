@@ -20,14 +20,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from preflog_contracts.envelope import Metadata
 from preflog_contracts.events.labels import RankEntry, ResponsesRanked
-from preflog_eventstore import EventStore, ProjectionRunner, StreamWrite, create_pool, migrate
+from preflog_eventstore import (
+    EventStore,
+    ProjectionRunner,
+    StreamWrite,
+    create_database,
+    create_pool,
+    drop_database,
+    migrate,
+    with_database,
+)
 from preflog_eventstore.relay import Relay
 from preflog_messaging import connect, ensure_events_stream, events_stream
-from preflog_testing.infra import choose_infra, dsn_for
+from preflog_testing.infra import choose_infra
 
 WRITERS = 32
 PHASE_SECONDS = float(os.environ.get("PREFLOG_BENCH_SECONDS", "8"))
@@ -246,15 +253,11 @@ async def foundation(dsn: str, nats_url: str) -> None:
 async def _main() -> None:
     infra = choose_infra()
     name = f"preflog_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(infra.admin_dsn)
-    await conn.execute(f'create database "{name}"')
-    await conn.close()
+    await create_database(infra.admin_dsn, name)
     try:
-        await foundation(dsn_for(infra.admin_dsn, name), infra.nats_url)
+        await foundation(with_database(infra.admin_dsn, name), infra.nats_url)
     finally:
-        conn = await asyncpg.connect(infra.admin_dsn)
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-        await conn.close()
+        await drop_database(infra.admin_dsn, name)
         infra.close()
 
 

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-LOCAL_NATS = "nats://127.0.0.1:4222"
-
-
-def reachable(host: str, port: int, timeout: float = 0.3) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout):
-            return True
-    except OSError:
-        return False
+from preflog_settings.local import LOCAL_NATS, LOCAL_POSTGRES, reachable
 
 
 def docker_available() -> bool:
@@ -94,11 +84,3 @@ def choose_infra() -> Infra:
     dsn, pg_kind = _postgres(stops, workdir)
     url, nats_kind = _nats(stops, workdir)
     return Infra(dsn, url, (pg_kind, nats_kind), stops)
-
-
-def dsn_for(admin_dsn: str, database: str) -> str:
-    """The admin DSN pointed at another database (keeps host, port, user and socket)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(admin_dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))

@@ -23,10 +23,10 @@ import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from preflog_eventstore import EventStore, create_pool, migrate
+from preflog_eventstore import EventStore, create_database, create_pool, drop_database, migrate
 from preflog_messaging import connect, ensure_events_stream
 from preflog_settings import Settings, load_settings
-from preflog_testing.infra import Infra, choose_infra, dsn_for
+from preflog_testing.infra import Infra, choose_infra
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -38,48 +38,30 @@ def infra() -> Iterator[Infra]:
     found.close()
 
 
-async def _create_database(admin_dsn: str, name: str, template: str | None = None) -> str:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        suffix = f" template {template}" if template else ""
-        await conn.execute(f'create database "{name}"{suffix}')
-    finally:
-        await conn.close()
-    return dsn_for(admin_dsn, name)
-
-
-async def _drop_database(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def template_database(infra: Infra) -> AsyncIterator[str]:
     """A migrated database nobody connects to, copied for each run and each fresh test."""
     name = f"preflog_tpl_{RUN_ID}"
-    dsn = await _create_database(infra.admin_dsn, name)
+    dsn = await create_database(infra.admin_dsn, name)
     await migrate(dsn)
     yield name
-    await _drop_database(infra.admin_dsn, name)
+    await drop_database(infra.admin_dsn, name)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def database_url(infra: Infra, template_database: str) -> AsyncIterator[str]:
     name = f"preflog_test_{RUN_ID}"
-    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    dsn = await create_database(infra.admin_dsn, name, template=template_database)
     yield dsn
-    await _drop_database(infra.admin_dsn, name)
+    await drop_database(infra.admin_dsn, name)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def fresh_database_url(infra: Infra, template_database: str) -> AsyncIterator[str]:
     name = f"preflog_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
-    dsn = await _create_database(infra.admin_dsn, name, template_database)
+    dsn = await create_database(infra.admin_dsn, name, template=template_database)
     yield dsn
-    await _drop_database(infra.admin_dsn, name)
+    await drop_database(infra.admin_dsn, name)
 
 
 @pytest.fixture(scope="session")

@@ -4,44 +4,24 @@ ports if something answers there, else embedded servers in the data directory.""
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
 
+from preflog_eventstore.db import create_database, with_database
 from preflog_settings import Settings
+from preflog_settings.local import LOCAL_NATS, LOCAL_POSTGRES, reachable
 
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-LOCAL_NATS = "nats://127.0.0.1:4222"
 DATABASE = "preflog"
 
 
-def reachable(host: str, port: int, timeout: float = 0.3) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout):
-            return True
-    except OSError:
-        return False
-
-
-def with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
-
-
 async def ensure_database(admin_dsn: str, database: str) -> str:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        exists = await conn.fetchval("select 1 from pg_database where datname = $1", database)
-        if not exists:
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'create database "{database}"')
-    finally:
-        await conn.close()
+    """The DSN of ``database``, created first if it does not exist yet."""
+    with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+        return await create_database(admin_dsn, database)
     return with_database(admin_dsn, database)
 
 
