@@ -93,3 +93,52 @@ async def test_failed_batch_moves_no_checkpoint_and_applies_nothing(
     runner = ProjectionRunner(store, CountPerStream(), batch_size=10)
     await eventually(runner.catch_up, lambda n: n > 0)
     assert await _counts(store) == {"dataset-a": 5}
+
+
+async def test_a_quiet_category_reader_moves_past_other_traffic_and_runners_share_progress(
+    fresh_store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    """A projection of a category nobody writes must not rescan the rest of the log on every
+    poll: windows end where the scan ended, and the checkpoint follows. Two runners of one
+    projection (two instances of a service) apply each event once between them."""
+    store = fresh_store
+    await store.pool.execute(
+        "create table public.stream_counts (stream text primary key, n int not null)"
+    )
+
+    async def noise(n: int) -> None:
+        for start in range(0, n, 100):
+            await store.append(
+                [StreamWrite(f"label-{start}-{k}", [dataset_event()]) for k in range(100)],
+                org_id=org_id,
+                metadata=meta,
+            )
+
+    for i in range(5):
+        await store.append(StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta)
+    await noise(600)
+    for i in range(5):
+        await store.append(StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta)
+    await eventually(lambda: store.read_all(START, limit=10_000), lambda events: len(events) == 610)
+
+    first, second = (ProjectionRunner(store, CountPerStream(), batch_size=100) for _ in range(2))
+    applied = 0
+    for _ in range(40):  # interleaved: each window is taken by one runner or the other
+        applied += await first.run_once() + await second.run_once()
+    assert applied == 10
+    assert await _counts(store) == {f"dataset-{i}": 2 for i in range(5)}
+
+    last = (await store.read_all(START, limit=10_000))[-1].cursor
+    async with store.pool.acquire() as conn:
+        assert await load_checkpoint(conn, first.checkpoint_name) == last
+    assert (await store.read_window(last, categories=("dataset",))).scanned == 0
+
+    # Only other categories now: nothing is applied, yet the checkpoint moves past them.
+    await noise(300)
+    await eventually(lambda: store.read_all(last, limit=10_000), lambda events: len(events) == 300)
+    assert await first.catch_up() == 0
+    end = (await store.read_all(START, limit=10_000))[-1].cursor
+    async with store.pool.acquire() as conn:
+        assert await load_checkpoint(conn, first.checkpoint_name) == end
+    window = await store.read_window(START, limit=1000, categories=("dataset",))
+    assert window.scanned == 910 and len(window.events) == 10 and window.end == end

@@ -183,6 +183,56 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
     assert await fresh_store.pool.fetchval("select count(*) from public.applied") == 50
 
 
+async def test_category_consumers_are_filtered_on_the_server_and_apply_each_event_once(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str
+) -> None:
+    """Independent categories get one filtered durable each: the other categories' traffic
+    is never delivered (JetStream's own counts say so), and a redelivery applies nothing."""
+    org = str(uuid.uuid4())
+    wanted: list[str] = []
+    for i in range(30):
+        for stream, keep in ((f"dataset-{i}", True), (f"label-{i}", False), (f"datarow-{i}", True)):
+            r = await fresh_store.append(StreamWrite(stream, [_event()]), org_id=org, metadata=META)
+            if keep:
+                wanted.extend(e.event_id for e in r.events)
+    relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 90
+    await fresh_store.pool.execute("create table public.applied (event_id uuid primary key, category text)")
+
+    async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        await conn.execute("insert into public.applied values ($1::uuid, $2)", event.event_id, event.category)
+
+    consumer = EventConsumer(
+        fresh_js,
+        fresh_store.pool,
+        namespace=fresh_namespace,
+        durable="catalog",
+        handler=effect,
+        categories=("dataset", "datarow"),
+        independent=True,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await _run_until(stop, task, lambda: consumer.processed >= 60)
+    # A republished event (new message, same event) finds its inbox row.
+    first = (await _drain_stream(fresh_js, fresh_namespace, 90))[0]
+    await fresh_js.publish(f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(first))
+    await asyncio.sleep(0.5)
+    stop.set()
+    await task
+    rows = await fresh_store.pool.fetch("select event_id::text, category from public.applied")
+    assert sorted(r[0] for r in rows) == sorted(wanted)
+    stream = events_stream(fresh_namespace)
+    infos = {c: await fresh_js.consumer_info(stream, f"catalog_{c}") for c in ("dataset", "datarow")}
+    assert {c: i.config.filter_subject for c, i in infos.items()} == {
+        c: f"{fresh_namespace}.events.{c}.>" for c in ("dataset", "datarow")
+    }
+    assert all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos.values())
+    # Each durable was handed its own category only (the dataset one also the republished copy).
+    assert {c: i.delivered.consumer_seq for c, i in infos.items()} == {"dataset": 31, "datarow": 30}
+
+
 async def test_consumer_resumes_by_itself_after_a_nats_restart(
     fresh_database_url: str, tmp_path: Path
 ) -> None:

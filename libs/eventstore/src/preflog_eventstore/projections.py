@@ -48,6 +48,17 @@ def _identity(tables: Sequence[str]) -> dict[str, str]:
 
 
 class ProjectionRunner:
+    """Keeps one projection current.
+
+    The live loop reads windows of the log outside any transaction from a cursor it keeps
+    in memory; only a window holding events of the projection's categories opens a
+    transaction, which locks the checkpoint row, checks that no other runner moved it since,
+    applies the events and saves the window's end. Quiet windows (other categories only)
+    advance the cursor in memory, persisted with the next batch or every
+    ``persist_interval`` seconds: after a restart, at most that much is scanned again.
+    An idle poll costs one query.
+    """
+
     def __init__(
         self,
         store: EventStore,
@@ -56,51 +67,98 @@ class ProjectionRunner:
         batch_size: int = 1000,
         poll_interval: float = 0.05,
         coalesce_seconds: float = 0.01,
+        persist_interval: float = 5.0,
     ) -> None:
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.coalesce_seconds = coalesce_seconds
+        self.persist_interval = persist_interval
         self._wake = asyncio.Event()
-        store.on_append.append(self._wake.set)
+        self._wanted = frozenset(projection.categories) if projection.categories is not None else None
+        self._cursor: Cursor | None = None  # where the next window starts
+        self._saved: Cursor | None = None  # the checkpoint as this runner last saw it
+        self._saved_at = 0.0
+        store.on_append.append(self._on_append)
+
+    def _on_append(self, categories: frozenset[str]) -> None:
+        if self._wanted is None or not self._wanted.isdisjoint(categories):
+            self._wake.set()
 
     @property
     def checkpoint_name(self) -> str:
         return f"projection:{self.projection.name}"
 
-    async def run_once(self) -> int:
-        """Apply at most one batch; returns how many events it applied."""
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            cursor = await load_checkpoint(conn, self.checkpoint_name, lock=True)
-            events = await self.store.read_all(
-                cursor, limit=self.batch_size, categories=self.projection.categories, conn=conn
+    async def _step(self) -> tuple[int, int]:
+        """Read one window and apply what it selects; returns (applied, scanned)."""
+        async with self.store.pool.acquire() as conn:
+            if self._cursor is None or self._saved is None:
+                self._cursor = self._saved = await load_checkpoint(conn, self.checkpoint_name)
+                self._saved_at = time.monotonic()
+            window = await self.store.read_window(
+                self._cursor, limit=self.batch_size, categories=self.projection.categories, conn=conn
             )
-            if not events:
-                return 0
-            await self.projection.apply(conn, events, _identity(self.projection.tables))
-            await save_checkpoint(conn, self.checkpoint_name, events[-1].cursor)
-        lag = time.time() - events[-1].recorded_at.timestamp()
+            if window.end is None:
+                return 0, 0
+            if not window.events:
+                self._cursor = window.end
+                if time.monotonic() - self._saved_at > self.persist_interval:
+                    await self._persist_quiet(conn, window.end)
+                return 0, window.scanned
+            async with conn.transaction():
+                saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
+                if saved != self._saved:
+                    # Another runner (or a rebuild) moved the checkpoint: follow it.
+                    self._cursor = self._saved = saved
+                    return 0, window.scanned
+                await self.projection.apply(conn, window.events, _identity(self.projection.tables))
+                await save_checkpoint(conn, self.checkpoint_name, window.end)
+        self._cursor = self._saved = window.end
+        self._saved_at = time.monotonic()
+        lag = time.time() - window.events[-1].recorded_at.timestamp()
         PROJECTION_LAG_SECONDS.labels(self.projection.name).set(max(lag, 0.0))
-        return len(events)
+        return len(window.events), window.scanned
+
+    async def _persist_quiet(self, conn: Conn, end: Cursor) -> None:
+        async with conn.transaction():
+            saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
+            if saved != self._saved:
+                self._cursor = self._saved = saved
+                return
+            await save_checkpoint(conn, self.checkpoint_name, end)
+        self._saved = end
+        self._saved_at = time.monotonic()
+
+    async def run_once(self) -> int:
+        """Read at most one window; returns how many events it applied."""
+        applied, _ = await self._step()
+        return applied
 
     async def catch_up(self) -> int:
         """Apply until nothing is left to read now; returns the number applied."""
         total = 0
-        while n := await self.run_once():
-            total += n
+        while True:
+            applied, scanned = await self._step()
+            total += applied
+            if scanned == 0:
+                break
+        if self._cursor is not None and self._cursor != self._saved:
+            async with self.store.pool.acquire() as conn:
+                await self._persist_quiet(conn, self._cursor)
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the projection current until ``stop`` is set; survives database hiccups."""
         while not stop.is_set():
             try:
-                applied = await self.run_once()
+                _, scanned = await self._step()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("projection.retry", projection=self.projection.name, error=str(exc))
-                applied = 0
+                scanned = 0
+                self._cursor = self._saved = None  # reload the checkpoint
                 await asyncio.sleep(1.0)
-            if applied < self.batch_size:
+            if scanned < self.batch_size:
                 await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)
 
     async def rebuild(self) -> Cursor:

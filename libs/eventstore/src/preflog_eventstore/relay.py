@@ -118,7 +118,7 @@ class Relay:
         self.checkpoint_name = f"relay:{namespace}"
         self.lock_key = zlib.crc32(self.checkpoint_name.encode())
         self._wake = asyncio.Event()
-        store.on_append.append(self._wake.set)
+        store.on_append.append(lambda _categories: self._wake.set())
         self.is_leader = False
         self._publisher = _PipelinedPublisher(js._nc)
 

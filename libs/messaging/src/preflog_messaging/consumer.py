@@ -35,6 +35,13 @@ class EventConsumer:
 
     ``handler`` runs inside the transaction that records the inbox row; raising rolls both
     back and the message is redelivered later.
+
+    Events of one category always arrive in log order. With a single category, or with
+    ``independent=True`` (the handler does not care in which order events of different
+    categories arrive), each category gets its own durable filtered on the server
+    (``<ns>.events.<category>.>``), so the traffic of other categories never reaches this
+    process. Otherwise one durable reads the whole stream, in order, and skips by subject.
+    The inbox is keyed by ``durable`` either way.
     """
 
     def __init__(
@@ -46,6 +53,7 @@ class EventConsumer:
         durable: str,
         handler: Handler,
         categories: Collection[str] | None = None,
+        independent: bool = False,
         batch_size: int = 256,
         fetch_timeout: float = 0.5,
         ack_wait_seconds: float = 30.0,
@@ -56,18 +64,26 @@ class EventConsumer:
         self.durable = durable
         self.handler = handler
         self.categories = set(categories) if categories is not None else None
+        self.filtered = self.categories is not None and (len(self.categories) == 1 or independent)
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.ack_wait_seconds = ack_wait_seconds
         self.processed = 0
 
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+    def _feeds(self) -> list[tuple[str, str]]:
+        """(subject filter, JetStream durable name) of each pull subscription."""
+        if self.filtered and self.categories is not None:
+            prefix = events_subjects(self.namespace).removesuffix(">")
+            return [(f"{prefix}{c}.>", f"{self.durable}_{c}") for c in sorted(self.categories)]
+        return [(events_subjects(self.namespace), self.durable)]
+
+    async def _subscribe(self, subject: str, durable: str) -> JetStreamContext.PullSubscription:
         return await self.js.pull_subscribe(
-            events_subjects(self.namespace),
-            durable=self.durable,
+            subject,
+            durable=durable,
             stream=events_stream(self.namespace),
             config=ConsumerConfig(
-                durable_name=self.durable,
+                durable_name=durable,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=self.ack_wait_seconds,
@@ -76,11 +92,18 @@ class EventConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        feeds = self._feeds()
+        if len(feeds) == 1:
+            await self._run_feed(stop, *feeds[0])
+            return
+        await asyncio.gather(*(self._run_feed(stop, subject, durable) for subject, durable in feeds))
+
+    async def _run_feed(self, stop: asyncio.Event, subject: str, durable: str) -> None:
         sub: JetStreamContext.PullSubscription | None = None
         while not stop.is_set():
             try:
                 if sub is None:
-                    sub = await self._subscribe()
+                    sub = await self._subscribe(subject, durable)
                 msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
             except NatsTimeout:
                 continue
@@ -88,31 +111,34 @@ class EventConsumer:
                 raise
             except (ConnectionClosedError, NoRespondersError, OSError, Exception) as exc:
                 # NATS restarting or the consumer not there yet: back off and re-subscribe.
-                log.info("consumer.waiting", consumer=self.durable, error=repr(exc))
+                log.info("consumer.waiting", consumer=durable, error=repr(exc))
                 sub = None
                 await _sleep_or_stop(stop, 0.5)
                 continue
             await self._handle_batch(msgs)
+
+    def _wanted(self, msg: Msg) -> bool:
+        # Subjects are <ns>.events.<category>.<type>: skip by subject, before decoding.
+        return self.categories is None or msg.subject.rsplit(".", 2)[-2] in self.categories
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         events: list[tuple[Msg, RecordedEvent | None]] = []
         for msg in msgs:
             if msg.metadata.num_delivered > 1:
                 CONSUMER_REDELIVERIES.labels(self.durable).inc()
-            event = _decoder.decode(msg.data)
-            wanted = self.categories is None or event.category in self.categories
-            events.append((msg, event if wanted else None))
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                for _, selected in events:
-                    if selected is not None:
-                        await self._apply(conn, selected)
-        except Exception as exc:
-            # One bad event must not hold back the rest: retry them one by one.
-            log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
-            for msg, maybe in events:
-                await self._handle_single(msg, maybe)
-            return
+            events.append((msg, _decoder.decode(msg.data) if self._wanted(msg) else None))
+        if any(event is not None for _, event in events):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    for _, selected in events:
+                        if selected is not None:
+                            await self._apply(conn, selected)
+            except Exception as exc:
+                # One bad event must not hold back the rest: retry them one by one.
+                log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
+                for msg, maybe in events:
+                    await self._handle_single(msg, maybe)
+                return
         for msg, _ in events:
             await msg.ack()
         self.processed += sum(1 for _, e in events if e is not None)

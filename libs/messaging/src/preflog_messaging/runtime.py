@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import structlog
@@ -20,7 +21,7 @@ from nats.js import JetStreamContext
 
 from preflog_eventstore import EventStore, ProjectionRunner, create_pool
 from preflog_messaging.connection import connect, ensure_events_stream
-from preflog_messaging.consumer import EventConsumer
+from preflog_messaging.consumer import EventConsumer, Handler
 from preflog_messaging.rpc import RpcClient, RpcServer
 from preflog_settings import Settings
 
@@ -48,7 +49,13 @@ class Runtime:
             secret=self.settings.internal_secret,
         )
 
-    def consumer(self, durable: str, handler, categories=None, **kwargs) -> EventConsumer:  # type: ignore[no-untyped-def]
+    def consumer(
+        self,
+        durable: str,
+        handler: Handler,
+        categories: Collection[str] | None = None,
+        **kwargs: Any,
+    ) -> EventConsumer:
         return EventConsumer(
             self.js,
             self.pool,

@@ -25,7 +25,9 @@ async def build(runtime: Runtime) -> ServiceParts:
             ProjectionRunner(runtime.store, WorkflowProjection(), poll_interval=0.05),
         ],
         consumers=[
-            runtime.consumer("labeling_catalog", consumers.learn_catalog, consumers.CATALOG_CATEGORIES),
+            runtime.consumer(
+                "labeling_catalog", consumers.learn_catalog, consumers.CATALOG_CATEGORIES, independent=True
+            ),
         ],
         loops=[lease_expiry_loop(deps)],
     )

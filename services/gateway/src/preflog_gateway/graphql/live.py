@@ -55,7 +55,7 @@ class LiveEvents:
         # The first subscriptions may start the follower concurrently; two followers would
         # deliver every event twice.
         self._starting = asyncio.Lock()
-        store.on_append.append(self._wake.set)
+        store.on_append.append(lambda _categories: self._wake.set())
 
     async def start(self) -> None:
         async with self._starting:
