@@ -115,10 +115,14 @@ async def test_a_quiet_category_reader_moves_past_other_traffic_and_runners_shar
             )
 
     for i in range(5):
-        await store.append(StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta)
+        await store.append(
+            StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta
+        )
     await noise(600)
     for i in range(5):
-        await store.append(StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta)
+        await store.append(
+            StreamWrite(f"dataset-{i}", [dataset_event()]), org_id=org_id, metadata=meta
+        )
     await eventually(lambda: store.read_all(START, limit=10_000), lambda events: len(events) == 610)
 
     first, second = (ProjectionRunner(store, CountPerStream(), batch_size=100) for _ in range(2))

@@ -198,10 +198,14 @@ async def test_category_consumers_are_filtered_on_the_server_and_apply_each_even
     relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace)
     async with fresh_store.pool.acquire() as conn:
         assert await relay.relay_once(conn) == 90
-    await fresh_store.pool.execute("create table public.applied (event_id uuid primary key, category text)")
+    await fresh_store.pool.execute(
+        "create table public.applied (event_id uuid primary key, category text)"
+    )
 
     async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        await conn.execute("insert into public.applied values ($1::uuid, $2)", event.event_id, event.category)
+        await conn.execute(
+            "insert into public.applied values ($1::uuid, $2)", event.event_id, event.category
+        )
 
     consumer = EventConsumer(
         fresh_js,
@@ -217,14 +221,18 @@ async def test_category_consumers_are_filtered_on_the_server_and_apply_each_even
     await _run_until(stop, task, lambda: consumer.processed >= 60)
     # A republished event (new message, same event) finds its inbox row.
     first = (await _drain_stream(fresh_js, fresh_namespace, 90))[0]
-    await fresh_js.publish(f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(first))
+    await fresh_js.publish(
+        f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(first)
+    )
     await asyncio.sleep(0.5)
     stop.set()
     await task
     rows = await fresh_store.pool.fetch("select event_id::text, category from public.applied")
     assert sorted(r[0] for r in rows) == sorted(wanted)
     stream = events_stream(fresh_namespace)
-    infos = {c: await fresh_js.consumer_info(stream, f"catalog_{c}") for c in ("dataset", "datarow")}
+    infos = {
+        c: await fresh_js.consumer_info(stream, f"catalog_{c}") for c in ("dataset", "datarow")
+    }
     assert {c: i.config.filter_subject for c, i in infos.items()} == {
         c: f"{fresh_namespace}.events.{c}.>" for c in ("dataset", "datarow")
     }

@@ -75,20 +75,14 @@ async def new_project(server: Server, **fields: Any) -> str:
 
 
 async def add_rows(server: Server, project_id: str, data_row_ids: list[str]) -> list[str]:
-    """Add rows to the project once labeling knows them; the new tasks' ids."""
-
-    async def attempt() -> list[str] | None:
-        body = await server.gql(
-            """mutation($p: ID!, $ids: [ID!]) {
-                 addDataRowsToProject(projectId: $p, dataRowIds: $ids) { id size taskIds } }""",
-            {"p": project_id, "ids": data_row_ids},
-        )
-        errors = errors_of(body)
-        if errors and errors[0]["extensions"]["code"] == "INVALID_INPUT":
-            return None  # labeling has not learned every row yet
-        return [str(t) for t in data_of(body)["addDataRowsToProject"]["taskIds"]]
-
-    return await eventually(attempt, "labeling to learn the imported rows")
+    """Add rows to the project (straight after their import: labeling waits for the rows
+    ingest has and it has yet to learn); the new tasks' ids."""
+    body = await server.gql(
+        """mutation($p: ID!, $ids: [ID!]) {
+             addDataRowsToProject(projectId: $p, dataRowIds: $ids) { id size taskIds } }""",
+        {"p": project_id, "ids": data_row_ids},
+    )
+    return [str(t) for t in data_of(body)["addDataRowsToProject"]["taskIds"]]
 
 
 async def new_member(server: Server, project_id: str, role: str) -> tuple[str, str]:

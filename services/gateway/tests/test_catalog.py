@@ -265,3 +265,34 @@ async def test_rest_import_needs_no_buffering_of_the_whole_body(system: Server) 
         )
     assert r.status_code == 202, r.text
     assert r.json()["counts"]["accepted"] == 1600
+
+
+async def test_rows_added_straight_after_their_import_are_all_there(system: Server) -> None:
+    """A manager who imports and at once adds the dataset, the keys or the ids gets every
+    row, though labeling learns rows from ingest's events a moment later; a row that ingest
+    does not have either is refused by name."""
+    add = """mutation($p: ID!, $ids: [ID!], $keys: [String!], $d: ID) {
+      addDataRowsToProject(projectId: $p, dataRowIds: $ids, globalKeys: $keys, datasetId: $d)
+      { size taskIds } }"""
+    for how in ("datasetId", "globalKeys", "dataRowIds"):
+        dataset_id = await new_dataset(system)
+        tag = uuid.uuid4().hex[:8]
+        rows = [shopping_row(f"arrive-{tag}-{i}") for i in range(40)]
+        result = await import_rows(system, dataset_id, rows)
+        assert result["accepted"] == 40
+        project_id = await new_project(system)
+        variables: dict[str, object] = {"p": project_id}
+        if how == "datasetId":
+            variables["d"] = dataset_id
+        elif how == "globalKeys":
+            variables["keys"] = [r["global_key"] for r in rows]
+        else:
+            variables["ids"] = result["dataRowIds"]
+        added = data_of(await system.gql(add, variables))["addDataRowsToProject"]
+        assert added["size"] == 40, how
+
+    project_id = await new_project(system)
+    refused = await system.gql(add, {"p": project_id, "keys": [f"nobody-has-{uuid.uuid4().hex}"]})
+    [error] = errors_of(refused)
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert list(error["extensions"]["fields"]) == ["global_keys[0]"]

@@ -76,7 +76,9 @@ class ProjectionRunner:
         self.coalesce_seconds = coalesce_seconds
         self.persist_interval = persist_interval
         self._wake = asyncio.Event()
-        self._wanted = frozenset(projection.categories) if projection.categories is not None else None
+        self._wanted = (
+            frozenset(projection.categories) if projection.categories is not None else None
+        )
         self._cursor: Cursor | None = None  # where the next window starts
         self._saved: Cursor | None = None  # the checkpoint as this runner last saw it
         self._saved_at = 0.0
@@ -97,7 +99,10 @@ class ProjectionRunner:
                 self._cursor = self._saved = await load_checkpoint(conn, self.checkpoint_name)
                 self._saved_at = time.monotonic()
             window = await self.store.read_window(
-                self._cursor, limit=self.batch_size, categories=self.projection.categories, conn=conn
+                self._cursor,
+                limit=self.batch_size,
+                categories=self.projection.categories,
+                conn=conn,
             )
             if window.end is None:
                 return 0, 0

@@ -531,8 +531,13 @@ class EventStore:
         the reader moves on; the events it skipped are never detoasted.
         """
         db = conn if conn is not None else self.pool
-        row = await db.fetchrow(_WINDOW_SQL, str(after.tx_id), after.global_position, limit,
-                                list(categories) if categories is not None else None)
+        row = await db.fetchrow(
+            _WINDOW_SQL,
+            str(after.tx_id),
+            after.global_position,
+            limit,
+            list(categories) if categories is not None else None,
+        )
         assert row is not None
         end = None if row[1] is None else Cursor(row[1], row[2])
         return Window(events=_batch_decoder.decode(row[3]), scanned=row[0], end=end)

@@ -96,7 +96,9 @@ class EventConsumer:
         if len(feeds) == 1:
             await self._run_feed(stop, *feeds[0])
             return
-        await asyncio.gather(*(self._run_feed(stop, subject, durable) for subject, durable in feeds))
+        await asyncio.gather(
+            *(self._run_feed(stop, subject, durable) for subject, durable in feeds)
+        )
 
     async def _run_feed(self, stop: asyncio.Event, subject: str, durable: str) -> None:
         sub: JetStreamContext.PullSubscription | None = None

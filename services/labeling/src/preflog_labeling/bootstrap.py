@@ -11,7 +11,7 @@ from preflog_messaging.runtime import Runtime, ServiceParts
 
 
 async def build(runtime: Runtime) -> ServiceParts:
-    deps = Deps(store=runtime.store, pool=runtime.pool, settings=runtime.settings)
+    deps = Deps(store=runtime.store, pool=runtime.pool, settings=runtime.settings, rpc=runtime.rpc)
     server = runtime.rpc_server("labeling")
     rpc.register(server, deps)
     return ServiceParts(

@@ -76,6 +76,17 @@ class IdsRequest(msgspec.Struct, frozen=True, kw_only=True):
     ids: list[str]
 
 
+class FindDataRowsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Which of these rows the caller's org has, by id or by global key (``find_data_rows``)."""
+
+    ids: list[str] = []
+    global_keys: list[str] = []
+
+
+class FoundDataRows(msgspec.Struct, frozen=True, kw_only=True):
+    data_row_ids: list[str]
+
+
 class ListDatasetsRequest(msgspec.Struct, frozen=True, kw_only=True):
     name: str | None = None  # exact name filter (names are unique within an org)
 

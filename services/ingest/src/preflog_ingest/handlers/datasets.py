@@ -15,6 +15,8 @@ from preflog_contracts.rpc.ingest import (
     DataRowView,
     DatasetRef,
     DatasetView,
+    FindDataRowsRequest,
+    FoundDataRows,
     IdsRequest,
     ListDatasetsRequest,
 )
@@ -25,6 +27,7 @@ from preflog_ingest.handlers.deps import IngestDeps
 from preflog_messaging.rpc import CallContext
 
 MAX_IDS = 500
+MAX_FIND = 50_000  # labeling's largest batch
 
 
 class Datasets:
@@ -107,6 +110,20 @@ class Datasets:
         async with self.deps.pool.acquire() as conn:
             ids = await tables.find_data_rows(conn, identity.org_id, ids=req.ids)
         return await self._views(identity.org_id, ids, with_original=False)
+
+    async def find_data_rows(self, ctx: CallContext, req: FindDataRowsRequest) -> FoundDataRows:
+        """The ids of the named rows the org has. Written with the import's events, so other
+        services can tell which rows they have yet to learn of (read-your-writes)."""
+        identity = ctx.require_identity()
+        if len(req.ids) + len(req.global_keys) > MAX_FIND:
+            raise Invalid(
+                f"at most {MAX_FIND} ids and keys per call", {"ids": f"more than {MAX_FIND}"}
+            )
+        async with self.deps.pool.acquire() as conn:
+            ids = await tables.find_data_rows(
+                conn, identity.org_id, ids=req.ids, global_keys=req.global_keys
+            )
+        return FoundDataRows(data_row_ids=ids)
 
     async def _views(
         self, org_id: str, ids: list[str], *, with_original: bool

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from preflog_contracts.envelope import stream_name
-from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound, WrongExpectedVersion
+from preflog_contracts.errors import Conflict, Forbidden, Invalid, WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import TaskCreated
 from preflog_contracts.events.projects import ProjectSettings, ProjectSettingsChanged
@@ -31,6 +31,7 @@ from preflog_eventstore import NO_STREAM, StreamWrite
 from preflog_labeling.domain import project as domain
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require, role_in
+from preflog_labeling.handlers.rows import resolve_rows
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
 
@@ -220,7 +221,7 @@ async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRow
         role = require(state, ident, Permission.MANAGE_DATA)
         if state.archived:
             raise Invalid("the project is archived", {"project_id": "archived"})
-        row_ids = await _resolve_rows(deps, ident.org_id, req)
+        row_ids = await resolve_rows(deps, ctx, ident.org_id, req)
         if len(row_ids) > MAX_BATCH:
             raise Invalid("batch too large", {"data_row_ids": f"at most {MAX_BATCH} rows per batch"})
         async with deps.pool.acquire() as conn, conn.transaction():
@@ -286,34 +287,3 @@ async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRow
             )
         return view
     raise Conflict("the project changed concurrently; retry")
-
-
-async def _resolve_rows(deps: Deps, org_id: str, req: AddDataRowsRequest) -> list[str]:
-    if req.dataset_id is not None:
-        known = await deps.pool.fetchval(
-            "select 1 from labeling.datasets where dataset_id = $1 and org_id = $2", req.dataset_id, org_id
-        )
-        rows = await deps.pool.fetch(
-            "select data_row_id from labeling.data_rows where dataset_id = $1 and org_id = $2 order by created_at,"
-            " data_row_id",
-            req.dataset_id,
-            org_id,
-        )
-        if known is None and not rows:
-            raise NotFound("dataset not found")
-        return [r[0] for r in rows]
-    column, wanted = (
-        ("data_row_id", req.data_row_ids) if req.data_row_ids is not None else ("global_key", req.global_keys)
-    )
-    assert wanted is not None
-    rows = await deps.pool.fetch(
-        f"select {column}, data_row_id from labeling.data_rows where {column} = any($1::text[]) and org_id = $2",
-        wanted,
-        org_id,
-    )
-    found = {r[0]: r[1] for r in rows}
-    path = "data_row_ids" if column == "data_row_id" else "global_keys"
-    unknown = {f"{path}[{i}]": f"unknown data row '{w}'" for i, w in enumerate(wanted) if w not in found}
-    if unknown:
-        raise Invalid("some data rows are unknown", unknown)
-    return list(dict.fromkeys(found[w] for w in wanted))

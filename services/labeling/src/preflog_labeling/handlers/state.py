@@ -23,6 +23,7 @@ from preflog_contracts.events import decode_event_data
 from preflog_eventstore import EventStore
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain import project as project_domain
+from preflog_messaging.rpc import RpcClient
 from preflog_settings import Settings
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -74,6 +75,8 @@ class Deps:
     store: EventStore
     pool: asyncpg.Pool
     settings: Settings
+    rpc: RpcClient | None = None
+    """For asking other services (ingest, about rows it has that we have yet to learn)."""
     projects: Lru[str, tuple[str, project_domain.ProjectState]] = field(default_factory=lambda: Lru(10_000))
     labels: Lru[str, tuple[str, label_domain.LabelState]] = field(default_factory=lambda: Lru(50_000))
     rows: Lru[str, RowRecord] = field(default_factory=lambda: Lru(50_000))
