@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from preflog_contracts.errors import Forbidden, NotFound
@@ -76,3 +77,30 @@ async def test_task_as_of_before_creation_and_for_an_annotator(service: Any) -> 
     await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r2"))
     now = await service.call(a, "task_as_of", api.TaskAsOfRequest(task_id=task.id, at=datetime.now(UTC)), api.TaskView)
     assert now.my_label.crowns[0].response_id == "p0r2" and now.leased_by == a.user_id
+
+
+async def test_a_view_straight_after_an_action_shows_it(service: Any) -> None:
+    """Read-your-writes: the label read model trails the log, yet the task and label views
+    asked for right after each action (the annotation UI does exactly that) show it."""
+    org = service.org()
+    ann, boss = org.user(), org.user()
+    members = {ann.user_id: "ANNOTATOR", boss.user_id: "REVIEWER"}
+    project, _ = await service.project(org, members=members, rows=1)
+    task = await service.call(ann, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView)
+    # A reviewer's view of a label that was only just started.
+    seen = await service.call(boss, "get_task", api.TaskRef(task_id=task.id), api.TaskView)
+    assert [label.id for label in seen.labels] == [task.my_label.id]
+    for i in range(12):
+        response = f"p0r{i % 3}"
+        after = await service.call(
+            ann, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id=response), api.LabelView
+        )
+        view = await service.call(ann, "get_task", api.TaskRef(task_id=task.id), api.TaskView)
+        assert [c.response_id for c in view.my_label.crowns] == [response]
+        label = await service.call(ann, "get_label", api.LabelRef(label_id=after.id), api.LabelView)
+        # (updated_at is the service's clock in an action's reply, the log's once folded)
+        assert same(label, after) and same(view.my_label, after)
+
+
+def same(a: api.LabelView, b: api.LabelView) -> bool:
+    return msgspec.structs.replace(a, updated_at=b.updated_at) == b

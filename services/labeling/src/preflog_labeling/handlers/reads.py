@@ -19,7 +19,7 @@ from preflog_contracts.rpc.labeling import (
     TaskRef,
     TaskView,
 )
-from preflog_labeling.domain.label_view import data_row_view
+from preflog_labeling.domain.label_view import data_row_view, label_view
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
@@ -29,6 +29,31 @@ from preflog_messaging import CallContext
 _label_decoder = msgspec.json.Decoder(LabelView)
 MAX_IDS = 500
 REVIEW_STATUSES = ("APPROVED", "REJECTED")
+
+
+# The label read model trails the log by a projection pass; each label row comes with its
+# stream's current version, and a label behind it (or not in the read model yet) is folded
+# from the log instead, so a view right after an action shows that action (read-your-writes).
+_CURRENT_VERSION = "(select max(e.stream_position) from eventlog.events e where e.stream_name = 'label-' || l.label_id)"
+
+
+async def current_label_views(
+    deps: Deps,
+    org_id: str,
+    rows: list[tuple[str, str | None, int | None, int | None]],
+    conn: Conn | None = None,
+) -> dict[str, LabelView]:
+    """``rows``: (label id, read-model view or None, its version, the stream's version)."""
+    out: dict[str, LabelView] = {}
+    for label_id, raw, version, current in rows:
+        if raw is not None and version is not None and (current is None or current <= version):
+            out[label_id] = _label_decoder.decode(raw)
+            continue
+        try:
+            out[label_id] = label_view(await deps.label(label_id, org_id, conn=conn))
+        except NotFound:
+            continue
+    return out
 
 
 def row_view(rec: RowRecord, label: LabelView | None) -> DataRowView:
@@ -77,8 +102,22 @@ async def task_views(
         task_ids,
     )
     label_rows = await db.fetch(
-        "select task_id, label_id, view::text from labeling.labels where task_id = any($1::text[])", task_ids
+        "select l.task_id, l.label_id, l.view::text, l.version, "
+        + _CURRENT_VERSION
+        + " from labeling.labels l where l.task_id = any($1::text[])",
+        task_ids,
     )
+    in_model = {r[1] for r in label_rows}
+    fresh = fresh or {}
+    current = await current_label_views(
+        deps,
+        ident.org_id,
+        [(r[1], r[2], r[3], r[4]) for r in label_rows if r[1] not in fresh]
+        # labels just started (claimed) that the read model has yet to see
+        + [(a[2], None, None, None) for a in assignments if a[2] not in in_model and a[2] not in fresh],
+        conn,
+    )
+    current.update(fresh)
     projects: dict[str, ProjectState] = {}
     for pid in {t[1] for t in tasks}:
         try:
@@ -89,15 +128,10 @@ async def task_views(
     now = datetime.now(UTC)
     review_status = {a[2]: a[3] for a in assignments}
     labels_by_task: dict[str, list[LabelView]] = {}
-    for task_id, label_id, raw in label_rows:
-        view = (fresh or {}).get(label_id) or _label_decoder.decode(raw)
+    for label_id, view in current.items():
         if review_status.get(label_id) in REVIEW_STATUSES and view.status == "SUBMITTED":
             view = msgspec.structs.replace(view, status=review_status[label_id])
-        labels_by_task.setdefault(task_id, []).append(view)
-    for label_id, view in (fresh or {}).items():
-        known = labels_by_task.setdefault(view.task_id, [])
-        if all(v.id != label_id for v in known):
-            known.append(view)
+        labels_by_task.setdefault(view.task_id, []).append(view)
     out = []
     for t in tasks:
         project = projects.get(t[1])
@@ -196,21 +230,24 @@ async def list_tasks(deps: Deps, ctx: CallContext, req: ListTasksRequest) -> Tas
 
 async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[LabelView]:
     rows = await deps.pool.fetch(
-        "select l.label_id, l.project_id, l.author_id, l.view::text, a.label_status from labeling.labels l"
-        " left join labeling.assignments a on a.label_id = l.label_id"
-        " where l.label_id = any($1::text[]) and l.org_id = $2",
+        "select a.label_id, l.view::text, l.version, "
+        + _CURRENT_VERSION
+        + ", a.label_status from labeling.assignments a left join labeling.labels l on l.label_id = a.label_id"
+        " where a.label_id = any($1::text[]) and a.org_id = $2",
         ids,
         ident.org_id,
     )
+    status_of = {r[0]: r[4] for r in rows}
+    views = await current_label_views(deps, ident.org_id, [(r[0], r[1], r[2], r[3]) for r in rows])
     out = []
-    for _label_id, project_id, author_id, raw, status in rows:
+    for label_id, view in views.items():
         try:
-            project = await deps.project(project_id, ident.org_id)
+            project = await deps.project(view.project_id, ident.org_id)
         except NotFound:
             continue
-        if author_id != ident.user_id and not _sees_all(project, ident):
+        if view.author_id != ident.user_id and not _sees_all(project, ident):
             continue
-        view = _label_decoder.decode(raw)
+        status = status_of.get(label_id)
         if status in REVIEW_STATUSES and view.status == "SUBMITTED":
             view = msgspec.structs.replace(view, status=status)
         out.append(view)
