@@ -271,3 +271,23 @@ async def test_review_queue_orders_by_priority_then_age(service) -> None:  # typ
     )
     assert [t.task_id for t in page.tasks + rest.tasks] == expected
     assert rest.next_cursor is None
+
+
+async def test_a_decision_straight_after_a_submission_judges_that_submission(org: Org) -> None:
+    """Review learns submissions a moment after they commit; a reviewer who acts at once
+    must neither be refused nor judge the previous submission."""
+    for _ in range(3):
+        task, row = await org.create_task()
+        label = await org.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+        view = await org.svc.call(
+            org.user("manager"),
+            "reject_label",
+            api.RejectLabel(label_id=label, reason="look again"),
+            api.LabelReviewView,
+        )
+        assert (view.status, view.task_status) == ("REJECTED", "IN_REWORK")
+        await org.submit(task, row, "annotator", snapshot(crown="r-model-b"), label_id=label)
+        view = await org.svc.call(
+            org.user("owner"), "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+        )
+        assert (view.status, view.task_status) == ("APPROVED", "DONE")

@@ -9,13 +9,14 @@ longer SUBMITTED). Refusals raise before anything is appended.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from preflog_contracts.errors import Invalid, NotFound, WrongExpectedVersion
+from preflog_contracts.errors import Invalid, NotFound, Unavailable, WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.review import (
     BenchmarkReferenceSet,
@@ -48,6 +49,35 @@ from preflog_review.domain.workflow import (
 )
 
 _RETRIES = 8
+INTAKE_WAIT_SECONDS = 10.0
+
+
+async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
+    """Wait (bounded) until review's intake has applied the label's latest submission.
+
+    Review learns submissions from labeling's events a moment after they commit; a reviewer
+    who approves a label the instant it is resubmitted would otherwise be refused ("not
+    submitted") or judge the previous submission. The log says what the latest submission
+    is; the intake's table says how far it got.
+    """
+    latest = await pool.fetchval(
+        "select max(global_position) from eventlog.events where stream_name = $1"
+        " and event_type = 'LabelSubmitted' and org_id = $2::uuid",
+        f"label-{label_id}",
+        org_id,
+    )
+    if latest is None:
+        return
+    deadline = asyncio.get_running_loop().time() + INTAKE_WAIT_SECONDS
+    while True:
+        applied = await pool.fetchval(
+            f"select submitted_position from {LIVE.labels} where label_id = $1", label_id
+        )
+        if applied is not None and applied >= latest:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise Unavailable("the label's latest submission is still on its way to review; retry")
+        await asyncio.sleep(0.05)
 
 
 class LabelContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,6 +188,7 @@ class ReviewActions:
             )
             if seen:
                 return msgspec.convert(first, LabelReviewView)
+        await await_intake(self.store.pool, label_id, ident.org_id)
         async with self.store.pool.acquire() as conn:
             for _ in range(_RETRIES):
                 label = await load_label_context(conn, label_id, ident)
@@ -248,6 +279,7 @@ class ReviewActions:
             )
             if seen:
                 return msgspec.convert(first, LabelReviewView)
+        await await_intake(self.store.pool, req.label_id, ident.org_id)
         async with self.store.pool.acquire() as conn:
             label = await load_label_context(conn, req.label_id, ident)
             require(can_review(label.role), "mark labels for review")
