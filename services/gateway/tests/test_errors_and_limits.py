@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
+import pytest
 from graphql import GraphQLError
 
 from preflog_contracts.errors import Conflict, Invalid
 from preflog_gateway.graphql.errors import public_error
+from preflog_gateway.graphql.schema import build_schema
 from preflog_gateway.limits import RateLimiter
+from preflog_settings import load_settings
 
 from .conftest import Server
 
@@ -123,3 +127,18 @@ def test_rate_limiter_refills() -> None:
     assert limiter.allow("t", now=0.0) and not limiter.allow("t", now=0.5)
     assert limiter.allow("t", now=1.6)
     assert limiter.allow("other", now=0.5)
+
+
+def test_refusals_are_not_logged_as_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """A refused request is the client's business: strawberry's default would log each at
+    ERROR with its trace, burying the real incidents."""
+    schema = build_schema(load_settings({}))
+    refusals = [
+        GraphQLError("x", path=["y"], original_error=Conflict("again")),
+        GraphQLError("x", path=["y"], original_error=Invalid("bad", {"a": "b"})),
+        GraphQLError("Syntax Error: Unexpected Name 'quer'."),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        schema.process_errors(refusals)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.name.startswith("strawberry")]

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from preflog_contracts.errors import ErrorCode, PreflogError
 
@@ -25,11 +27,39 @@ log = structlog.get_logger(__name__)
 _COERCION = ("Variable '$", "Argument '", "Expected value", "Expected type", "Field '")
 
 
-def public_error(error: GraphQLError) -> GraphQLError:
-    """The client-safe version of ``error``."""
+def _root(error: GraphQLError) -> BaseException | None:
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
+    return original
+
+
+class PublicSchema(strawberry.Schema):
+    """strawberry logs every error of every request at ERROR with its trace. A refused
+    request (bad input, no permission, a conflict) is the client's business, not an incident:
+    those are logged at INFO in one line; the unexpected ones are logged with their trace by
+    :func:`public_error` (answered as INTERNAL)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = _root(error)
+            if isinstance(original, PreflogError):
+                level = log.warning if original.code is ErrorCode.UNAVAILABLE else log.info
+                level(
+                    "graphql.refused",
+                    code=original.code.value,
+                    message=original.message,
+                    path=error.path,
+                )
+            elif original is None or isinstance(original, msgspec.ValidationError):
+                log.info("graphql.invalid_request", message=error.message, path=error.path)
+
+
+def public_error(error: GraphQLError) -> GraphQLError:
+    """The client-safe version of ``error``."""
+    original = _root(error)
     extensions: dict[str, Any]
     if isinstance(original, PreflogError):
         message = original.message

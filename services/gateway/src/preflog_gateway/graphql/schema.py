@@ -26,7 +26,7 @@ from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.document_cache import CachedParse
-from preflog_gateway.graphql.errors import PublicErrors
+from preflog_gateway.graphql.errors import PublicErrors, PublicSchema
 from preflog_gateway.graphql.types.accounts import (
     ApiTokenSecret,
     CreateUserInput,
@@ -672,7 +672,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         complexity_rule(settings.max_query_complexity),
     ]
-    return strawberry.Schema(
+    return PublicSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
