@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -102,10 +103,10 @@ async def fresh_js(nc, fresh_namespace):  # type: ignore[no-untyped-def]
 
 
 async def test_relay_publishes_every_event_once_in_stream_order(
-    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
 ) -> None:
     org = str(uuid.uuid4())
-    relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace, batch_size=37)
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace, batch_size=37)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     ids = await _write_concurrently(fresh_store, org)
@@ -122,6 +123,7 @@ async def test_relay_publishes_every_event_once_in_stream_order(
 async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_consumers_apply_once(
     fresh_store: EventStore,
     fresh_js: JetStreamContext,
+    nc: Client,
     fresh_namespace: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -135,7 +137,7 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
             )
         ).events
     ]
-    relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace, batch_size=20)
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace, batch_size=20)
     real_save = relay_module.save_checkpoint
 
     async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -184,7 +186,7 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
 
 
 async def test_category_consumers_are_filtered_on_the_server_and_apply_each_event_once(
-    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
 ) -> None:
     """Independent categories get one filtered durable each: the other categories' traffic
     is never delivered (JetStream's own counts say so), and a redelivery applies nothing."""
@@ -195,7 +197,7 @@ async def test_category_consumers_are_filtered_on_the_server_and_apply_each_even
             r = await fresh_store.append(StreamWrite(stream, [_event()]), org_id=org, metadata=META)
             if keep:
                 wanted.extend(e.event_id for e in r.events)
-    relay = Relay(fresh_store, fresh_js, namespace=fresh_namespace)
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
     async with fresh_store.pool.acquire() as conn:
         assert await relay.relay_once(conn) == 90
     await fresh_store.pool.execute(
@@ -258,7 +260,7 @@ async def test_consumer_resumes_by_itself_after_a_nats_restart(
             await conn.execute("insert into public.applied values ($1::uuid)", event.event_id)
 
         store = EventStore(pool)
-        relay = Relay(store, js, namespace=ns)
+        relay = Relay(store, nc, namespace=ns)
         consumer = EventConsumer(js, pool, namespace=ns, durable="restart", handler=effect)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(consumer.run(stop))]
@@ -299,7 +301,7 @@ async def test_embedded_servers_append_relay_and_consume(tmp_path: Path) -> None
         stop = asyncio.Event()
         consumer = EventConsumer(js, pool, namespace="emb", durable="emb", handler=effect)
         tasks = [
-            asyncio.create_task(Relay(store, js, namespace="emb").run(stop)),
+            asyncio.create_task(Relay(store, nc, namespace="emb").run(stop)),
             asyncio.create_task(consumer.run(stop)),
         ]
         result = await store.append(

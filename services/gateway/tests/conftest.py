@@ -91,7 +91,7 @@ async def running_gateway(
         backend = await open_runtime(settings)
         parts = [await builder(n)(backend) for n in backend_services()]
         tasks = await start_parts(parts, stop)
-        relay = Relay(backend.store, backend.js, namespace=settings.namespace)
+        relay = Relay(backend.store, backend.nc, namespace=settings.namespace)
         tasks.append(asyncio.create_task(relay.run(stop)))
     runtime = await open_runtime(settings)
     app = build_app(runtime)

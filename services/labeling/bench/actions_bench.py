@@ -99,7 +99,7 @@ async def serve() -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     tasks = await start_parts([parts], stop)
-    tasks.append(asyncio.create_task(Relay(rt.store, rt.js, namespace=settings.namespace).run(stop)))
+    tasks.append(asyncio.create_task(Relay(rt.store, rt.nc, namespace=settings.namespace).run(stop)))
     profiler = None
     if os.environ.get("BENCH_PROFILE"):
         import cProfile

@@ -18,7 +18,6 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
 
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
@@ -100,7 +99,7 @@ class Relay:
     def __init__(
         self,
         store: EventStore,
-        js: JetStreamContext,
+        nc: Client,
         *,
         namespace: str,
         batch_size: int = 2000,
@@ -109,7 +108,7 @@ class Relay:
         coalesce_seconds: float = 0.005,
     ) -> None:
         self.store = store
-        self.js = js
+        self.nc = nc
         self.namespace = namespace
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -120,7 +119,7 @@ class Relay:
         self._wake = asyncio.Event()
         store.on_append.append(lambda _categories: self._wake.set())
         self.is_leader = False
-        self._publisher = _PipelinedPublisher(js._nc)
+        self._publisher = _PipelinedPublisher(nc)
 
     async def relay_once(self, conn: Conn) -> int:
         """Publish one batch and move the checkpoint after all acks; returns the count."""

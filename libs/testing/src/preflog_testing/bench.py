@@ -228,7 +228,7 @@ async def foundation(dsn: str, nats_url: str) -> None:
     js = nc.jetstream()
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     await ensure_events_stream(js, namespace)
-    relay = Relay(store, js, namespace=namespace, batch_size=5000)
+    relay = Relay(store, nc, namespace=namespace, batch_size=5000)
     limit_events = min(total, 200_000)
     started = time.perf_counter()
     sent = 0

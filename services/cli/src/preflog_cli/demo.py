@@ -64,7 +64,7 @@ async def _demo(settings: Settings) -> int:
                 print(f"running {', '.join(missing)} in this process for the demo", flush=True)
                 parts = [await builder(name)(runtime) for name in missing]
                 tasks = await start_parts(parts, stop)
-                relay = Relay(runtime.store, runtime.js, namespace=settings.namespace)
+                relay = Relay(runtime.store, runtime.nc, namespace=settings.namespace)
                 tasks.append(asyncio.create_task(relay.run(stop)))
             admin = await gateway.accounts.find_user_by_email(settings.bootstrap_admin_email)
             if admin is None:

@@ -67,7 +67,7 @@ async def _run(
     stop = asyncio.Event()
     _stop_on_signals(stop)
     parts: list[ServiceParts] = [await builder(n)(runtime) for n in names]
-    relay = Relay(runtime.store, runtime.js, namespace=settings.namespace)
+    relay = Relay(runtime.store, runtime.nc, namespace=settings.namespace)
     tasks = await start_parts(parts, stop)
     tasks.append(asyncio.create_task(relay.run(stop)))
     server: uvicorn.Server | None = None

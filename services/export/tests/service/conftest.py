@@ -74,7 +74,7 @@ async def runtime(
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def relay(runtime: Runtime) -> AsyncIterator[Relay]:
     """The relay publishing the test database's log to this run's namespace."""
-    r = Relay(runtime.store, runtime.js, namespace=runtime.settings.namespace)
+    r = Relay(runtime.store, runtime.nc, namespace=runtime.settings.namespace)
     stop = asyncio.Event()
     task = asyncio.create_task(r.run(stop))
     yield r

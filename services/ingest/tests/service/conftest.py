@@ -181,7 +181,7 @@ async def running_ingest(
     parts: list[ServiceParts] = [await build(runtime)]
     stop = asyncio.Event()
     tasks = await start_parts(parts, stop)
-    relay = Relay(store, js, namespace=settings.namespace)
+    relay = Relay(store, nc, namespace=settings.namespace)
     tasks.append(asyncio.create_task(relay.run(stop)))
     try:
         yield Ingest(rpc, store, pool)

@@ -203,7 +203,7 @@ async def service(settings: Settings, js: Any) -> AsyncIterator[Harness]:
     parts = await build(rt)
     stop = asyncio.Event()
     tasks = await start_parts([parts], stop)
-    relay = Relay(rt.store, rt.js, namespace=settings.namespace)
+    relay = Relay(rt.store, rt.nc, namespace=settings.namespace)
     tasks.append(asyncio.create_task(relay.run(stop)))
     yield Harness(rt, parts)
     await stop_parts([parts], tasks, stop)

@@ -330,7 +330,7 @@ async def service(
     parts: list[ServiceParts] = [await build(rt)]
     stop = asyncio.Event()
     tasks = await start_parts(parts, stop)
-    relay = Relay(store, js, namespace=settings.namespace)
+    relay = Relay(store, nc, namespace=settings.namespace)
     tasks.append(asyncio.create_task(relay.run(stop)))
     yield Service(rt, store, pool)
     await stop_parts(parts, tasks, stop)

@@ -288,6 +288,9 @@ async def test_a_decision_straight_after_a_submission_judges_that_submission(org
         assert (view.status, view.task_status) == ("REJECTED", "IN_REWORK")
         await org.submit(task, row, "annotator", snapshot(crown="r-model-b"), label_id=label)
         view = await org.svc.call(
-            org.user("owner"), "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+            org.user("owner"),
+            "approve_label",
+            api.ApproveLabel(label_id=label),
+            api.LabelReviewView,
         )
         assert (view.status, view.task_status) == ("APPROVED", "DONE")
