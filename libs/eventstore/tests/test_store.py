@@ -300,3 +300,60 @@ async def test_a_repeated_event_id_among_concurrent_appends_is_a_repeat_only_for
     assert repeat.duplicate and repeat.events == first.events
     assert all(not r.duplicate and len(r.events) == 1 for r in fresh)
     assert len(await store.read_stream(first_stream)) == 1
+
+
+async def test_a_guard_commits_the_append_only_while_its_stream_stands_still(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    """A write with no events checks its stream's version and writes nothing; commands
+    grouped into one statement may share a guard, and a moved guard fails only its own."""
+    project = f"project-{uuid.uuid4()}"
+    await store.append(
+        StreamWrite(project, [dataset_event()], NO_STREAM), org_id=org_id, metadata=meta
+    )
+    target = f"dataset-{uuid.uuid4()}"
+    out = await store.append(
+        [StreamWrite(target, [dataset_event()], NO_STREAM), StreamWrite(project, [], 0)],
+        org_id=org_id,
+        metadata=meta,
+    )
+    assert [e.stream_name for e in out.events] == [target]
+    assert len(await store.read_stream(project)) == 1
+
+    with pytest.raises(WrongExpectedVersion):  # the guard is behind: nothing lands
+        await store.append(
+            [StreamWrite(target, [dataset_event()], 0), StreamWrite(project, [], 5)],
+            org_id=org_id,
+            metadata=meta,
+        )
+    assert len(await store.read_stream(target)) == 1
+    with pytest.raises(ValueError):  # written and guarded at once makes no sense
+        await store.append(
+            [StreamWrite(project, [], 0), StreamWrite(project, [dataset_event()], 0)],
+            org_id=org_id,
+            metadata=meta,
+        )
+
+    # 40 concurrent commands guard one stream (as every action guards its project); every
+    # fifth guards a version it does not have and fails alone.
+    streams = [f"dataset-{uuid.uuid4()}" for _ in range(40)]
+
+    async def one(i: int) -> bool:
+        try:
+            await store.append(
+                [
+                    StreamWrite(streams[i], [dataset_event()], NO_STREAM),
+                    StreamWrite(project, [], 9 if i % 5 == 0 else 0),
+                ],
+                org_id=org_id,
+                metadata=meta,
+            )
+        except WrongExpectedVersion:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(one(i) for i in range(40)))
+    assert outcomes == [i % 5 != 0 for i in range(40)]
+    for i, stream in enumerate(streams):
+        assert len(await store.read_stream(stream)) == (0 if i % 5 == 0 else 1)
+    assert len(await store.read_stream(project)) == 1

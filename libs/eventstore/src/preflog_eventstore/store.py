@@ -81,7 +81,12 @@ _result_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 @dataclass(frozen=True)
 class StreamWrite:
-    """Events to append to one stream, at ``expected_version`` (last position, or ANY/NO_STREAM)."""
+    """Events to append to one stream, at ``expected_version`` (last position, or ANY/NO_STREAM).
+
+    With no events it is a guard: the append commits only if that stream is still at
+    ``expected_version`` (a decision taken on state read from it stays valid), and nothing
+    is written to it. Commands merged by group commit may share guards, not written streams.
+    """
 
     stream_name: str
     events: Sequence[Event]
@@ -198,11 +203,18 @@ class _GroupCommit:
         group: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
         streams: set[str] = set()
         rest: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
+        guarded: set[str] = set()
         for item in self._queue:
-            names = {w.stream_name for w in item[0].writes}
-            if len(group) < self.max_group and not names & streams:
+            written = {w.stream_name for w in item[0].writes if w.events}
+            guards = {w.stream_name for w in item[0].writes if not w.events}
+            if (
+                len(group) < self.max_group
+                and not written & (streams | guarded)
+                and not guards & streams
+            ):
                 group.append(item)
-                streams |= names
+                streams |= written
+                guarded |= guards
             else:
                 rest.append(item)
         self._queue = rest
@@ -277,7 +289,7 @@ class EventStore:
         else:
             out = await self._append_retrying(command, idempotency_key, result, conn)
         if not out.duplicate and self.on_append:
-            categories = frozenset(w.stream_name.partition("-")[0] for w in batch)
+            categories = frozenset(w.stream_name.partition("-")[0] for w in batch if w.events)
             for callback in self.on_append:
                 callback(categories)
         return out
@@ -359,15 +371,19 @@ class EventStore:
         metas: list[str] = []
         given_ids: list[str] = []
         owner: dict[str, int] = {}
+        guards: set[str] = set()
         for index, command in enumerate(commands):
             orgs.append(command.org_id)
             metas.append(_meta_encoder.encode(command.metadata).decode())
             for w in command.writes:
-                if w.stream_name in owner:
+                if w.stream_name in owner or (w.events and w.stream_name in guards):
                     raise ValueError(f"stream {w.stream_name} written twice in one append")
-                owner[w.stream_name] = index
                 names.append(w.stream_name)
                 expected.append(w.expected_version)
+                if not w.events:
+                    guards.add(w.stream_name)
+                    continue
+                owner[w.stream_name] = index
                 given = list(w.event_ids or ())
                 given_ids.extend(given)
                 for offset, event in enumerate(w.events):

@@ -226,3 +226,20 @@ async def test_review_off_marks_done_in_our_read_model(service: Any) -> None:
     await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
     proj = await service.call(org.admin, "get_project", api.ProjectRef(project_id=project.id), api.ProjectView)
     assert proj.progress.done == 1
+
+
+async def test_an_action_after_the_lease_was_taken_away_is_refused(service: Any) -> None:
+    """The service decides an annotator's next action on what it learned from their last one;
+    a manager's requeue in between (the lease is gone) must still refuse it, and leave no event."""
+    org = service.org()
+    a = org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=1)
+    task = await claim(service, a, project.id)
+    crown = api.CrownResponseRequest(task_id=task.id, response_id="p0r0")
+    await service.call(a, "crown_response", crown)
+    await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r1"))
+    await service.call(org.admin, "requeue_task", api.TaskRef(task_id=task.id))
+    before = await service.rt.store.read_stream(stream_name("label", task.my_label.id))
+    with pytest.raises(Forbidden):
+        await service.call(a, "crown_response", crown)
+    assert len(await service.rt.store.read_stream(stream_name("label", task.my_label.id))) == len(before)

@@ -17,9 +17,10 @@ import msgspec
 
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.envelope import stream_name
-from preflog_contracts.errors import Conflict, Forbidden, NotFound, WrongExpectedVersion
+from preflog_contracts.errors import Conflict, Forbidden, NotFound, PreflogError, WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import LabelSubmitted, Target, TaskReleased
+from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.labeling import (
     AddCommentRequest,
     AddResponseRequest,
@@ -44,19 +45,56 @@ from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
 
 RETRIES = 5
-# The task row, the caller's assignment, and the current versions of the project and label
-# streams in one round trip: when the cached folded states are at those versions (the usual
-# case) nothing else is read before deciding. The append's expected version still guards.
+# The task row, the caller's assignment, and the current versions of the streams a decision
+# depends on, in one round trip: when the cached folded states are at those versions (the
+# usual case) nothing else is read before deciding.
 _ACTION_FACTS = (
     "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status,"
-    " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'project-' || t.project_id)"
-    " as project_version,"
-    " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'label-' || a.label_id)"
-    " as label_version"
+    + "".join(
+        f" (select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
+        f" as {category}_version,"
+        for category, key in (("project", "t.project_id"), ("label", "a.label_id"), ("task", "t.task_id"))
+    )
+    + " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'workflow-' || t.task_id)"
+    " as workflow_version"
     " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
     " where t.task_id = $1 and t.org_id = $2"
 )
 Decide = Callable[[LabelState, ProjectState, DataRow], Event]
+
+
+class ActionFacts(msgspec.Struct, frozen=True):
+    """What an action is decided on besides the label and project states, with the versions
+    of the task and workflow streams it was read at (-1: no such stream yet)."""
+
+    project_id: str
+    data_row_id: str
+    status: str
+    label_id: str | None
+    lease_expires_at: datetime | None
+    label_status: str | None
+    project_version: int | None
+    label_version: int | None
+    task_version: int
+    workflow_version: int
+
+
+async def load_facts(deps: Deps, task_id: str, org_id: str, user_id: str) -> ActionFacts:
+    row = await deps.pool.fetchrow(_ACTION_FACTS, task_id, org_id, user_id)
+    if row is None:
+        raise NotFound("task not found")
+    return ActionFacts(
+        row["project_id"],
+        row["data_row_id"],
+        row["status"],
+        row["label_id"],
+        row["lease_expires_at"],
+        row["label_status"],
+        row["project_version"],
+        row["label_version"],
+        -1 if row["task_version"] is None else row["task_version"],
+        -1 if row["workflow_version"] is None else row["workflow_version"],
+    )
 
 
 def with_review_status(label: LabelState, review_status: str | None) -> LabelState:
@@ -68,52 +106,91 @@ def with_review_status(label: LabelState, review_status: str | None) -> LabelSta
 
 
 async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> LabelView:
-    """Run one label action for the caller; returns the label as it is after it."""
+    """Run one label action for the caller; returns the label as it is after it.
+
+    The first attempt decides on facts this process cached from the caller's previous action
+    (no read at all); the append then guards every stream those facts came from (the task's,
+    its workflow's, the project's) besides the label's own expected version, so facts that
+    moved meanwhile fail the append and the action is decided again from fresh ones. A
+    refusal is never based on cached facts: it is checked against fresh ones first.
+    """
     ident = ctx.require_identity()
     seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
     if seen:
         return msgspec.convert(first, LabelView)
+    key = (ident.org_id, task_id, ident.user_id)
     for _ in range(RETRIES):
-        task = await deps.pool.fetchrow(_ACTION_FACTS, task_id, ident.org_id, ident.user_id)
-        if task is None:
-            raise NotFound("task not found")
-        project = deps.cached_project(task["project_id"], ident.org_id, task["project_version"]) or (
-            await deps.project(task["project_id"], ident.org_id)
-        )
-        role = require(project, ident, Permission.ANNOTATE)
+        cached = deps.facts.get(key)
+        if cached is not None and not (
+            deps.cached_project(cached.project_id, ident.org_id, cached.project_version)
+            and deps.cached_label(cached.label_id or "", ident.org_id, cached.label_version)
+        ):
+            # This process has seen the label or project move since: the facts are older.
+            deps.facts.pop(key)
+            cached = None
+        facts = cached or await load_facts(deps, task_id, ident.org_id, ident.user_id)
         now = datetime.now(UTC)
-        check_can_act(
-            status=task["status"],
-            user_id=ident.user_id,
-            has_label=task["label_id"] is not None,
-            lease_user=ident.user_id if task["lease_expires_at"] is not None else None,
-            lease_expires_at=task["lease_expires_at"],
-            now=now,
-        )
-        label = deps.cached_label(task["label_id"], ident.org_id, task["label_version"]) or (
-            await deps.label(task["label_id"], ident.org_id)
-        )
-        label = with_review_status(label, task["label_status"])
-        row = await deps.data_row(task["data_row_id"], ident.org_id)
-        event = decide_fn(label, project, row.row)
+        try:
+            project, label, row, role = await _decision_inputs(deps, ident, facts, now)
+            event = decide_fn(label, project, row)
+        except PreflogError:
+            deps.facts.pop(key)
+            if cached is not None:
+                continue
+            raise
         event_id = str(uuid.uuid4())
         after = msgspec.structs.replace(evolve(label, event_id, event, now, ident.user_id), version=label.version + 1)
         view = label_view(after)
         try:
             result = await deps.store.append(
-                StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id]),
+                [
+                    StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id]),
+                    StreamWrite(stream_name("task", task_id), [], facts.task_version),
+                    StreamWrite(stream_name("workflow", task_id), [], facts.workflow_version),
+                    StreamWrite(stream_name("project", project.project_id), [], project.version),
+                ],
                 org_id=ident.org_id,
                 metadata=ctx.metadata(role, project_id=label.project_id, task_id=task_id, label_id=label.label_id),
                 idempotency_key=ctx.idempotency_key,
                 result=msgspec.to_builtins(view) if ctx.idempotency_key else None,
             )
         except WrongExpectedVersion:
+            deps.facts.pop(key)
             continue
         if result.duplicate:
             return msgspec.convert(result.result, LabelView)
         deps.remember_label(ident.org_id, after)
+        deps.facts.put(
+            key,
+            msgspec.structs.replace(facts, project_version=project.version, label_version=after.version),
+        )
         return view
     raise Conflict("the label changed concurrently; retry")
+
+
+async def _decision_inputs(
+    deps: Deps, ident: Identity, facts: ActionFacts, now: datetime
+) -> tuple[ProjectState, LabelState, DataRow, str]:
+    """The project, the caller's label and the row, once the caller may act on the task."""
+    project = deps.cached_project(facts.project_id, ident.org_id, facts.project_version) or (
+        await deps.project(facts.project_id, ident.org_id)
+    )
+    role = require(project, ident, Permission.ANNOTATE)
+    check_can_act(
+        status=facts.status,
+        user_id=ident.user_id,
+        has_label=facts.label_id is not None,
+        lease_user=ident.user_id if facts.lease_expires_at is not None else None,
+        lease_expires_at=facts.lease_expires_at,
+        now=now,
+    )
+    assert facts.label_id is not None  # check_can_act refuses a caller without a label
+    label = deps.cached_label(facts.label_id, ident.org_id, facts.label_version) or (
+        await deps.label(facts.label_id, ident.org_id)
+    )
+    label = with_review_status(label, facts.label_status)
+    row = await deps.data_row(facts.data_row_id, ident.org_id)
+    return project, label, row.row, role
 
 
 async def rank_responses(deps: Deps, ctx: CallContext, req: RankResponsesRequest) -> LabelView:

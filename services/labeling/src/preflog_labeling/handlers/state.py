@@ -49,6 +49,9 @@ class Lru(Generic[K, V]):
             self._items.move_to_end(key)
         return value
 
+    def pop(self, key: K) -> None:
+        self._items.pop(key, None)
+
     def put(self, key: K, value: V) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
@@ -80,6 +83,8 @@ class Deps:
     projects: Lru[str, tuple[str, project_domain.ProjectState]] = field(default_factory=lambda: Lru(10_000))
     labels: Lru[str, tuple[str, label_domain.LabelState]] = field(default_factory=lambda: Lru(50_000))
     rows: Lru[str, RowRecord] = field(default_factory=lambda: Lru(50_000))
+    facts: Lru[tuple[str, str, str], Any] = field(default_factory=lambda: Lru(50_000))
+    """(org, task, user) -> the facts of that caller's last action on the task (actions.py)."""
 
     async def project(
         self, project_id: str, org_id: str, conn: Conn | None = None, until: datetime | None = None
