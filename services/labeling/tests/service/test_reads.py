@@ -104,3 +104,20 @@ async def test_a_view_straight_after_an_action_shows_it(service: Any) -> None:
 
 def same(a: api.LabelView, b: api.LabelView) -> bool:
     return msgspec.structs.replace(a, updated_at=b.updated_at) == b
+
+
+async def test_a_claim_answers_with_the_task_as_the_claimer_sees_it(service: Any) -> None:
+    """The claim builds the annotator's view from what it just did; it must be the view a
+    read gives, for a new label and for a draft taken up again after a release."""
+    org = service.org()
+    ann = org.user()
+    project, _ = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=2)
+    for _ in range(2):
+        claimed = await service.call(ann, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView)
+        read = await service.call(ann, "get_task", api.TaskRef(task_id=claimed.id), api.TaskView)
+        assert claimed.my_label is not None and read.my_label is not None
+        assert same(read.my_label, claimed.my_label)
+        normalised = msgspec.structs.replace(read, my_label=claimed.my_label, labels=[claimed.my_label])
+        assert normalised == claimed
+        await service.call(ann, "crown_response", api.CrownResponseRequest(task_id=claimed.id, response_id="p0r1"))
+        await service.call(ann, "release_task", api.TaskRef(task_id=claimed.id))

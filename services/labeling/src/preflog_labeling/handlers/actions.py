@@ -45,19 +45,28 @@ from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
 
 RETRIES = 5
+
+
+def _version_of(category: str, key: str) -> str:
+    """SQL for the current version of stream ``<category>-<key>`` (null: no such stream)."""
+    return f"(select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
+
+
 # The task row, the caller's assignment, and the current versions of the streams a decision
 # depends on, in one round trip: when the cached folded states are at those versions (the
 # usual case) nothing else is read before deciding.
 _ACTION_FACTS = (
-    "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status,"
-    + "".join(
-        f" (select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
-        f" as {category}_version,"
-        for category, key in (("project", "t.project_id"), ("label", "a.label_id"), ("task", "t.task_id"))
+    "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status, "
+    + ", ".join(
+        f"{_version_of(category, key)} as {category}_version"
+        for category, key in (
+            ("project", "t.project_id"),
+            ("label", "a.label_id"),
+            ("task", "t.task_id"),
+            ("workflow", "t.task_id"),
+        )
     )
-    + " (select max(e.stream_position) from eventlog.events e where e.stream_name = 'workflow-' || t.task_id)"
-    " as workflow_version"
-    " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
+    + " from labeling.tasks t left join labeling.assignments a on a.task_id = t.task_id and a.user_id = $3"
     " where t.task_id = $1 and t.org_id = $2"
 )
 Decide = Callable[[LabelState, ProjectState, DataRow], Event]
@@ -266,8 +275,9 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         async with deps.pool.acquire() as conn, conn.transaction():
             task = await conn.fetchrow(
                 "select t.project_id, t.data_row_id, t.status, t.submitted_labels, t.required_labels, a.label_id,"
-                " a.lease_expires_at, a.leased_at, a.label_status from labeling.tasks t"
-                " left join labeling.assignments a"
+                f" a.lease_expires_at, a.leased_at, a.label_status, {_version_of('project', 't.project_id')}"
+                f" as project_version, {_version_of('label', 'a.label_id')} as label_version"
+                " from labeling.tasks t left join labeling.assignments a"
                 " on a.task_id = t.task_id and a.user_id = $3 where t.task_id = $1 and t.org_id = $2 for update of t",
                 req.task_id,
                 ident.org_id,
@@ -275,7 +285,9 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
             )
             if task is None:
                 raise NotFound("task not found")
-            project = await deps.project(task["project_id"], ident.org_id, conn=conn)
+            project = deps.cached_project(task["project_id"], ident.org_id, task["project_version"]) or (
+                await deps.project(task["project_id"], ident.org_id, conn=conn)
+            )
             role = require(project, ident, Permission.ANNOTATE)
             now = datetime.now(UTC)
             check_can_act(
@@ -286,9 +298,10 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 lease_expires_at=task["lease_expires_at"],
                 now=now,
             )
-            label = with_review_status(
-                await deps.label(task["label_id"], ident.org_id, conn=conn), task["label_status"]
+            label = deps.cached_label(task["label_id"], ident.org_id, task["label_version"]) or (
+                await deps.label(task["label_id"], ident.org_id, conn=conn)
             )
+            label = with_review_status(label, task["label_status"])
             if label.author_id != ident.user_id:
                 raise Forbidden("only the label's author submits it")
             row = await deps.data_row(task["data_row_id"], ident.org_id, conn=conn)
@@ -333,19 +346,17 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
             submitted = task["submitted_labels"] + (1 if first_time else 0)
             status = status_after_submit(submitted, task["required_labels"], project.settings.review_required)
             await conn.execute(
-                "update labeling.tasks set submitted_labels = $2, status = $3,"
+                "with mine as (update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
+                " where task_id = $1 and user_id = $5)"
+                " update labeling.tasks set submitted_labels = $2, status = $3,"
                 " open_leases = greatest(open_leases - $4, 0), updated_at = now() where task_id = $1",
                 req.task_id,
                 submitted,
                 status,
                 1 if held else 0,
-            )
-            await conn.execute(
-                "update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
-                " where task_id = $1 and user_id = $2",
-                req.task_id,
                 ident.user_id,
             )
         deps.remember_label(ident.org_id, after)
+        deps.facts.pop((ident.org_id, req.task_id, ident.user_id))
         return view
     raise Conflict("the label changed concurrently; retry")

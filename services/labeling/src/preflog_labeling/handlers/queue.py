@@ -26,13 +26,13 @@ from preflog_contracts.events.labels import (
     TaskSkipped,
 )
 from preflog_contracts.identity import SYSTEM_ACTOR
-from preflog_contracts.rpc.labeling import ProjectRef, SkipTaskRequest, TaskRef, TaskView
+from preflog_contracts.rpc.labeling import LeaseView, ProjectRef, SkipTaskRequest, TaskRef, TaskView
 from preflog_eventstore import ANY, NO_STREAM, StreamWrite
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.reads import task_views
+from preflog_labeling.handlers.reads import row_view, sees_all_labels, task_views
 from preflog_labeling.handlers.state import Conn, Deps
 from preflog_messaging import CallContext
 
@@ -78,10 +78,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
         task = await _next_task(conn, req.project_id, ident.user_id)
         if task is None:
             return None
-        task_id, data_row_id = task[0], task[1]
-        label_id = await conn.fetchval(
-            "select label_id from labeling.assignments where task_id = $1 and user_id = $2", task_id, ident.user_id
-        )
+        task_id, data_row_id, label_id = task["task_id"], task["data_row_id"], task["label_id"]
         writes = []
         if label_id is not None:  # the caller's draft from an earlier lease: theirs again
             fresh[label_id] = label_view(await deps.label(label_id, ident.org_id, conn=conn))
@@ -97,14 +94,13 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
                     ontology_version=project.ontology_version,
                 )
             ]
-            pre = await conn.fetchrow(
-                "select source, prelabels::text from labeling.prelabels where project_id = $1 and data_row_id = $2",
-                req.project_id,
-                data_row_id,
-            )
-            if pre is not None:
+            if task["prelabels"] is not None:
                 label_events.append(
-                    PreLabelsApplied(label_id=label_id, prelabels=_prelabel_decoder.decode(pre[1]), source=pre[0])
+                    PreLabelsApplied(
+                        label_id=label_id,
+                        prelabels=_prelabel_decoder.decode(task["prelabels"]),
+                        source=task["prelabel_source"],
+                    )
                 )
             ids = [str(uuid.uuid4()) for _ in label_events]
             writes.append(StreamWrite(stream_name("label", label_id), label_events, NO_STREAM, event_ids=ids))
@@ -123,9 +119,10 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             conn=conn,
         )
         await conn.execute(
-            "insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id, leased_at,"
-            " lease_expires_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_id, user_id) do update"
-            " set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at",
+            "with lease as (insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id,"
+            " leased_at, lease_expires_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_id, user_id)"
+            " do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at)"
+            " update labeling.tasks set open_leases = open_leases + 1, updated_at = now() where task_id = $1",
             task_id,
             ident.user_id,
             label_id,
@@ -134,17 +131,45 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             now,
             expires,
         )
-        await conn.execute(
-            "update labeling.tasks set open_leases = open_leases + 1, updated_at = now() where task_id = $1", task_id
+        if sees_all_labels(project, ident):  # they see every label and lease on it: read them
+            return await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
+        # An annotator sees only their own label and lease, all known here.
+        mine = fresh[label_id]
+        rows = await deps.data_rows([data_row_id], ident.org_id, conn=conn)
+        return TaskView(
+            id=task_id,
+            project_id=req.project_id,
+            data_row_id=data_row_id,
+            batch_id=task["batch_id"],
+            status=task["status"],
+            priority=task["priority"],
+            required_labels=task["required_labels"],
+            submitted_labels=task["submitted_labels"],
+            data_row=row_view(rows[data_row_id], mine) if data_row_id in rows else None,
+            my_label=mine,
+            labels=[mine],
+            leased_by=ident.user_id,
+            lease_expires_at=expires,
+            leases=[LeaseView(user_id=ident.user_id, label_id=label_id, expires_at=expires)],
+            created_at=task["created_at"],
         )
-        view = await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
-    return view
 
 
 _CLAIMABLE = (
     " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
     " and not exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2"
     " and (a.label_status <> 'DRAFT' or a.skipped))"
+)
+
+
+# The claimed task's row, the caller's earlier label on it (a draft from a lease that ended)
+# and the row's pre-labels for the project: all a claim needs, in the locking query.
+_CLAIM_COLUMNS = (
+    "t.task_id, t.data_row_id, t.batch_id, t.status, t.priority, t.required_labels, t.submitted_labels,"
+    " t.created_at, (select a.label_id from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2)"
+    " as label_id, p.source as prelabel_source, p.prelabels::text as prelabels"
+    " from labeling.tasks t left join labeling.prelabels p"
+    " on p.project_id = t.project_id and p.data_row_id = t.data_row_id"
 )
 
 
@@ -157,8 +182,8 @@ async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Recor
     """
     for _ in range(20):
         task = await conn.fetchrow(
-            f"select t.task_id, t.data_row_id from labeling.tasks t where {_CLAIMABLE}"
-            " order by t.priority desc, t.seq limit 1 for update skip locked",
+            f"select {_CLAIM_COLUMNS} where {_CLAIMABLE}"
+            " order by t.priority desc, t.seq limit 1 for update of t skip locked",
             project_id,
             user_id,
         )
@@ -172,7 +197,7 @@ async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Recor
         if busy is None:
             return None
         task = await conn.fetchrow(
-            f"select t.task_id, t.data_row_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE} for update",
+            f"select {_CLAIM_COLUMNS} where t.task_id = $3 and {_CLAIMABLE} for update of t",
             project_id,
             user_id,
             busy,

@@ -69,7 +69,7 @@ def row_view(rec: RowRecord, label: LabelView | None) -> DataRowView:
     )
 
 
-def _sees_all(project: ProjectState, ident: Identity) -> bool:
+def sees_all_labels(project: ProjectState, ident: Identity) -> bool:
     return is_allowed(project.members.get(ident.user_id), ident.is_admin, Permission.SEE_ALL_LABELS)
 
 
@@ -137,7 +137,7 @@ async def task_views(
         project = projects.get(t[1])
         if project is None:
             continue
-        sees_all = _sees_all(project, ident)
+        sees_all = sees_all_labels(project, ident)
         mine = next((a for a in assignments if a[0] == t[0] and a[1] == ident.user_id), None)
         if not sees_all and (mine is None or ident.user_id not in project.members):
             continue
@@ -208,7 +208,7 @@ async def list_tasks(deps: Deps, ctx: CallContext, req: ListTasksRequest) -> Tas
     require(project, ident, Permission.SEE_PROJECT)
     first = max(1, min(req.first, 500))
     after = int(req.after) if req.after and req.after.isdigit() else 0
-    sees_all = _sees_all(project, ident)
+    sees_all = sees_all_labels(project, ident)
     rows = await deps.pool.fetch(
         "select t.task_id, t.seq from labeling.tasks t where t.project_id = $1 and t.seq > $2"
         " and ($3::text is null or t.status = $3)"
@@ -245,7 +245,7 @@ async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[Label
             project = await deps.project(view.project_id, ident.org_id)
         except NotFound:
             continue
-        if view.author_id != ident.user_id and not _sees_all(project, ident):
+        if view.author_id != ident.user_id and not sees_all_labels(project, ident):
             continue
         status = status_of.get(label_id)
         if status in REVIEW_STATUSES and view.status == "SUBMITTED":
