@@ -43,6 +43,16 @@ class Projection(Protocol):
     ) -> None: ...
 
 
+def _hook(projection: Projection, name: str) -> None:
+    """Optional hooks of a projection that caches what it wrote: ``committed()`` after its
+    live batch committed (what it applied is now the table's truth); ``forget()`` when the
+    table may hold what it did not write (another runner moved the checkpoint, a failure,
+    a rebuild)."""
+    hook = getattr(projection, name, None)
+    if hook is not None:
+        hook()
+
+
 def _identity(tables: Sequence[str]) -> dict[str, str]:
     return {t: t for t in tables}
 
@@ -111,14 +121,22 @@ class ProjectionRunner:
                 if time.monotonic() - self._saved_at > self.persist_interval:
                     await self._persist_quiet(conn, window.end)
                 return 0, window.scanned
-            async with conn.transaction():
-                saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
-                if saved != self._saved:
-                    # Another runner (or a rebuild) moved the checkpoint: follow it.
-                    self._cursor = self._saved = saved
-                    return 0, window.scanned
-                await self.projection.apply(conn, window.events, _identity(self.projection.tables))
-                await save_checkpoint(conn, self.checkpoint_name, window.end)
+            try:
+                async with conn.transaction():
+                    saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
+                    if saved != self._saved:
+                        # Another runner (or a rebuild) moved the checkpoint: follow it.
+                        self._cursor = self._saved = saved
+                        _hook(self.projection, "forget")
+                        return 0, window.scanned
+                    await self.projection.apply(
+                        conn, window.events, _identity(self.projection.tables)
+                    )
+                    await save_checkpoint(conn, self.checkpoint_name, window.end)
+            except BaseException:
+                _hook(self.projection, "forget")
+                raise
+        _hook(self.projection, "committed")
         self._cursor = self._saved = window.end
         self._saved_at = time.monotonic()
         lag = time.time() - window.events[-1].recorded_at.timestamp()
@@ -130,6 +148,7 @@ class ProjectionRunner:
             saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
             if saved != self._saved:
                 self._cursor = self._saved = saved
+                _hook(self.projection, "forget")
                 return
             await save_checkpoint(conn, self.checkpoint_name, end)
         self._saved = end
@@ -168,6 +187,7 @@ class ProjectionRunner:
 
     async def rebuild(self) -> Cursor:
         """Replay the whole log into shadow tables and swap them in; returns the new cursor."""
+        _hook(self.projection, "forget")
         tables = list(self.projection.tables)
         shadow = {t: f"{t}__rebuild" for t in tables}
         async with self.store.pool.acquire() as conn:

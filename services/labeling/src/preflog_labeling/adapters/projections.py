@@ -18,6 +18,7 @@ from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, Pr
 from preflog_labeling.adapters.consumers import learn_workflow
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
+from preflog_labeling.handlers.state import Lru
 
 _json = msgspec.json.Encoder()
 
@@ -25,20 +26,45 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 class LabelProjection:
+    """Each label's folded state and view. The states it wrote are kept in memory (the
+    runner says when they are committed, and when the table may hold others), so a batch
+    reads from the table only the labels it has not written itself."""
+
     name = "labeling_labels"
     categories: Sequence[str] | None = ("label",)
     tables: Sequence[str] = ("labeling.labels",)
 
+    def __init__(self, cache_size: int = 20_000) -> None:
+        self._written: Lru[str, label_domain.LabelState] = Lru(cache_size)
+        self._pending: dict[str, label_domain.LabelState] = {}
+
+    def committed(self) -> None:
+        for label_id, state in self._pending.items():
+            self._written.put(label_id, state)
+        self._pending = {}
+
+    def forget(self) -> None:
+        self._written = Lru(self._written.size)
+        self._pending = {}
+
     async def apply(self, conn: Conn, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
         table = tables_map["labeling.labels"]
+        live = table == "labeling.labels"
         by_label: dict[str, list[RecordedEvent]] = {}
         for rec in events:
             by_label.setdefault(rec.stream_id, []).append(rec)
-        rows = await conn.fetch(
-            f"select label_id, org_id::text, state::text from {table} where label_id = any($1::text[])",
-            list(by_label),
-        )
-        states = {r[0]: label_domain.decode_state(r[2]) for r in rows}
+        states: dict[str, label_domain.LabelState] = {}
+        if live:
+            for label_id in by_label:
+                hit = self._written.get(label_id)
+                if hit is not None:
+                    states[label_id] = hit
+        missing = [label_id for label_id in by_label if label_id not in states]
+        if missing:
+            rows = await conn.fetch(
+                f"select label_id, state::text from {table} where label_id = any($1::text[])", missing
+            )
+            states.update((r[0], label_domain.decode_state(r[1])) for r in rows)
         out = []
         for label_id, recs in by_label.items():
             state = states.get(label_id) or label_domain.LabelState(label_id=label_id)
@@ -48,6 +74,8 @@ class LabelProjection:
                 event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
                 state = label_domain.evolve(state, rec.event_id, event, rec.recorded_at, rec.metadata.actor_id)
                 state = msgspec.structs.replace(state, version=rec.stream_position)
+            if live:
+                self._pending[label_id] = state
             view = label_view(state)
             out.append(
                 (
