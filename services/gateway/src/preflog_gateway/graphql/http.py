@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.background_tasks import BackgroundTasks
+from litestar.di import Provide
+from litestar.types import Dependencies
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -59,7 +62,23 @@ def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
         multipart_uploads_enabled=False,
     )
 
+    # strawberry provides the response in a worker thread, and three dependencies side by
+    # side, which litestar resolves in an anyio task group: per request, a thread hop and a
+    # task group cost more than the rest of the HTTP layer. Provided here as a chain of
+    # coroutines (each depends on the one before), they resolve one after another.
+    async def response_getter(custom_context: Any) -> Response[Any]:
+        return Response({}, background=BackgroundTasks([]))
+
+    async def root_value_getter(context: Any) -> None:
+        return None
+
     class GraphQLController(base):  # type: ignore[misc, valid-type]
+        dependencies: ClassVar[Dependencies] = {
+            **base.dependencies,
+            "response": Provide(response_getter),
+            "root_value": Provide(root_value_getter),
+        }
+
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
