@@ -38,12 +38,19 @@ def ranked(prompt_id: str = "p1", **ranks: int) -> Ranking:
     return Ranking(prompt_id=prompt_id, ranking=[RankEntry(r, k) for r, k in ranks.items()])
 
 
-def test_crown_beats_every_other_response() -> None:
+def test_crown_beats_every_other_response_and_the_ranking_orders_the_rest() -> None:
     label = LabelSnapshot(
         crowns=[Crown(prompt_id="p1", response_id="r2")],
-        rankings=[ranked(r1=1, r2=2, r3=3)],  # ignored: the crown decides this prompt
+        # The crown decides every pair with r2 (whatever its rank); the ranking the others.
+        rankings=[ranked(r1=1, r2=2, r3=3)],
     )
     assert outcomes_from_label(label, ROW) == [
+        PairOutcome("beta", "alpha"),
+        PairOutcome("beta", "gamma"),
+        PairOutcome("alpha", "gamma"),
+    ]
+    crown_only = LabelSnapshot(crowns=[Crown(prompt_id="p1", response_id="r2")])
+    assert outcomes_from_label(crown_only, ROW) == [
         PairOutcome("beta", "alpha"),
         PairOutcome("beta", "gamma"),
     ]

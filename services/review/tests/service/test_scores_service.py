@@ -59,7 +59,8 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
     for label in (a, b, c, d, e):
         await org.wait_label(label)
 
-    # Before review every crown counts: A, B, E crown a; C crowns b; D crowns c.
+    # Before review every label counts: A, B, E crown a; C crowns b; D crowns c; each crown
+    # beats the other two and the label's ranking orders those two (3 outcomes a label).
     board = await service.call(
         reviewer,
         "leaderboard",
@@ -67,8 +68,8 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
         api.LeaderboardView,
     )
     records = {m.model_config_name: (m.wins, m.losses, m.ties) for m in board.models}
-    assert records == {"model-a": (6, 2, 0), "model-b": (2, 4, 0), "model-c": (2, 4, 0)}
-    assert board.comparisons == 10
+    assert records == {"model-a": (7, 3, 0), "model-b": (5, 5, 0), "model-c": (3, 7, 0)}
+    assert board.comparisons == 15
 
     await service.call(
         reviewer,
@@ -90,11 +91,11 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
             api.LeaderboardRequest(project_id=org.project_id),
             api.LeaderboardView,
         )
-        return got if got.comparisons == 8 else None
+        return got if got.comparisons == 12 else None
 
     board = await eventually(settled)
     records = {m.model_config_name: (m.wins, m.losses, m.ties) for m in board.models}
-    assert records == {"model-a": (6, 1, 0), "model-b": (2, 3, 0), "model-c": (0, 4, 0)}
+    assert records == {"model-a": (7, 1, 0), "model-b": (4, 4, 0), "model-c": (1, 7, 0)}
     assert [m.model_config_name for m in board.models] == ["model-a", "model-b", "model-c"]
 
     async def referenced() -> api.LabelScores | None:

@@ -6,8 +6,10 @@ annotator's own text with no model attached) take no part. Edited responses stil
 their model: the annotator judged that model's output.
 
 - If the label crowned one of those responses, the crowned response beats every other one.
-- Otherwise, its ranking gives one outcome per pair of ranked responses; equal ranks (e.g. in
-  SCALE_0_3) are a tie.
+- Its ranking gives one outcome per pair of ranked responses that the crown does not already
+  decide (all pairs when nothing is crowned); equal ranks (e.g. in SCALE_0_3) are a tie. A
+  crown and a ranking together say both who won and how the others placed: the annotator's
+  order of the runners-up is information the leaderboard should not drop.
 
 Two responses of the same model compare nothing and are skipped.
 """
@@ -68,10 +70,9 @@ def outcomes_from_label(
                 for rid, model in models.items()
                 if rid != crowned and model != winner
             ]
-            continue
         ranking = rankings.get(prompt.id, [])
         ranks = {e.response_id: e.rank for e in ranking if e.response_id in models}
-        ranked = [rid for rid in models if rid in ranks]
+        ranked = [rid for rid in models if rid in ranks and rid != crowned]
         for rid_a, rid_b in combinations(ranked, 2):
             model_a, model_b = models[rid_a], models[rid_b]
             if model_a == model_b:
