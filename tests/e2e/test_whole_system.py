@@ -939,9 +939,9 @@ async def test_leaderboard_ranks_the_models(system: System, story: Story) -> Non
              models { modelConfigName strength ciLow ciHigh wins losses ties comparisons } }
            agreement(projectId: $p) { crownAgreement rankingKendallTau
              annotators { labels approved user { id } } } }"""
-    # A crown beats every other response of its prompt; the ranking counts only where nothing
-    # is crowned (review's rule). Pairs per label: shopping 1; Dataloop prompt1 1 + prompt2 2.
-    expected = 3 * 1 + 3 * (1 + 2)
+    # A crown beats every other response of its prompt; the ranking orders the rest (review's
+    # rule). Pairs per label: shopping 1; Dataloop prompt1 1 + prompt2 2 crowned + 1 ranked.
+    expected = 3 * 1 + 3 * (1 + 3)
 
     last: list[dict[str, Any]] = []
 
@@ -959,11 +959,12 @@ async def test_leaderboard_ranks_the_models(system: System, story: Story) -> Non
     assert (models[GPT4]["wins"], models[GPT4]["losses"]) == (3, 0)
     assert (models[GPT35]["wins"], models[GPT35]["losses"]) == (0, 3)
     assert (models[ALPHA]["wins"], models[ALPHA]["losses"]) == (9, 0)
-    assert (models[BETA]["wins"], models[BETA]["losses"]) == (0, 6)
-    assert (models[GAMMA]["wins"], models[GAMMA]["losses"]) == (0, 3)
+    # Every annotator crowned alpha and ranked beta over gamma: the board says so.
+    assert (models[BETA]["wins"], models[BETA]["losses"]) == (3, 6)
+    assert (models[GAMMA]["wins"], models[GAMMA]["losses"]) == (0, 6)
     strength = {name: m["strength"] for name, m in models.items()}
     assert strength[GPT4] > strength[GPT35]
-    assert strength[ALPHA] > max(strength[BETA], strength[GAMMA])
+    assert strength[ALPHA] > strength[BETA] > strength[GAMMA]
     assert all(m["ciLow"] <= m["strength"] <= m["ciHigh"] for m in models.values())
     order = [m["modelConfigName"] for m in data["leaderboard"]["models"]]
     assert order == sorted(order, key=lambda n: -strength[n])  # listed best first

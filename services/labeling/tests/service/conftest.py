@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 import pytest_asyncio
 
 from preflog_contracts.datarow import DataRow, Message, Part, PromptPoint, Response
@@ -18,7 +20,7 @@ from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite
 from preflog_eventstore.relay import Relay
 from preflog_labeling.bootstrap import build
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, events_stream
 from preflog_messaging.runtime import Runtime, ServiceParts, open_runtime, start_parts, stop_parts
 from preflog_settings import Settings
 
@@ -199,6 +201,10 @@ async def eventually(probe: Callable[[], Awaitable[Any]], expected: Any, timeout
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def service(settings: Settings, js: Any) -> AsyncIterator[Harness]:
+    # Labeling alone, in a namespace of its own: other packages' harnesses in the same run
+    # serve ingest on the run's namespace, and labeling asks ingest about rows (their ingest
+    # has not seen the rows these tests write as events).
+    settings = msgspec.structs.replace(settings, namespace=f"{settings.namespace}lab")
     rt = await open_runtime(settings)
     parts = await build(rt)
     stop = asyncio.Event()
@@ -207,4 +213,6 @@ async def service(settings: Settings, js: Any) -> AsyncIterator[Harness]:
     tasks.append(asyncio.create_task(relay.run(stop)))
     yield Harness(rt, parts)
     await stop_parts([parts], tasks, stop)
+    with contextlib.suppress(Exception):
+        await rt.js.delete_stream(events_stream(settings.namespace))
     await rt.close()
