@@ -123,16 +123,13 @@ class ProjectionRunner:
                 return 0, window.scanned
             try:
                 async with conn.transaction():
-                    saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
-                    if saved != self._saved:
-                        # Another runner (or a rebuild) moved the checkpoint: follow it.
-                        self._cursor = self._saved = saved
-                        _hook(self.projection, "forget")
+                    # First, so the checkpoint row is locked before any table is touched
+                    # (the order a rebuild takes them in too).
+                    if not await self._advance(conn, window.end):
                         return 0, window.scanned
                     await self.projection.apply(
                         conn, window.events, _identity(self.projection.tables)
                     )
-                    await save_checkpoint(conn, self.checkpoint_name, window.end)
             except BaseException:
                 _hook(self.projection, "forget")
                 raise
@@ -143,16 +140,31 @@ class ProjectionRunner:
         PROJECTION_LAG_SECONDS.labels(self.projection.name).set(max(lag, 0.0))
         return len(window.events), window.scanned
 
+    async def _advance(self, conn: Conn, end: Cursor) -> bool:
+        """Move the checkpoint to ``end`` if it is still where this runner last saw it
+        (one statement, which also locks the row until the transaction ends). If another
+        runner or a rebuild moved it, follow it instead and return False."""
+        assert self._saved is not None
+        moved = await conn.fetchval(
+            "update eventlog.checkpoints set tx_id = $4::text::xid8, global_position = $5,"
+            " updated_at = now() where name = $1 and tx_id = $2::text::xid8"
+            " and global_position = $3 returning 1",
+            self.checkpoint_name,
+            str(self._saved.tx_id),
+            self._saved.global_position,
+            str(end.tx_id),
+            end.global_position,
+        )
+        if moved is None:
+            self._cursor = self._saved = await load_checkpoint(conn, self.checkpoint_name)
+            _hook(self.projection, "forget")
+            return False
+        return True
+
     async def _persist_quiet(self, conn: Conn, end: Cursor) -> None:
-        async with conn.transaction():
-            saved = await load_checkpoint(conn, self.checkpoint_name, lock=True)
-            if saved != self._saved:
-                self._cursor = self._saved = saved
-                _hook(self.projection, "forget")
-                return
-            await save_checkpoint(conn, self.checkpoint_name, end)
-        self._saved = end
-        self._saved_at = time.monotonic()
+        if await self._advance(conn, end):
+            self._saved = end
+            self._saved_at = time.monotonic()
 
     async def run_once(self) -> int:
         """Read at most one window; returns how many events it applied."""
