@@ -182,9 +182,14 @@ class _GroupCommit:
     writes. While a group is being committed, new commands queue; then they go together
     (streams disjoint, at most ``max_group`` commands). A group in which any stream moved is
     retried command by command, so each caller gets exactly its own outcome.
+
+    At most ``max_in_flight`` statements run at once. Two (one filling while one commits)
+    measured best: with 8, groups stayed near one command and each append cost its own round
+    trip (32 single-event writers, same runs: 0.44 of pgbench with 2, 0.30 with 8; the
+    labeling bench 540 -> 580-620 actions/s and its read-model lag p99 under 200 ms).
     """
 
-    def __init__(self, store: EventStore, max_group: int = 64, max_in_flight: int = 8) -> None:
+    def __init__(self, store: EventStore, max_group: int = 64, max_in_flight: int = 2) -> None:
         self.store = store
         self.max_group = max_group
         self._queue: list[tuple[_Command, asyncio.Future[AppendResult]]] = []
