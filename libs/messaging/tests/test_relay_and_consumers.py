@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from preflog_contracts.envelope import Metadata, RecordedEvent
-from preflog_contracts.events.catalog import DatasetCreated
+from preflog_contracts.events.catalog import DatasetCreated, ImportFailed
 from preflog_eventstore import ANY, EventStore, StreamWrite, create_pool, migrate
 from preflog_eventstore import relay as relay_module
 from preflog_eventstore.embedded import EmbeddedPostgres
@@ -318,3 +318,64 @@ async def test_embedded_servers_append_relay_and_consume(tmp_path: Path) -> None
     finally:
         nats_server.stop()
         await asyncio.to_thread(pg.stop)
+
+
+async def test_a_consumer_of_some_types_applies_only_those_once_each(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    """Types the handler does not act on are acked unread (no inbox row); the inbox rows of a
+    batch are written in one statement and an event repeated within a batch applies once."""
+    org = str(uuid.uuid4())
+    wanted = []
+    for i in range(15):
+        r = await fresh_store.append(
+            StreamWrite(f"dataset-t{i}", [_event()]), org_id=org, metadata=META
+        )
+        wanted.extend(e.event_id for e in r.events)
+        await fresh_store.append(
+            StreamWrite(
+                f"dataset-u{i}", [ImportFailed(import_id=f"u{i}", dataset_id="d", reason="r")]
+            ),
+            org_id=org,
+            metadata=META,
+        )
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 30
+    first = next(
+        e
+        for e in await _drain_stream(fresh_js, fresh_namespace, 30)
+        if e.event_type == "DatasetCreated"
+    )
+    for _ in range(2):  # the same event twice more, so one batch holds it thrice
+        await fresh_js.publish(
+            f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(first)
+        )
+    await fresh_store.pool.execute("create table public.applied (event_id uuid primary key)")
+
+    calls: list[str] = []
+
+    async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        calls.append(event.event_id)  # a failed batch retried one by one would call again
+        await conn.execute("insert into public.applied values ($1::uuid)", event.event_id)
+
+    consumer = EventConsumer(
+        fresh_js,
+        fresh_store.pool,
+        namespace=fresh_namespace,
+        durable="typed",
+        handler=effect,
+        types=("DatasetCreated",),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await _run_until(stop, task, lambda: consumer.processed >= 17)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    applied = await fresh_store.pool.fetch("select event_id::text from public.applied")
+    assert sorted(r[0] for r in applied) == sorted(wanted) == sorted(calls)
+    inbox = await fresh_store.pool.fetchval(
+        "select count(*) from eventlog.inbox where consumer = 'typed'"
+    )
+    assert inbox == 15

@@ -6,7 +6,12 @@ from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.endpoints import register_endpoints
 from preflog_export.adapters.export_stream import ExportStreams
 from preflog_export.adapters.feeds import FeedPublisher, ensure_exports_stream
-from preflog_export.adapters.read_model import CATEGORIES, ExportReadModel, changes_channel
+from preflog_export.adapters.read_model import (
+    CATEGORIES,
+    HANDLED_TYPES,
+    ExportReadModel,
+    changes_channel,
+)
 from preflog_messaging.runtime import Runtime, ServiceParts
 from preflog_messaging.streams import StreamServer
 
@@ -31,7 +36,7 @@ async def build(runtime: Runtime, *, chunk_bytes: int = 128 * 1024) -> ServicePa
     )
     await ensure_exports_stream(runtime.js, settings.namespace)
     register_endpoints(rpc, streams, exports, feeds)
-    consumer = runtime.consumer("export", model.handle, categories=CATEGORIES)
+    consumer = runtime.consumer("export", model.handle, categories=CATEGORIES, types=HANDLED_TYPES)
     return ServiceParts(
         name="export",
         rpc=rpc,

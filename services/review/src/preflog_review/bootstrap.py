@@ -5,7 +5,7 @@ from __future__ import annotations
 from preflog_eventstore import ProjectionRunner
 from preflog_messaging.runtime import Runtime, ServiceParts
 from preflog_review.adapters import rpc_endpoints
-from preflog_review.adapters.intake import Intake
+from preflog_review.adapters.intake import INTAKE_TYPES, Intake
 from preflog_review.adapters.projection import OwnEventsProjection
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.adapters.read_model import FOREIGN_CATEGORIES
@@ -33,6 +33,8 @@ async def build(runtime: Runtime) -> ServiceParts:
         # and one long transaction re-updating the same rows grows their version chains
         # (measured: 1M comparisons took 50 s with 256 per batch, 19-23 s with 8-32).
         consumers=[
-            runtime.consumer(INTAKE_DURABLE, intake.handle, FOREIGN_CATEGORIES, batch_size=16)
+            runtime.consumer(
+                INTAKE_DURABLE, intake.handle, FOREIGN_CATEGORIES, types=INTAKE_TYPES, batch_size=16
+            )
         ],
     )

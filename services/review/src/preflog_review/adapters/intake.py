@@ -17,7 +17,7 @@ from preflog_contracts.identity import SYSTEM_ACTOR
 from preflog_contracts.rpc.review import required_label_count
 from preflog_eventstore import EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
-from preflog_review.adapters.read_model import apply_event, decode
+from preflog_review.adapters.read_model import HANDLED_TYPES, apply_event, decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.adapters.workflow_stream import (
     load_workflow,
@@ -34,6 +34,8 @@ from preflog_review.domain.workflow import (
 
 log = structlog.get_logger(__name__)
 _RETRIES = 8
+INTAKE_TYPES: frozenset[str] = HANDLED_TYPES | {"TaskSkipped", "TaskRequeued"}
+"""The event types :meth:`Intake.handle` acts on; the consumer leaves the rest unread."""
 
 
 class Intake:

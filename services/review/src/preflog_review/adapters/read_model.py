@@ -423,3 +423,5 @@ _HANDLERS: dict[type[Event], Callable[..., Awaitable[None]]] = {
     IssueCommented: _issue_commented,
     IssueResolved: _issue_resolved,
 }
+HANDLED_TYPES: frozenset[str] = frozenset(t.__name__ for t in _HANDLERS)
+"""The event types :func:`apply_event` folds (others change nothing)."""
