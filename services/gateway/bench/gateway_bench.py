@@ -46,7 +46,7 @@ from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import create_database, drop_database, with_database
 from preflog_messaging import CallContext
-from preflog_messaging.runtime import Runtime, open_runtime
+from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_settings.local import free_port
 from preflog_testing.infra import choose_infra
@@ -748,4 +748,4 @@ if __name__ == "__main__":
     parser.add_argument("--query-seconds", type=float, default=10.0)
     parser.add_argument("--rows", type=int, default=4000)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.clients, args.query_seconds, args.rows))
+    run(main(args.seconds, args.clients, args.query_seconds, args.rows))

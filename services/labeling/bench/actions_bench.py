@@ -39,7 +39,7 @@ from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite, create_database, drop_database, migrate, with_database
 from preflog_messaging import CallContext
-from preflog_messaging.runtime import open_runtime
+from preflog_messaging.runtime import open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing.infra import choose_infra
 
@@ -383,4 +383,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--annotators", type=int, default=32)
     args = parser.parse_args()
-    asyncio.run(serve() if args.serve else main(args.seconds, args.annotators))
+    # As ``preflog serve`` runs a service: on uvloop (and the load generator too).
+    run(serve() if args.serve else main(args.seconds, args.annotators))

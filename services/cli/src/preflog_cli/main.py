@@ -21,7 +21,7 @@ from preflog_cli.import_command import add_import_parser
 from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
-from preflog_messaging.runtime import ServiceParts, open_runtime, start_parts, stop_parts
+from preflog_messaging.runtime import ServiceParts, open_runtime, run, start_parts, stop_parts
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
 from preflog_settings import SERVICES, Settings, env_var, load_settings
@@ -245,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     if args.command == "up":
-        asyncio.run(_up(settings))
+        run(_up(settings))
     elif args.command == "serve":
-        asyncio.run(_serve(settings, args.service, announce=args.announce))
+        run(_serve(settings, args.service, announce=args.announce))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "token":
