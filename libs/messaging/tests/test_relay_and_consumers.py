@@ -94,6 +94,17 @@ async def _run_until(
         await asyncio.sleep(0.02)
 
 
+async def _consume(consumer: EventConsumer, *, until: int) -> None:
+    """Run ``consumer`` until it has processed ``until`` events, and a little longer (so a
+    second apply would show), then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await _run_until(stop, task, lambda: consumer.processed >= until)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+
+
 @pytest.fixture
 async def fresh_js(nc, fresh_namespace):  # type: ignore[no-untyped-def]
     js = nc.jetstream()
@@ -176,12 +187,7 @@ async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_cons
     consumer = EventConsumer(
         fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="crashtest", handler=effect
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    await _run_until(stop, task, lambda: consumer.processed >= 50)
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await _consume(consumer, until=50)
     assert await fresh_store.pool.fetchval("select count(*) from public.applied") == 50
 
 
@@ -367,12 +373,7 @@ async def test_a_consumer_of_some_types_applies_only_those_once_each(
         handler=effect,
         types=("DatasetCreated",),
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    await _run_until(stop, task, lambda: consumer.processed >= 17)
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await _consume(consumer, until=17)
     applied = await fresh_store.pool.fetch("select event_id::text from public.applied")
     assert sorted(r[0] for r in applied) == sorted(wanted) == sorted(calls)
     inbox = await fresh_store.pool.fetchval(
