@@ -296,3 +296,41 @@ async def test_rows_added_straight_after_their_import_are_all_there(system: Serv
     [error] = errors_of(refused)
     assert error["extensions"]["code"] == "INVALID_INPUT"
     assert list(error["extensions"]["fields"]) == ["global_keys[0]"]
+
+
+async def test_a_dataset_lists_its_rows_in_import_order_page_by_page(system: Server) -> None:
+    dataset_id = await new_dataset(system)
+    tag = uuid.uuid4().hex[:8]
+    keys = [f"page-{tag}-{i:02d}" for i in range(23)]
+    for start in (0, 10):  # two imports: the second's rows come after the first's
+        end = 10 if start == 0 else 23
+        assert (await import_rows(system, dataset_id, [shopping_row(k) for k in keys[start:end]]))[
+            "accepted"
+        ] == end - start
+    q = """query($d: ID!, $n: Int!, $a: String) { dataset(id: $d) { dataRows(first: $n, after: $a) {
+      edges { cursor node { id globalKey datasetId prompts { id } } }
+      pageInfo { hasNextPage endCursor } } } }"""
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = data_of(await system.gql(q, {"d": dataset_id, "n": 10, "a": after}))["dataset"][
+            "dataRows"
+        ]
+        pages += 1
+        seen += [e["node"]["globalKey"] for e in page["edges"]]
+        assert all(
+            e["node"]["datasetId"] == dataset_id and e["node"]["prompts"] for e in page["edges"]
+        )
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert (seen, pages) == (keys, 3)
+
+    too_big = await system.gql(q, {"d": dataset_id, "n": 501, "a": None})
+    assert errors_of(too_big)[0]["extensions"]["code"] == "INVALID_INPUT"
+    forged = await system.gql(q, {"d": dataset_id, "n": 5, "a": "not-a-cursor"})
+    assert errors_of(forged)[0]["extensions"]["code"] == "INVALID_INPUT"
+    stranger = await other_org_token(system)
+    hidden = await system.gql(q, {"d": dataset_id, "n": 5, "a": None}, token=stranger)
+    assert data_of(hidden)["dataset"] is None

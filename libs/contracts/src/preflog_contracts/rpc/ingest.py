@@ -76,6 +76,14 @@ class IdsRequest(msgspec.Struct, frozen=True, kw_only=True):
     ids: list[str]
 
 
+class ListDataRowsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A dataset's rows in import order, a page at a time (``list_data_rows``)."""
+
+    dataset_id: str
+    first: int = 50
+    after: str | None = None  # a page's ``next_cursor``
+
+
 class FindDataRowsRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Which of these rows the caller's org has, by id or by global key (``find_data_rows``)."""
 
@@ -119,6 +127,12 @@ class DataRowView(msgspec.Struct, frozen=True, kw_only=True):
     attachments: list[dict[str, Any]] = []
     import_id: str | None = None
     original: Any = None  # only with ``with_original``
+
+
+class DataRowPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DataRowView]
+    next_cursor: str | None = None
+    has_next_page: bool = False
 
 
 # --- imports ------------------------------------------------------------------------------

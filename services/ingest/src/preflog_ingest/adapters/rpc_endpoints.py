@@ -13,6 +13,7 @@ from preflog_contracts.rpc.ingest import (
     ImportPreLabelsRequest,
     ImportRef,
     ImportRowsRequest,
+    ListDataRowsRequest,
     ListDatasetsRequest,
     StartImportRequest,
 )
@@ -30,6 +31,7 @@ def register(server: RpcServer, datasets: Datasets, imports: Imports, prelabels:
     server.register("data_row", DataRowRef, datasets.data_row)
     server.register("get_data_rows", IdsRequest, datasets.get_data_rows)
     server.register("find_data_rows", FindDataRowsRequest, datasets.find_data_rows)
+    server.register("list_data_rows", ListDataRowsRequest, datasets.list_data_rows)
     server.register("import_rows", ImportRowsRequest, imports.import_rows)
     server.register("start_import", StartImportRequest, imports.start_import)
     server.register("import_chunk", ImportChunk, imports.import_chunk)

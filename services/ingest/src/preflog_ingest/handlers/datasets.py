@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Conflict, Invalid, NotFound
@@ -11,6 +12,7 @@ from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DataRowImported, DatasetCreated
 from preflog_contracts.rpc.ingest import (
     CreateDatasetRequest,
+    DataRowPage,
     DataRowRef,
     DataRowView,
     DatasetRef,
@@ -18,6 +20,7 @@ from preflog_contracts.rpc.ingest import (
     FindDataRowsRequest,
     FoundDataRows,
     IdsRequest,
+    ListDataRowsRequest,
     ListDatasetsRequest,
 )
 from preflog_eventstore import NO_STREAM, EventStore, StreamWrite
@@ -111,6 +114,41 @@ class Datasets:
             ids = await tables.find_data_rows(conn, identity.org_id, ids=req.ids)
         return await self._views(identity.org_id, ids, with_original=False)
 
+    async def list_data_rows(self, ctx: CallContext, req: ListDataRowsRequest) -> DataRowPage:
+        """A dataset's rows in import order; ``after`` is a previous page's ``next_cursor``."""
+        identity = ctx.require_identity()
+        if not 1 <= req.first <= MAX_IDS:
+            raise Invalid(f"first must be 1 to {MAX_IDS}", {"first": f"1 to {MAX_IDS}"})
+        after = _row_cursor(req.after)
+        async with self.deps.pool.acquire() as conn:
+            if not await tables.datasets(conn, identity.org_id, ids=[req.dataset_id]):
+                raise NotFound("dataset not found")
+            rows = await conn.fetch(
+                "select data_row_id::text, created_at, line from ingest.global_keys"
+                " where dataset_id = $1::uuid and org_id = $2::uuid"
+                " and ($3::timestamptz is null"
+                " or (created_at, line, data_row_id) > ($3, $4, $5::uuid))"
+                " order by created_at, line, data_row_id limit $6",
+                req.dataset_id,
+                identity.org_id,
+                after[0] if after else None,
+                after[1] if after else None,
+                after[2] if after else None,
+                req.first + 1,
+            )
+        page = rows[: req.first]
+        views = {
+            v.id: v
+            for v in await self._views(identity.org_id, [r[0] for r in page], with_original=False)
+        }
+        has_next = len(rows) > req.first
+        last = page[-1] if page else None
+        return DataRowPage(
+            items=[views[r[0]] for r in page if r[0] in views],
+            next_cursor=f"{last[1].isoformat()}|{last[2]}|{last[0]}" if has_next and last else None,
+            has_next_page=has_next,
+        )
+
     async def find_data_rows(self, ctx: CallContext, req: FindDataRowsRequest) -> FoundDataRows:
         """The ids of the named rows the org has. Written with the import's events, so other
         services can tell which rows they have yet to learn of (read-your-writes)."""
@@ -164,6 +202,16 @@ async def load_data_rows(
 
     found = await asyncio.gather(*(one(i) for i in ids))
     return [v for v in found if v is not None]
+
+
+def _row_cursor(value: str | None) -> tuple[datetime, int, str] | None:
+    if value is None:
+        return None
+    try:
+        at, line, row_id = value.split("|")
+        return datetime.fromisoformat(at), int(line), str(uuid.UUID(row_id))
+    except ValueError:
+        raise Invalid("not a cursor of this list", {"after": "use a page's nextCursor"}) from None
 
 
 def _check_ids(ids: list[str]) -> None:

@@ -9,9 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from preflog_contracts import datarow as canonical
+from preflog_contracts.errors import Invalid
 from preflog_contracts.rpc import ingest
 from preflog_contracts.rpc import labeling as rpc
 from preflog_gateway.graphql.content import ContentFormat, render
+from preflog_gateway.graphql.types.audit import PageInfo
 from preflog_gateway.graphql.types.enums import ContentFormatEnum
 
 
@@ -22,6 +24,25 @@ class Dataset:
     description: str | None
     data_row_count: int
     created_at: datetime | None
+
+    @strawberry.field(description="The dataset's rows in import order (at most 500 a page).")
+    async def data_rows(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> DataRowConnection:
+        ctx = info.context["ctx"]
+        maximum = ctx.runtime.settings.max_page_size
+        if not 1 <= first <= maximum:
+            raise Invalid("page size out of range", {"first": f"must be between 1 and {maximum}"})
+        page = await ctx.call(
+            "ingest",
+            "list_data_rows",
+            ingest.ListDataRowsRequest(dataset_id=str(self.id), first=first, after=after),
+            response_type=ingest.DataRowPage,
+        )
+        return DataRowConnection(
+            edges=[DataRowEdge(cursor=v.id, node=data_row_of_catalog(v)) for v in page.items],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.next_cursor),
+        )
 
     @classmethod
     def of(cls, v: ingest.DatasetView) -> Dataset:
@@ -203,6 +224,18 @@ def data_row_of_catalog(v: ingest.DataRowView) -> DataRow:
         metadata=v.metadata,
         created_at=v.created_at,
     )
+
+
+@strawberry.type
+class DataRowEdge:
+    cursor: str
+    node: DataRow
+
+
+@strawberry.type
+class DataRowConnection:
+    edges: list[DataRowEdge]
+    page_info: PageInfo
 
 
 @strawberry.type
