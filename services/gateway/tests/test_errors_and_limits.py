@@ -76,6 +76,19 @@ async def test_body_size_cap(server: Server) -> None:
         assert code(r.json()) == "INVALID_INPUT"
 
 
+async def test_a_body_that_is_not_json_is_a_400(server: Server) -> None:
+    r = await server.http.post(
+        "/graphql",
+        content=b'{"query": "{ viewer { id } }"',  # cut short
+        headers={
+            "authorization": f"Bearer {server.admin_token}",
+            "content-type": "application/json",
+        },
+    )
+    assert r.status_code == 400
+    assert_clean({"body": r.text})
+
+
 async def test_rate_limit_per_token(server: Server) -> None:
     gateway = server.parts.gateway
     saved = gateway.rate_limiter

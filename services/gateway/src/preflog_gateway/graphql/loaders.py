@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -43,16 +44,43 @@ async def unknown_to_review_as_empty(
 
 
 class Loaders:
+    """One set per request, each made on first use (most requests, e.g. a mutation
+    answering with its label, use none)."""
+
     def __init__(self, ctx: GatewayContext) -> None:
         self._ctx = ctx
-        self.users: DataLoader[str, UserRecord | None] = DataLoader(self._users)
-        self.tasks: DataLoader[str, labeling.TaskView | None] = DataLoader(self._tasks)
-        self.projects: DataLoader[str, labeling.ProjectView | None] = DataLoader(self._projects)
-        self.data_rows: DataLoader[str, labeling.DataRowView | None] = DataLoader(self._data_rows)
-        self.label_scores: DataLoader[str, review.LabelScore | None] = DataLoader(self._scores)
-        self.reviews: DataLoader[str, list[review.ReviewEntry]] = DataLoader(self._reviews)
-        self.issues: DataLoader[tuple[str, str], list[review.IssueView]] = DataLoader(self._issues)
-        self.datasets: DataLoader[str, ingest.DatasetView | None] = DataLoader(self._datasets)
+
+    @cached_property
+    def users(self) -> DataLoader[str, UserRecord | None]:
+        return DataLoader(self._users)
+
+    @cached_property
+    def tasks(self) -> DataLoader[str, labeling.TaskView | None]:
+        return DataLoader(self._tasks)
+
+    @cached_property
+    def projects(self) -> DataLoader[str, labeling.ProjectView | None]:
+        return DataLoader(self._projects)
+
+    @cached_property
+    def data_rows(self) -> DataLoader[str, labeling.DataRowView | None]:
+        return DataLoader(self._data_rows)
+
+    @cached_property
+    def label_scores(self) -> DataLoader[str, review.LabelScore | None]:
+        return DataLoader(self._scores)
+
+    @cached_property
+    def reviews(self) -> DataLoader[str, list[review.ReviewEntry]]:
+        return DataLoader(self._reviews)
+
+    @cached_property
+    def issues(self) -> DataLoader[tuple[str, str], list[review.IssueView]]:
+        return DataLoader(self._issues)
+
+    @cached_property
+    def datasets(self) -> DataLoader[str, ingest.DatasetView | None]:
+        return DataLoader(self._datasets)
 
     async def _users(self, ids: Sequence[str]) -> list[UserRecord | None]:
         ctx = self._ctx
