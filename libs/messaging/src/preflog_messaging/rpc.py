@@ -222,6 +222,10 @@ class RpcServer:
         return await op.handler(request.ctx, body)
 
 
+class NoResponders(Unavailable):
+    """Nobody listens on the subject at all (not merely slow): the callee is not running."""
+
+
 class RpcClient:
     """Calls services; raises the service's typed error, or Unavailable when none answers."""
 
@@ -254,7 +258,9 @@ class RpcClient:
                 _encoder.encode(request),
                 timeout=timeout or self.timeout,
             )
-        except (NatsTimeout, NoRespondersError, TimeoutError):
+        except NoRespondersError:
+            raise NoResponders(f"the {service} service did not answer; retry later") from None
+        except (NatsTimeout, TimeoutError):
             raise Unavailable(f"the {service} service did not answer; retry later") from None
         reply = _reply_decoder.decode(msg.data)
         if reply.error is not None:

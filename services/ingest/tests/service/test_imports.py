@@ -373,3 +373,29 @@ async def test_malformed_body_fails_the_import_and_keeps_committed_rows(ingest: 
     assert report.counts.accepted == 1
     events = await ingest.store.read_stream(f"import-{report.import_id}")
     assert events[-1].event_type == "ImportFailed"
+
+
+async def test_an_import_whose_instance_is_gone_reads_as_failed_at_once(ingest: Ingest) -> None:
+    """The session lives in the instance that started it. When that instance is gone (here:
+    the import names an instance nobody runs), asking for the import says FAILED at once,
+    not after the 15-minute idle timeout; a live owner keeps it RUNNING."""
+    admin = admin_of()
+    dataset = await ingest.dataset(admin)
+    started = await ingest.call(
+        "start_import",
+        StartImportRequest(dataset_id=dataset.id, content_type=NDJSON),
+        admin,
+        ImportStartedView,
+    )
+    ask = GetImportRequest(import_id=started.import_id)
+    assert (await ingest.call("get_import", ask, admin, ImportView)).status == "RUNNING"
+    await ingest.pool.execute(
+        "update ingest.imports set owner = 'gone0000' where import_id = $1::uuid", started.import_id
+    )
+    view = await ingest.call("get_import", ask, admin, ImportView)
+    assert (view.status, view.failure) == (
+        "FAILED",
+        "the service instance holding the import stopped",
+    )
+    failed = await ingest.store.read_stream(f"import-{started.import_id}")
+    assert [r.event_type for r in failed] == ["ImportStarted", "ImportFailed"]

@@ -30,7 +30,7 @@ from preflog_contracts.errors import (
     Forbidden,
     Invalid,
     NotFound,
-    Unavailable,
+    PreflogError,
     WrongExpectedVersion,
 )
 from preflog_contracts.events.catalog import ImportCompleted, ImportFailed, ImportStarted
@@ -63,10 +63,11 @@ from preflog_ingest.handlers.row_batches import (
     commit_batch,
     prepare_batch,
 )
-from preflog_messaging.rpc import CallContext
+from preflog_messaging.rpc import CallContext, NoResponders, Ping
 
 log = structlog.get_logger(__name__)
 IDLE_SECONDS = 15 * 60
+OWNER_GONE = "the service instance holding the import stopped"
 WRITERS = 2
 """Concurrent batch transactions per import. Keys repeated across two batches in flight are
 still caught (the second waits on the first's key); which row wins may then follow commit
@@ -204,12 +205,37 @@ class Imports:
         limit = min(max(req.errors_limit, 0), 500)
         async with self.deps.pool.acquire() as conn:
             record = await tables.load_import(conn, identity.org_id, req.import_id)
-            if record is None:
-                raise NotFound("import not found")
-            self._check_reader(identity, record)
+        if record is None:
+            raise NotFound("import not found")
+        self._check_reader(identity, record)
+        if record.status == "RUNNING" and not await self._owner_answers(ctx, record.owner):
+            # Its session died with its instance: say so now, not after the idle timeout.
+            await self._record_failure(
+                identity.org_id,
+                record.import_id,
+                record.dataset_id,
+                ctx.metadata("ADMIN" if identity.is_admin else "MANAGER"),
+                OWNER_GONE,
+            )
+        async with self.deps.pool.acquire() as conn:
+            record = await tables.load_import(conn, identity.org_id, req.import_id)
+            assert record is not None
             return await tables.import_view(
                 conn, record, errors_after=req.errors_after, errors_limit=limit
             )
+
+    async def _owner_answers(self, ctx: CallContext, owner: str) -> bool:
+        """Whether the instance holding an import's session is still there: something listens
+        on its own subject. A slow answer (a busy instance) is not proof of death."""
+        if owner == self.deps.instance:
+            return True
+        try:
+            await self.deps.rpc.call(f"ingest.{owner}", "ping", Ping(), ctx=ctx, timeout=2.0)
+        except NoResponders:
+            return False
+        except PreflogError:
+            return True
+        return True
 
     @staticmethod
     def _check_reader(identity: Identity, record: tables.ImportRecord) -> None:
@@ -389,13 +415,13 @@ class Imports:
                 response_type=ChunkAck,
                 timeout=CHUNK_TIMEOUT_SECONDS,
             )
-        except Unavailable:
+        except NoResponders:  # a slow owner (a timeout) is Unavailable: retry the chunk
             await self._record_failure(
                 identity.org_id,
                 record.import_id,
                 record.dataset_id,
                 ctx.metadata("ADMIN" if identity.is_admin else "MANAGER"),
-                "the service instance holding the import stopped",
+                OWNER_GONE,
             )
             raise Conflict("the import was interrupted; start it again") from None
 
