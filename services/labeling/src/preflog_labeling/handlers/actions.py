@@ -41,15 +41,10 @@ from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.state import Deps
+from preflog_labeling.handlers.state import Deps, version_sql
 from preflog_messaging import CallContext
 
 RETRIES = 5
-
-
-def _version_of(category: str, key: str) -> str:
-    """SQL for the current version of stream ``<category>-<key>`` (null: no such stream)."""
-    return f"(select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
 
 
 # The task row, the caller's assignment, and the current versions of the streams a decision
@@ -58,7 +53,7 @@ def _version_of(category: str, key: str) -> str:
 _ACTION_FACTS = (
     "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status, "
     + ", ".join(
-        f"{_version_of(category, key)} as {category}_version"
+        f"{version_sql(category, key)} as {category}_version"
         for category, key in (
             ("project", "t.project_id"),
             ("label", "a.label_id"),
@@ -275,8 +270,8 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         async with deps.pool.acquire() as conn, conn.transaction():
             task = await conn.fetchrow(
                 "select t.project_id, t.data_row_id, t.status, t.submitted_labels, t.required_labels, a.label_id,"
-                f" a.lease_expires_at, a.leased_at, a.label_status, {_version_of('project', 't.project_id')}"
-                f" as project_version, {_version_of('label', 'a.label_id')} as label_version"
+                f" a.lease_expires_at, a.leased_at, a.label_status, {version_sql('project', 't.project_id')}"
+                f" as project_version, {version_sql('label', 'a.label_id')} as label_version"
                 " from labeling.tasks t left join labeling.assignments a"
                 " on a.task_id = t.task_id and a.user_id = $3 where t.task_id = $1 and t.org_id = $2 for update of t",
                 req.task_id,

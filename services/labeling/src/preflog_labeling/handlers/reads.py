@@ -23,7 +23,7 @@ from preflog_labeling.domain.label_view import data_row_view, label_view
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.state import Conn, Deps, RowRecord
+from preflog_labeling.handlers.state import Conn, Deps, RowRecord, version_sql
 from preflog_messaging import CallContext
 
 _label_decoder = msgspec.json.Decoder(LabelView)
@@ -34,9 +34,6 @@ REVIEW_STATUSES = ("APPROVED", "REJECTED")
 # The label read model trails the log by a projection pass; each label row comes with its
 # stream's current version, and a label behind it (or not in the read model yet) is folded
 # from the log instead, so a view right after an action shows that action (read-your-writes).
-_CURRENT_VERSION = "(select max(e.stream_position) from eventlog.events e where e.stream_name = 'label-' || l.label_id)"
-
-
 async def current_label_views(
     deps: Deps,
     org_id: str,
@@ -103,7 +100,7 @@ async def task_views(
     )
     label_rows = await db.fetch(
         "select l.task_id, l.label_id, l.view::text, l.version, "
-        + _CURRENT_VERSION
+        + version_sql("label", "l.label_id")
         + " from labeling.labels l where l.task_id = any($1::text[])",
         task_ids,
     )
@@ -231,7 +228,7 @@ async def list_tasks(deps: Deps, ctx: CallContext, req: ListTasksRequest) -> Tas
 async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[LabelView]:
     rows = await deps.pool.fetch(
         "select a.label_id, l.view::text, l.version, "
-        + _CURRENT_VERSION
+        + version_sql("label", "a.label_id")
         + ", a.label_status from labeling.assignments a left join labeling.labels l on l.label_id = a.label_id"
         " where a.label_id = any($1::text[]) and a.org_id = $2",
         ids,

@@ -59,6 +59,13 @@ class Lru(Generic[K, V]):
             self._items.popitem(last=False)
 
 
+def version_sql(category: str, key: str) -> str:
+    """SQL for the current version of stream ``<category>-<key>``, ``key`` a column
+    expression (null: no such stream). Read beside a row, it says whether a state cached at
+    some version is still current."""
+    return f"(select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
+
+
 @dataclass(frozen=True)
 class RowRecord:
     data_row_id: str
