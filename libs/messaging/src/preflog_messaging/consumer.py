@@ -153,7 +153,7 @@ class EventConsumer:
         try:
             if event is not None:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await self._apply(conn, event)
+                    await self._apply_all(conn, [event])
                 self.processed += 1
             await msg.ack()
         except Exception:
@@ -178,19 +178,6 @@ class EventConsumer:
                 CONSUMER_EVENTS.labels(self.durable, "applied").inc()
             else:
                 CONSUMER_EVENTS.labels(self.durable, "duplicate").inc()
-
-    async def _apply(self, conn: Conn, event: RecordedEvent) -> None:
-        first = await conn.fetchval(
-            "insert into eventlog.inbox (consumer, event_id) values ($1, $2::uuid)"
-            " on conflict do nothing returning 1",
-            self.durable,
-            event.event_id,
-        )
-        if first:
-            await self.handler(conn, event)
-            CONSUMER_EVENTS.labels(self.durable, "applied").inc()
-        else:
-            CONSUMER_EVENTS.labels(self.durable, "duplicate").inc()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
