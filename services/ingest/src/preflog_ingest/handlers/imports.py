@@ -205,18 +205,17 @@ class Imports:
         limit = min(max(req.errors_limit, 0), 500)
         async with self.deps.pool.acquire() as conn:
             record = await tables.load_import(conn, identity.org_id, req.import_id)
-        if record is None:
-            raise NotFound("import not found")
-        self._check_reader(identity, record)
-        if record.status == "RUNNING" and not await self._owner_answers(ctx, record.owner):
-            # Its session died with its instance: say so now, not after the idle timeout.
-            await self._record_failure(
-                identity.org_id,
-                record.import_id,
-                record.dataset_id,
-                ctx.metadata("ADMIN" if identity.is_admin else "MANAGER"),
-                OWNER_GONE,
-            )
+            if record is None:
+                raise NotFound("import not found")
+            self._check_reader(identity, record)
+            if record.status != "RUNNING" or record.owner == self.deps.instance:
+                return await tables.import_view(
+                    conn, record, errors_after=req.errors_after, errors_limit=limit
+                )
+        # Held by another instance: if that one is gone, its session died with it. Say so
+        # now, not after the idle timeout.
+        if not await self._owner_answers(ctx, record.owner):
+            await self._owner_gone(ctx, identity, record)
         async with self.deps.pool.acquire() as conn:
             record = await tables.load_import(conn, identity.org_id, req.import_id)
             assert record is not None
@@ -224,11 +223,21 @@ class Imports:
                 conn, record, errors_after=req.errors_after, errors_limit=limit
             )
 
+    async def _owner_gone(
+        self, ctx: CallContext, identity: Identity, record: tables.ImportRecord
+    ) -> None:
+        """Fail an import whose owning instance no longer runs."""
+        await self._record_failure(
+            identity.org_id,
+            record.import_id,
+            record.dataset_id,
+            ctx.metadata("ADMIN" if identity.is_admin else "MANAGER"),
+            OWNER_GONE,
+        )
+
     async def _owner_answers(self, ctx: CallContext, owner: str) -> bool:
         """Whether the instance holding an import's session is still there: something listens
         on its own subject. A slow answer (a busy instance) is not proof of death."""
-        if owner == self.deps.instance:
-            return True
         try:
             await self.deps.rpc.call(f"ingest.{owner}", "ping", Ping(), ctx=ctx, timeout=2.0)
         except NoResponders:
@@ -416,13 +425,7 @@ class Imports:
                 timeout=CHUNK_TIMEOUT_SECONDS,
             )
         except NoResponders:  # a slow owner (a timeout) is Unavailable: retry the chunk
-            await self._record_failure(
-                identity.org_id,
-                record.import_id,
-                record.dataset_id,
-                ctx.metadata("ADMIN" if identity.is_admin else "MANAGER"),
-                OWNER_GONE,
-            )
+            await self._owner_gone(ctx, identity, record)
             raise Conflict("the import was interrupted; start it again") from None
 
     async def _finished_ack(self, identity: Identity, req: ImportChunk) -> ChunkAck:
