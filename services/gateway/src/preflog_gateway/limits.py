@@ -18,6 +18,14 @@ from graphql import (
     ValidationRule,
 )
 
+from preflog_contracts.errors import Invalid
+
+
+def check_page_size(first: int, maximum: int) -> None:
+    """A connection's ``first``: at most the page size cap (API.md: 500)."""
+    if first < 0 or first > maximum:
+        raise Invalid("page size out of range", {"first": f"must be between 0 and {maximum}"})
+
 
 class RateLimiter:
     """A token bucket per key (API token id): ``per_minute`` requests, bursts up to

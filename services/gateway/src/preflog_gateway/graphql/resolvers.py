@@ -7,7 +7,7 @@ from typing import Any, cast
 import msgspec
 import strawberry
 
-from preflog_contracts.errors import Invalid, NotFound
+from preflog_contracts.errors import NotFound
 from preflog_contracts.events import labels as label_events
 from preflog_contracts.events import projects as project_events
 from preflog_contracts.rpc import labeling as lab
@@ -32,16 +32,12 @@ from preflog_gateway.graphql.types.labeling import (
     TaskPageInfo,
 )
 from preflog_gateway.graphql.types.review import AgreementReport, Issue, Leaderboard
+from preflog_gateway.limits import check_page_size
 
 
 def ctx_of(info: strawberry.Info) -> GatewayContext:
     ctx: GatewayContext = info.context["ctx"]
     return ctx
-
-
-def check_page_size(first: int, maximum: int) -> None:
-    if first < 0 or first > maximum:
-        raise Invalid("page size out of range", {"first": f"must be between 0 and {maximum}"})
 
 
 # -- input conversion ---------------------------------------------------------------------

@@ -57,15 +57,13 @@ from preflog_gateway.graphql.types.labeling import (
     Task,
 )
 from preflog_gateway.graphql.types.review import AgreementReport, Issue, Leaderboard
+from preflog_gateway.limits import check_page_size
 from preflog_settings import Settings
 
 
 def _ctx(info: strawberry.Info) -> GatewayContext:
     ctx: GatewayContext = info.context["ctx"]
     return ctx
-
-
-check_page_size = r.check_page_size
 
 
 def _opt(value: object | None) -> str | None:

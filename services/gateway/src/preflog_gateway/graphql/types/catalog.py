@@ -9,12 +9,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from preflog_contracts import datarow as canonical
-from preflog_contracts.errors import Invalid
 from preflog_contracts.rpc import ingest
 from preflog_contracts.rpc import labeling as rpc
 from preflog_gateway.graphql.content import ContentFormat, render
 from preflog_gateway.graphql.types.audit import PageInfo
 from preflog_gateway.graphql.types.enums import ContentFormatEnum
+from preflog_gateway.limits import check_page_size
 
 
 @strawberry.type
@@ -30,9 +30,7 @@ class Dataset:
         self, info: strawberry.Info, first: int = 50, after: str | None = None
     ) -> DataRowConnection:
         ctx = info.context["ctx"]
-        maximum = ctx.runtime.settings.max_page_size
-        if not 1 <= first <= maximum:
-            raise Invalid("page size out of range", {"first": f"must be between 1 and {maximum}"})
+        check_page_size(first, ctx.runtime.settings.max_page_size)
         page = await ctx.call(
             "ingest",
             "list_data_rows",
