@@ -69,10 +69,30 @@ log = structlog.get_logger(__name__)
 IDLE_SECONDS = 15 * 60
 OWNER_GONE = "the service instance holding the import stopped"
 WRITERS = 2
-"""Concurrent batch transactions per import. Keys repeated across two batches in flight are
-still caught (the second waits on the first's key); which row wins may then follow commit
-order rather than line order."""
+"""Concurrent batch transactions per import (one instead of two measured 2.5k against 3.7k
+rows/s). Batches claim their global keys in line order (:class:`_ClaimOrder`), so a key
+repeated across two batches in flight goes to the earlier line: the later batch waits on the
+earlier one's claim."""
 _RETRIES = 5
+
+
+class _ClaimOrder:
+    """Batch ``n + 1`` claims its global keys only once batch ``n`` has claimed its own (or
+    given up). The claim is the batch transaction's first statement and the keys stay held
+    until it ends, so the earlier line wins a repeated key whatever the commit order."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._changed = asyncio.Condition()
+
+    async def wait_turn(self, seq: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._next >= seq)
+
+    async def claimed(self, seq: int) -> None:
+        async with self._changed:
+            self._next = max(self._next, seq + 1)
+            self._changed.notify_all()
 
 
 @dataclass
@@ -93,6 +113,8 @@ class _Session:
         default_factory=lambda: asyncio.Queue(maxsize=WRITERS)
     )
     writers: list[asyncio.Task[None]] = field(default_factory=list)
+    dequeued: int = 0  # batches taken by the writers so far: the next batch's number
+    claims: _ClaimOrder = field(default_factory=_ClaimOrder)
 
 
 class _Replayed(Exception):
@@ -315,17 +337,24 @@ class Imports:
     async def _write(self, session: _Session) -> None:
         """Commit batches; after a failure keep draining so callers never block."""
         while (batch := await session.queue.get()) is not None:
-            if session.failure is not None:
-                continue
+            seq = session.dequeued  # the queue hands batches out in line order
+            session.dequeued += 1
             try:
-                outcome = await self._commit_with_retries(session, batch)
+                if session.failure is not None:
+                    continue
+                outcome = await self._commit_with_retries(session, batch, seq)
                 session.counts = _plus(session.counts, outcome.counts)
             except Exception as exc:
                 log.exception("import.batch_failed", import_id=session.import_id)
                 session.failure = f"storing rows failed: {type(exc).__name__}"
+            finally:
+                await session.claims.claimed(seq)  # never hold up the batches after it
 
-    async def _commit_with_retries(self, session: _Session, batch: PreparedBatch) -> BatchOutcome:
+    async def _commit_with_retries(
+        self, session: _Session, batch: PreparedBatch, seq: int
+    ) -> BatchOutcome:
         for attempt in range(_RETRIES):
+            await session.claims.wait_turn(seq)
             try:
                 async with self.deps.pool.acquire() as conn, conn.transaction():
                     outcome, _ = await commit_batch(
@@ -336,6 +365,7 @@ class Imports:
                         dataset_id=session.dataset_id,
                         import_id=session.import_id,
                         metadata=session.metadata,
+                        on_claimed=lambda: session.claims.claimed(seq),
                     )
                 return outcome
             except (asyncpg.DeadlockDetectedError, WrongExpectedVersion):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -93,10 +93,12 @@ async def commit_batch(
     metadata: Metadata,
     idempotency_key: str | None = None,
     result: Callable[[BatchOutcome], Any] | None = None,
+    on_claimed: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[BatchOutcome, AppendResult]:
     """Commit ``batch`` inside the caller's transaction. With ``idempotency_key`` a repeat
     returns ``duplicate=True`` and the first ``result(outcome)``; the caller must then roll
-    its transaction back (this call has already claimed keys in it)."""
+    its transaction back (this call has already claimed keys in it). ``on_claimed`` runs
+    once the batch's global keys are claimed (held until the transaction ends)."""
     parsed = [r for r in batch.rows if isinstance(r, ParsedRow)]
     ids = [str(uuid.uuid4()) for _ in parsed]
     held = await tables.claim_global_keys(
@@ -108,6 +110,8 @@ async def commit_batch(
         data_row_ids=ids,
         lines=[r.line for r in parsed],
     )
+    if on_claimed is not None:
+        await on_claimed()
     lost = [r.global_key for r in parsed if r.global_key not in held]
     owners = await tables.key_owners(conn, org_id, lost) if lost else {}
     id_of = dict(zip((r.global_key for r in parsed), ids, strict=True))
