@@ -45,7 +45,7 @@ from preflog_contracts.events.labels import Target
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import create_database, drop_database, with_database
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_settings.local import free_port
@@ -662,6 +662,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
         try:
             direct, _, _ = await direct_phase(rt, setup, warmup, seconds)
         finally:
+            await delete_namespace_streams(rt.js, settings.namespace)
             await rt.close()
     finally:
         await stop()

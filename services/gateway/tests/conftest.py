@@ -19,6 +19,7 @@ from preflog_eventstore.relay import Relay
 from preflog_gateway.app import build_app
 from preflog_gateway.bootstrap import on_start
 from preflog_gateway.gateway import GatewayParts, gateway_parts
+from preflog_messaging import delete_namespace_streams
 from preflog_messaging.runtime import (
     Runtime,
     ServiceParts,
@@ -121,6 +122,8 @@ async def running_gateway(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
         await gateway_parts(runtime).stop()
+        with contextlib.suppress(Exception):
+            await delete_namespace_streams(runtime.js, settings.namespace)
         await runtime.close()
         if backend is not None:
             await stop_parts(parts, tasks, stop)

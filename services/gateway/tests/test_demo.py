@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from preflog_eventstore import create_database, drop_database
 from preflog_gateway.demo import DATASET_NAME, PROJECT_NAME, DemoLoader, identity_of
+from preflog_messaging import connect, delete_namespace_streams
 from preflog_testing.infra import Infra
 
 from .conftest import Server, running_gateway
@@ -142,6 +143,9 @@ async def test_preflog_demo_command_loads_once(infra: Infra, template_database: 
         assert again.returncode == 0, again.stderr
         assert "already loaded" in again.stdout and "Created organization" not in again.stdout
     finally:
+        nc = await connect(infra.nats_url)
+        await delete_namespace_streams(nc.jetstream(), env["PREFLOG_NAMESPACE"])
+        await nc.close()
         await drop_database(infra.admin_dsn, name)
 
 

@@ -38,7 +38,7 @@ from preflog_contracts.events.projects import Option, Question
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite, create_database, drop_database, migrate, with_database
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing.infra import choose_infra
@@ -366,6 +366,7 @@ async def main(seconds: float, annotators: int) -> None:
             writers=annotators,
             note="one event per append, no service in the path; reference figure",
         )
+        await delete_namespace_streams(rt.js, namespace)
         await rt.close()
     finally:
         child.send_signal(signal.SIGTERM)

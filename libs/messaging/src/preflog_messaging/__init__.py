@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from preflog_messaging.connection import connect, ensure_events_stream, events_stream
+from preflog_messaging.connection import (
+    connect,
+    delete_namespace_streams,
+    ensure_events_stream,
+    events_stream,
+)
 from preflog_messaging.consumer import EventConsumer
 from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject
 
@@ -12,6 +17,7 @@ __all__ = [
     "RpcClient",
     "RpcServer",
     "connect",
+    "delete_namespace_streams",
     "ensure_events_stream",
     "events_stream",
     "rpc_subject",

@@ -16,6 +16,17 @@ def events_stream(namespace: str) -> str:
     return f"{namespace.upper().replace('.', '_').replace('-', '_')}_EVENTS"
 
 
+async def delete_namespace_streams(js: JetStreamContext, namespace: str) -> None:
+    """Delete a namespace's streams (events, and export feeds where export ran). For tests
+    and benches, whose throw-away namespaces otherwise pile up on the NATS server's disk."""
+    prefix = events_stream(namespace).removesuffix("EVENTS")
+    for suffix in ("EVENTS", "EXPORTS"):
+        try:
+            await js.delete_stream(prefix + suffix)
+        except NotFoundError:
+            continue
+
+
 def events_subjects(namespace: str) -> str:
     return f"{namespace}.events.>"
 

@@ -20,7 +20,7 @@ from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite
 from preflog_eventstore.relay import Relay
 from preflog_labeling.bootstrap import build
-from preflog_messaging import CallContext, events_stream
+from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, ServiceParts, open_runtime, start_parts, stop_parts
 from preflog_settings import Settings
 
@@ -214,5 +214,5 @@ async def service(settings: Settings, js: Any) -> AsyncIterator[Harness]:
     yield Harness(rt, parts)
     await stop_parts([parts], tasks, stop)
     with contextlib.suppress(Exception):
-        await rt.js.delete_stream(events_stream(settings.namespace))
+        await delete_namespace_streams(rt.js, settings.namespace)
     await rt.close()
