@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import httpx
 import websockets
 
+from preflog_messaging import connect, delete_namespace_streams
 from preflog_settings.local import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -192,6 +193,10 @@ async def preflog_up(
             yield System(url, f"ws://127.0.0.1:{port}/graphql", token, process, log_path, http)
     finally:
         await stop_process(process)
+        with contextlib.suppress(Exception):
+            nc = await connect(nats_url)
+            await delete_namespace_streams(nc.jetstream(), namespace)
+            await nc.close()
 
 
 class Subscription:

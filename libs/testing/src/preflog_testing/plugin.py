@@ -24,7 +24,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from preflog_eventstore import EventStore, create_database, create_pool, drop_database, migrate
-from preflog_messaging import connect, ensure_events_stream
+from preflog_messaging import connect, delete_namespace_streams, ensure_events_stream
 from preflog_settings import Settings, load_settings
 from preflog_testing.infra import Infra, choose_infra
 
@@ -113,12 +113,10 @@ async def nc(infra: Infra) -> AsyncIterator[Client]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def js(nc: Client, namespace: str) -> AsyncIterator[JetStreamContext]:
     context = nc.jetstream()
-    stream = await ensure_events_stream(context, namespace)
+    await ensure_events_stream(context, namespace)
     yield context
-    try:
-        await context.delete_stream(stream)
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        await delete_namespace_streams(context, namespace)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
