@@ -15,6 +15,7 @@ from preflog_contracts.errors import Forbidden, Invalid
 from preflog_contracts.events.review import LabelRejected, TaskStatusChanged
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite
+from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.handlers.queue import claim_next_task
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
@@ -243,3 +244,47 @@ async def test_an_action_after_the_lease_was_taken_away_is_refused(service: Any)
     with pytest.raises(Forbidden):
         await service.call(a, "crown_response", crown)
     assert len(await service.rt.store.read_stream(stream_name("label", task.my_label.id))) == len(before)
+
+
+async def test_a_claim_sees_a_project_change_made_elsewhere(service: Any) -> None:
+    """A claim decides on the project state this process cached and guards the project
+    stream; a change another instance wrote meanwhile (here: straight to the log) is seen.
+    Once the project is archived nobody may claim, and no event is written."""
+    from preflog_contracts.events.projects import ProjectArchived
+
+    org = service.org()
+    a = org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=2)
+    first = await claim(service, a, project.id)
+    await service.call(a, "submit_label", api.TaskRef(task_id=first.id), api.LabelView)
+    await service.rt.store.append(
+        StreamWrite(
+            stream_name("project", project.id),
+            [ProjectArchived(project_id=project.id)],
+        ),
+        org_id=org.org_id,
+        metadata=Metadata(actor_id=org.admin.user_id, actor_role="ADMIN"),
+    )
+    before = await service.rt.pool.fetchval("select max(global_position) from eventlog.events")
+    with pytest.raises(Invalid) as refused:
+        await claim(service, a, project.id)
+    assert refused.value.fields == {"project_id": "archived"}
+    assert await service.rt.pool.fetchval("select max(global_position) from eventlog.events") == before
+
+
+async def test_the_first_action_after_a_claim_decides_like_a_fresh_read(service: Any) -> None:
+    """A claim leaves what it wrote for the caller's first action (no read before it); the
+    label that action answers with is the one a fresh process folds from the log."""
+    org = service.org()
+    a = org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=1)
+    task = await claim(service, a, project.id)
+    after = await service.call(
+        a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r1"), api.LabelView
+    )
+    fresh = Deps(store=service.rt.store, pool=service.rt.pool, settings=service.rt.settings)
+    folded = await fresh.label(task.my_label.id, org.org_id)
+    assert after.version == 1
+    assert [(c.prompt_id, c.response_id) for c in after.crowns] == [("p0", "p0r1")]
+    # The reply carries the service's clock, the fold the log's: they differ by a moment.
+    assert msgspec.structs.replace(label_view(folded), updated_at=after.updated_at) == after

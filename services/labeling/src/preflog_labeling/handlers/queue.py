@@ -15,7 +15,7 @@ import msgspec
 import structlog
 
 from preflog_contracts.envelope import Metadata, stream_name
-from preflog_contracts.errors import Forbidden, Invalid, NotFound
+from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound, WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import (
     LabelStarted,
@@ -25,15 +25,17 @@ from preflog_contracts.events.labels import (
     TaskRequeued,
     TaskSkipped,
 )
-from preflog_contracts.identity import SYSTEM_ACTOR
+from preflog_contracts.identity import SYSTEM_ACTOR, Identity
 from preflog_contracts.rpc.labeling import LeaseView, ProjectRef, SkipTaskRequest, TaskRef, TaskView
 from preflog_eventstore import ANY, NO_STREAM, StreamWrite
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
-from preflog_labeling.domain.roles import Permission
+from preflog_labeling.domain.project import ProjectState
+from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
+from preflog_labeling.handlers.actions import RETRIES, ActionFacts
 from preflog_labeling.handlers.reads import row_view, sees_all_labels, task_views
-from preflog_labeling.handlers.state import Conn, Deps
+from preflog_labeling.handlers.state import Conn, Deps, version_sql
 from preflog_messaging import CallContext
 
 log = structlog.get_logger(__name__)
@@ -55,10 +57,35 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
     seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
     if seen:
         return msgspec.convert(first, TaskView | None)
-    project = await deps.project(req.project_id, ident.org_id)
-    role = require(project, ident, Permission.ANNOTATE)
+    for _ in range(RETRIES):
+        project = await _claim_project(deps, ident, req.project_id)
+        try:
+            return await _claim(deps, ctx, ident, project)
+        except WrongExpectedVersion:  # the project moved since the state we decided on
+            deps.projects.pop(req.project_id)
+    raise Conflict("the project changed concurrently; retry")
+
+
+async def _claim_project(deps: Deps, ident: Identity, project_id: str) -> ProjectState:
+    """The project a claim is decided on: the state this process has cached, which the
+    claim's append guards, or the current one when there is none or the cached one would
+    refuse (a refusal is never based on a cached state)."""
+    project = deps.known_project(project_id, ident.org_id)
+    if project is None or not may_claim(project, ident):
+        project = await deps.project(project_id, ident.org_id)
+    require(project, ident, Permission.ANNOTATE)
     if project.archived:
         raise Invalid("the project is archived", {"project_id": "archived"})
+    return project
+
+
+def may_claim(project: ProjectState, ident: Identity) -> bool:
+    return not project.archived and is_allowed(project.members.get(ident.user_id), ident.is_admin, Permission.ANNOTATE)
+
+
+async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: ProjectState) -> TaskView | None:
+    role = require(project, ident, Permission.ANNOTATE)
+    project_id = project.project_id
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=deps.settings.lease_seconds)
     fresh = {}
@@ -67,7 +94,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             "select a.task_id from labeling.assignments a join labeling.tasks t on t.task_id = a.task_id"
             " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3 and t.status = 'TO_LABEL'"
             " order by a.leased_at limit 1",
-            req.project_id,
+            project_id,
             ident.user_id,
             now,
         )
@@ -75,11 +102,12 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             # On this connection: a second one from the pool while holding this one starves
             # the pool when as many lease holders claim at once (every claim then hangs).
             return await _one_view(deps, ctx, held, conn=conn)
-        task = await _next_task(conn, req.project_id, ident.user_id)
+        task = await _next_task(conn, project_id, ident.user_id)
         if task is None:
             return None
         task_id, data_row_id, label_id = task["task_id"], task["data_row_id"], task["label_id"]
-        writes = []
+        writes = [StreamWrite(stream_name("project", project_id), [], project.version)]
+        started = None
         if label_id is not None:  # the caller's draft from an earlier lease: theirs again
             fresh[label_id] = label_view(await deps.label(label_id, ident.org_id, conn=conn))
         else:
@@ -88,7 +116,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
                 LabelStarted(
                     label_id=label_id,
                     task_id=task_id,
-                    project_id=req.project_id,
+                    project_id=project_id,
                     data_row_id=data_row_id,
                     author_id=ident.user_id,
                     ontology_version=project.ontology_version,
@@ -104,18 +132,19 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
                 )
             ids = [str(uuid.uuid4()) for _ in label_events]
             writes.append(StreamWrite(stream_name("label", label_id), label_events, NO_STREAM, event_ids=ids))
-            state = label_domain.LabelState(label_id=label_id)
+            started = label_domain.LabelState(label_id=label_id)
             for i, (eid, e) in enumerate(zip(ids, label_events, strict=True)):
-                state = msgspec.structs.replace(label_domain.evolve(state, eid, e, now, ident.user_id), version=i)
-            fresh[label_id] = label_view(state)
+                started = msgspec.structs.replace(label_domain.evolve(started, eid, e, now, ident.user_id), version=i)
+            fresh[label_id] = label_view(started)
         leased = TaskLeased(
-            task_id=task_id, project_id=req.project_id, user_id=ident.user_id, label_id=label_id, expires_at=expires
+            task_id=task_id, project_id=project_id, user_id=ident.user_id, label_id=label_id, expires_at=expires
         )
-        writes.insert(0, StreamWrite(stream_name("task", task_id), [leased], ANY))
-        await deps.store.append(
+        task_stream = stream_name("task", task_id)
+        writes.insert(0, StreamWrite(task_stream, [leased], ANY))
+        result = await deps.store.append(
             writes,
             org_id=ident.org_id,
-            metadata=ctx.metadata(role, project_id=req.project_id, task_id=task_id, label_id=label_id),
+            metadata=ctx.metadata(role, project_id=project_id, task_id=task_id, label_id=label_id),
             conn=conn,
         )
         await conn.execute(
@@ -127,10 +156,29 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
             ident.user_id,
             label_id,
             ident.org_id,
-            req.project_id,
+            project_id,
             now,
             expires,
         )
+        if started is not None:
+            # What the caller's first action would otherwise read: it decides on these, and
+            # its append guards every stream they came from.
+            deps.remember_label(ident.org_id, started)
+            deps.facts.put(
+                (ident.org_id, task_id, ident.user_id),
+                ActionFacts(
+                    project_id=project_id,
+                    data_row_id=data_row_id,
+                    status=task["status"],
+                    label_id=label_id,
+                    lease_expires_at=expires,
+                    label_status="DRAFT",
+                    project_version=project.version,
+                    label_version=started.version,
+                    task_version=result.version(task_stream),
+                    workflow_version=-1 if task["workflow_version"] is None else task["workflow_version"],
+                ),
+            )
         if sees_all_labels(project, ident):  # they see every label and lease on it: read them
             return await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
         # An annotator sees only their own label and lease, all known here.
@@ -138,7 +186,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
         rows = await deps.data_rows([data_row_id], ident.org_id, conn=conn)
         return TaskView(
             id=task_id,
-            project_id=req.project_id,
+            project_id=project_id,
             data_row_id=data_row_id,
             batch_id=task["batch_id"],
             status=task["status"],
@@ -167,7 +215,8 @@ _CLAIMABLE = (
 _CLAIM_COLUMNS = (
     "t.task_id, t.data_row_id, t.batch_id, t.status, t.priority, t.required_labels, t.submitted_labels,"
     " t.created_at, (select a.label_id from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2)"
-    " as label_id, p.source as prelabel_source, p.prelabels::text as prelabels"
+    " as label_id, p.source as prelabel_source, p.prelabels::text as prelabels,"
+    f" {version_sql('workflow', 't.task_id')} as workflow_version"
     " from labeling.tasks t left join labeling.prelabels p"
     " on p.project_id = t.project_id and p.data_row_id = t.data_row_id"
 )

@@ -114,6 +114,12 @@ class Deps:
             self.projects.put(project_id, (org_id, state))
         return state
 
+    def known_project(self, project_id: str, org_id: str) -> project_domain.ProjectState | None:
+        """The cached state at whatever version it is (for a decision whose append guards the
+        project stream at that version); None if not cached or another org's."""
+        hit = self.projects.get(project_id)
+        return hit[1] if hit is not None and hit[0] == org_id else None
+
     def cached_project(self, project_id: str, org_id: str, version: int | None) -> project_domain.ProjectState | None:
         """The cached state if it is at ``version`` (the stream's current version), else None."""
         hit = self.projects.get(project_id)
