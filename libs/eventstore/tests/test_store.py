@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -357,3 +358,76 @@ async def test_a_guard_commits_the_append_only_while_its_stream_stands_still(
     for i, stream in enumerate(streams):
         assert len(await store.read_stream(stream)) == (0 if i % 5 == 0 else 1)
     assert len(await store.read_stream(project)) == 1
+
+
+def _scans(plan: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
+    found = {(plan["Node Type"], plan.get("Relation Name", ""))}
+    for child in plan.get("Plans", []):
+        found |= _scans(child)
+    return found
+
+
+_META = '{"actor_id": "a", "actor_role": "SYSTEM"}'
+
+
+async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
+    fresh_database_url: str, org_id: str
+) -> None:
+    """A connection keeps a statement's generic plan for as long as it lives (and with
+    autovacuum off, nothing re-plans it). The append and the stream read, planned while the
+    log is a few rows long, must not scan the log once it has grown. The append's event-id
+    check did, on every append (this test fails without the fix). The stream read was seen
+    in the labeling benchmark combining the org index with the stream's, reading the org's
+    whole trail; this plan does not reproduce that choice, so for the read it is a guard."""
+    import asyncpg
+
+    from preflog_eventstore import store as store_module
+
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute("set plan_cache_mode = force_generic_plan")
+        await conn.execute(f"prepare append_one as {store_module._APPEND_SQL}")
+        read_sql = store_module._events_sql(store_module._STREAM_WHERE, "stream_position", "all")
+        await conn.execute(f"prepare read_one as {read_sql}")
+
+        def append_args() -> str:
+            stream, event_id = f"dataset-{uuid.uuid4()}", f"'{uuid.uuid4()}'::uuid"
+            return ", ".join(
+                f"array[{value}]"
+                for value in (
+                    f"'{stream}'",
+                    "-2",
+                    f"'{stream}'",
+                    "0",
+                    "'DatasetCreated'",
+                    "1",
+                    "'{}'",
+                    event_id,
+                    f"'{org_id}'::uuid",
+                    f"'{_META}'",
+                    event_id,
+                    "1",
+                )
+            )
+
+        read_args = f"'dataset-x', -1, null, '{org_id}'"
+        await conn.execute(f"execute append_one({append_args()})")  # planned on a tiny log
+        await conn.execute(f"execute read_one({read_args})")
+        await conn.execute(
+            "insert into eventlog.events (stream_name, stream_position, event_type,"
+            " schema_version, org_id, data, metadata, event_id)"
+            " select 'dataset-' || i, 0, 'DatasetCreated', 1, $1::uuid,"
+            " jsonb_build_object('pad', repeat('x', 1500)), $2::jsonb, gen_random_uuid()"
+            " from generate_series(1, 5000) i",
+            org_id,
+            _META,
+        )
+        for statement, args in (("append_one", append_args()), ("read_one", read_args)):
+            explained = await conn.fetchval(f"explain (format json) execute {statement}({args})")
+            scans = _scans(json.loads(explained)[0]["Plan"])
+            whole = {
+                s for s in scans if s[1] == "events" and s[0] in ("Seq Scan", "Bitmap Heap Scan")
+            }
+            assert not whole, (statement, scans)
+    finally:
+        await conn.close()
