@@ -374,11 +374,12 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
     fresh_database_url: str, org_id: str
 ) -> None:
     """A connection keeps a statement's generic plan for as long as it lives (and with
-    autovacuum off, nothing re-plans it). The append and the stream read, planned while the
-    log is a few rows long, must not scan the log once it has grown. The append's event-id
-    check did, on every append (this test fails without the fix). The stream read was seen
-    in the labeling benchmark combining the org index with the stream's, reading the org's
-    whole trail; this plan does not reproduce that choice, so for the read it is a guard."""
+    autovacuum off, nothing re-plans it). The append and the reads, planned while the log is
+    a few rows long, must not scan the log once it has grown. The append's event-id check
+    did, on every append, and the window read hash-joined its window against the whole log
+    (this test fails on either without its fix). The stream read was seen in the labeling
+    benchmark combining the org index with the stream's, reading the org's whole trail; this
+    plan does not reproduce that choice, so for that read it is a guard."""
     import asyncpg
 
     from preflog_eventstore import store as store_module
@@ -387,8 +388,17 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
     try:
         await conn.execute("set plan_cache_mode = force_generic_plan")
         await conn.execute(f"prepare append_one as {store_module._APPEND_SQL}")
-        read_sql = store_module._events_sql(store_module._STREAM_WHERE, "stream_position", "all")
-        await conn.execute(f"prepare read_one as {read_sql}")
+        statements = {
+            "read_stream": store_module._events_sql(
+                store_module._STREAM_WHERE, "stream_position", "all"
+            ),
+            "read_all": store_module._events_sql(
+                store_module._AFTER_CURSOR, "tx_id, global_position", "$3"
+            ),
+            "read_window": store_module._WINDOW_SQL,
+        }
+        for name, sql in statements.items():
+            await conn.execute(f"prepare {name} as {sql}")
 
         def append_args() -> str:
             stream, event_id = f"dataset-{uuid.uuid4()}", f"'{uuid.uuid4()}'::uuid"
@@ -410,9 +420,14 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
                 )
             )
 
-        read_args = f"'dataset-x', -1, null, '{org_id}'"
+        args = {
+            "read_stream": f"'dataset-x', -1, null, '{org_id}'",
+            "read_all": "'0', 0, 1000",
+            "read_window": "'0', 0, 1000, array['label']",
+        }
         await conn.execute(f"execute append_one({append_args()})")  # planned on a tiny log
-        await conn.execute(f"execute read_one({read_args})")
+        for name in statements:
+            await conn.execute(f"execute {name}({args[name]})")
         await conn.execute(
             "insert into eventlog.events (stream_name, stream_position, event_type,"
             " schema_version, org_id, data, metadata, event_id)"
@@ -422,8 +437,8 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
             org_id,
             _META,
         )
-        for statement, args in (("append_one", append_args()), ("read_one", read_args)):
-            explained = await conn.fetchval(f"explain (format json) execute {statement}({args})")
+        for statement, given in (("append_one", append_args()), *args.items()):
+            explained = await conn.fetchval(f"explain (format json) execute {statement}({given})")
             scans = _scans(json.loads(explained)[0]["Plan"])
             whole = {
                 s for s in scans if s[1] == "events" and s[0] in ("Seq Scan", "Bitmap Heap Scan")

@@ -136,6 +136,12 @@ def _events_sql(where: str, order: str, limit_arg: str) -> str:
     )
 
 
+# Events after a cursor in commit order, of transactions older than any still running.
+_AFTER_CURSOR = (
+    "(tx_id, global_position) > ($1::text::xid8, $2)"
+    " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+)
+
 # One stream's events after a position, up to a time, in one org. The org test is written so
 # that no plan can use the org index for it: a connection's cached generic plan once combined
 # that index with the stream's, reading the whole org's trail to return one stream.
@@ -154,9 +160,15 @@ async def _fetch_events(
     return events
 
 
+# The window's rows are read once, in commit order, and only the selected ones are turned
+# into JSON (the others' data is never detoasted). Looking the selected ones up again by
+# position, as this once did, let a generic plan made on a small log hash-join them against a
+# sequential scan of the whole log (ADR 0012).
 _WINDOW_SQL = f"""
 with w as materialized (
-  select global_position, tx_id, category from eventlog.events
+  select global_position, tx_id, stream_name, stream_position, event_type, schema_version,
+         org_id, event_id, data, metadata, recorded_at, category
+    from eventlog.events
    where (tx_id, global_position) > ($1::text::xid8, $2)
      and tx_id < pg_snapshot_xmin(pg_current_snapshot())
    order by tx_id, global_position limit $3),
@@ -164,9 +176,7 @@ last as (select tx_id::text::bigint as tx, global_position from w
           order by tx_id desc, global_position desc limit 1)
 select (select count(*) from w), (select tx from last), (select global_position from last),
        (select coalesce(json_agg({_ENVELOPE_JSON} order by tx_id, global_position), '[]')::text
-          from eventlog.events
-         where global_position in (select global_position from w
-                                    where $4::text[] is null or category = any($4::text[])))
+          from w where $4::text[] is null or category = any($4::text[]))
 """
 
 
@@ -528,10 +538,7 @@ class EventStore:
         a cursor taken from a filtered read resumes that same read.
         """
         db = conn if conn is not None else self.pool
-        where = (
-            "(tx_id, global_position) > ($1::text::xid8, $2)"
-            " and tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-        )
+        where = _AFTER_CURSOR
         args: list[Any] = [str(after.tx_id), after.global_position, limit]
         filters = (
             ("category = any(${}::text[])", list(categories) if categories else None),
