@@ -37,20 +37,70 @@ REVIEW_STATUSES = ("APPROVED", "REJECTED")
 async def current_label_views(
     deps: Deps,
     org_id: str,
-    rows: list[tuple[str, str | None, int | None, int | None]],
+    rows: list[tuple[str, LabelView | None, int | None, int | None]],
     conn: Conn | None = None,
 ) -> dict[str, LabelView]:
     """``rows``: (label id, read-model view or None, its version, the stream's version)."""
     out: dict[str, LabelView] = {}
-    for label_id, raw, version, current in rows:
-        if raw is not None and version is not None and (current is None or current <= version):
-            out[label_id] = _label_decoder.decode(raw)
+    for label_id, view, version, current in rows:
+        if view is not None and version is not None and (current is None or current <= version):
+            out[label_id] = view
             continue
         try:
             out[label_id] = label_view(await deps.label(label_id, org_id, conn=conn))
         except NotFound:
             continue
     return out
+
+
+class _Assignment(msgspec.Struct, array_like=True, frozen=True):
+    user_id: str
+    label_id: str
+    label_status: str
+    lease_expires_at: datetime | None
+
+
+class _LabelRow(msgspec.Struct, array_like=True, frozen=True):
+    label_id: str
+    view: LabelView
+    version: int
+    current: int | None
+    """The label stream's version now (the view is current when it is not ahead)."""
+
+
+class _TaskRow(msgspec.Struct, array_like=True, frozen=True):
+    task_id: str
+    project_id: str
+    data_row_id: str
+    batch_id: str
+    status: str
+    priority: int
+    required_labels: int
+    submitted_labels: int
+    created_at: datetime
+    project_version: int | None
+    assignments: list[_Assignment]
+    labels: list[_LabelRow]
+
+
+# A task with its assignments, its labels in the read model and the versions they are checked
+# against, as one JSON document: one round trip per read. One task is matched by ``= $1`` so
+# that the statement keeps one generic plan; an array parameter makes Postgres plan it anew on
+# every call (a one-element array always looks cheaper than the generic plan's guess).
+_TASKS_SQL = (
+    "select coalesce(json_agg(json_build_array(t.task_id, t.project_id, t.data_row_id, t.batch_id, t.status,"
+    " t.priority, t.required_labels, t.submitted_labels, t.created_at, "
+    + version_sql("project", "t.project_id")
+    + ", (select coalesce(json_agg(json_build_array(a.user_id, a.label_id, a.label_status, a.lease_expires_at)),"
+    " '[]') from labeling.assignments a where a.task_id = t.task_id),"
+    " (select coalesce(json_agg(json_build_array(l.label_id, l.view, l.version, "
+    + version_sql("label", "l.label_id")
+    + ")), '[]') from labeling.labels l where l.task_id = t.task_id))), '[]')::text"
+    " from labeling.tasks t where t.task_id {match} and t.org_id = $2"
+)
+_ONE_TASK_SQL = _TASKS_SQL.format(match="= $1")
+_SOME_TASKS_SQL = _TASKS_SQL.format(match="= any($1::text[])")
+_tasks_decoder = msgspec.json.Decoder(list[_TaskRow])
 
 
 def row_view(rec: RowRecord, label: LabelView | None) -> DataRowView:
@@ -84,46 +134,42 @@ async def task_views(
     their own label. ``fresh`` overrides labels with views newer than the read model.
     """
     db = conn if conn is not None else deps.pool
-    tasks = await db.fetch(
-        "select task_id, project_id, data_row_id, batch_id, status, priority, required_labels, submitted_labels,"
-        " created_at from labeling.tasks where task_id = any($1::text[]) and org_id = $2",
-        ids,
-        ident.org_id,
-    )
+    if len(ids) == 1:
+        raw = await db.fetchval(_ONE_TASK_SQL, ids[0], ident.org_id)
+    else:
+        raw = await db.fetchval(_SOME_TASKS_SQL, ids, ident.org_id)
+    tasks = _tasks_decoder.decode(raw)
     if not tasks:
         return []
-    task_ids = [t[0] for t in tasks]
-    assignments = await db.fetch(
-        "select task_id, user_id, label_id, label_status, lease_expires_at from labeling.assignments"
-        " where task_id = any($1::text[])",
-        task_ids,
-    )
-    label_rows = await db.fetch(
-        "select l.task_id, l.label_id, l.view::text, l.version, "
-        + version_sql("label", "l.label_id")
-        + " from labeling.labels l where l.task_id = any($1::text[])",
-        task_ids,
-    )
-    in_model = {r[1] for r in label_rows}
     fresh = fresh or {}
+    in_model = {label.label_id for t in tasks for label in t.labels}
     current = await current_label_views(
         deps,
         ident.org_id,
-        [(r[1], r[2], r[3], r[4]) for r in label_rows if r[1] not in fresh]
+        [(x.label_id, x.view, x.version, x.current) for t in tasks for x in t.labels if x.label_id not in fresh]
         # labels just started (claimed) that the read model has yet to see
-        + [(a[2], None, None, None) for a in assignments if a[2] not in in_model and a[2] not in fresh],
+        + [
+            (a.label_id, None, None, None)
+            for t in tasks
+            for a in t.assignments
+            if a.label_id not in in_model and a.label_id not in fresh
+        ],
         conn,
     )
     current.update(fresh)
     projects: dict[str, ProjectState] = {}
-    for pid in {t[1] for t in tasks}:
+    for t in tasks:
+        if t.project_id in projects:
+            continue
         try:
-            projects[pid] = await deps.project(pid, ident.org_id, conn=conn)
+            projects[t.project_id] = deps.cached_project(t.project_id, ident.org_id, t.project_version) or (
+                await deps.project(t.project_id, ident.org_id, conn=conn)
+            )
         except NotFound:
             continue
-    rows = await deps.data_rows(list({t[2] for t in tasks}), ident.org_id, conn=conn)
+    rows = await deps.data_rows(list({t.data_row_id for t in tasks}), ident.org_id, conn=conn)
     now = datetime.now(UTC)
-    review_status = {a[2]: a[3] for a in assignments}
+    review_status = {a.label_id: a.label_status for t in tasks for a in t.assignments}
     labels_by_task: dict[str, list[LabelView]] = {}
     for label_id, view in current.items():
         if review_status.get(label_id) in REVIEW_STATUSES and view.status == "SUBMITTED":
@@ -131,41 +177,41 @@ async def task_views(
         labels_by_task.setdefault(view.task_id, []).append(view)
     out = []
     for t in tasks:
-        project = projects.get(t[1])
+        project = projects.get(t.project_id)
         if project is None:
             continue
         sees_all = sees_all_labels(project, ident)
-        mine = next((a for a in assignments if a[0] == t[0] and a[1] == ident.user_id), None)
+        mine = next((a for a in t.assignments if a.user_id == ident.user_id), None)
         if not sees_all and (mine is None or ident.user_id not in project.members):
             continue
-        labels = labels_by_task.get(t[0], [])
+        labels = labels_by_task.get(t.task_id, [])
         my_label = next((v for v in labels if v.author_id == ident.user_id), None)
         leases = [
-            LeaseView(user_id=a[1], label_id=a[2], expires_at=a[4])
-            for a in assignments
-            if a[0] == t[0] and a[4] is not None and a[4] > now
+            LeaseView(user_id=a.user_id, label_id=a.label_id, expires_at=a.lease_expires_at)
+            for a in t.assignments
+            if a.lease_expires_at is not None and a.lease_expires_at > now
         ]
         if not sees_all:
             leases = [x for x in leases if x.user_id == ident.user_id]
         lease = next((x for x in leases if x.user_id == ident.user_id), leases[0] if leases else None)
-        rec = rows.get(t[2])
+        rec = rows.get(t.data_row_id)
         out.append(
             TaskView(
-                id=t[0],
-                project_id=t[1],
-                data_row_id=t[2],
-                batch_id=t[3],
-                status=t[4],
-                priority=t[5],
-                required_labels=t[6],
-                submitted_labels=t[7],
+                id=t.task_id,
+                project_id=t.project_id,
+                data_row_id=t.data_row_id,
+                batch_id=t.batch_id,
+                status=t.status,
+                priority=t.priority,
+                required_labels=t.required_labels,
+                submitted_labels=t.submitted_labels,
                 data_row=row_view(rec, my_label) if rec is not None else None,
                 my_label=my_label,
                 labels=labels if sees_all else ([my_label] if my_label is not None else []),
                 leased_by=lease.user_id if lease else None,
                 lease_expires_at=lease.expires_at if lease else None,
                 leases=leases,
-                created_at=t[8],
+                created_at=t.created_at,
             )
         )
     return out
@@ -235,7 +281,11 @@ async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[Label
         ident.org_id,
     )
     status_of = {r[0]: r[4] for r in rows}
-    views = await current_label_views(deps, ident.org_id, [(r[0], r[1], r[2], r[3]) for r in rows])
+    views = await current_label_views(
+        deps,
+        ident.org_id,
+        [(r[0], None if r[1] is None else _label_decoder.decode(r[1]), r[2], r[3]) for r in rows],
+    )
     out = []
     for label_id, view in views.items():
         try:
