@@ -413,6 +413,8 @@ class Task:
 
     @classmethod
     def of(cls, v: rpc.TaskView) -> Task:
+        labels = {lv.id: Label.of(lv) for lv in v.labels}
+        mine = v.my_label
         return cls(
             id=strawberry.ID(v.id),
             status=TaskStatus(v.status),
@@ -420,8 +422,9 @@ class Task:
             required_labels=v.required_labels,
             submitted_labels=v.submitted_labels,
             lease_expires_at=v.lease_expires_at,
-            labels=[Label.of(lv) for lv in v.labels],
-            my_label=Label.of(v.my_label) if v.my_label is not None else None,
+            labels=list(labels.values()),
+            # The viewer's label is also among ``labels``: the same view, converted once.
+            my_label=None if mine is None else labels.get(mine.id) or Label.of(mine),
             view=v,
         )
 
