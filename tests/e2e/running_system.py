@@ -10,21 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import httpx
 import websockets
 
-from preflog_messaging import connect, delete_namespace_streams
-from preflog_settings.local import free_port
+from preflog_testing.system import Up, start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = (REPO_ROOT / "../shared/fixtures").resolve()
@@ -89,8 +84,7 @@ class System:
     url: str
     ws_url: str
     admin_token: str
-    process: asyncio.subprocess.Process
-    log_path: Path
+    up: Up
     http: httpx.AsyncClient
     clients: list[Client] = field(default_factory=list)
 
@@ -102,66 +96,7 @@ class System:
         return self.client(self.admin_token, name="admin")
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(read_log(self.log_path).splitlines()[-lines:])
-
-
-def preflog_env(
-    database_url: str, nats_url: str, namespace: str, port: int, token: str, **extra: str
-) -> dict[str, str]:
-    """The environment of a ``preflog up`` on its own database, namespace and port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLOG_")}
-    env.update(
-        PREFLOG_DATABASE_URL=database_url,
-        PREFLOG_NATS_URL=nats_url,
-        PREFLOG_NAMESPACE=namespace,
-        PREFLOG_HTTP_PORT=str(port),
-        PREFLOG_BOOTSTRAP_TOKEN=token,
-        PREFLOG_LOAD_DEMO="false",
-        PREFLOG_LOG_FORMAT="json",
-        PREFLOG_LOG_LEVEL="warning",
-        **extra,
-    )
-    return env
-
-
-def read_log(log: Path) -> str:
-    return log.read_text(errors="replace") if log.exists() else ""
-
-
-async def wait_ready(
-    http: httpx.AsyncClient, process: asyncio.subprocess.Process, log: Path
-) -> None:
-    """Until ``/readyz`` answers 200 (every service answers); fails if the process dies."""
-    deadline = time.monotonic() + 90
-    last = ""
-    while time.monotonic() < deadline:
-        if process.returncode is not None:
-            raise RuntimeError(f"preflog up exited with {process.returncode}:\n{read_log(log)}")
-        with contextlib.suppress(httpx.HTTPError):
-            r = await http.get("/readyz")
-            last = r.text
-            if r.status_code == 200:
-                return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"preflog up not ready in 90 s (last /readyz: {last})")
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> int:
-    """SIGTERM, then SIGKILL if it has not stopped within 15 s; the exit code."""
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-    return int(process.returncode or 0)
-
-
-def open_log(log_dir: Path, port: int) -> tuple[Path, BinaryIO]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / f"preflog-up-{port}.log"
-    return path, path.open("wb")
+        return "\n".join(self.up.log().splitlines()[-lines:])
 
 
 @contextlib.asynccontextmanager
@@ -169,34 +104,12 @@ async def preflog_up(
     database_url: str, nats_url: str, log_dir: Path, **extra_env: str
 ) -> AsyncIterator[System]:
     """``preflog up`` as a subprocess, ready; stopped (SIGTERM, then kill) at the end."""
-    port = free_port()
-    token = "pfl_e2e_" + uuid.uuid4().hex
-    namespace = f"e2e{uuid.uuid4().hex[:10]}"
-    env = preflog_env(database_url, nats_url, namespace, port, token, **extra_env)
-    log_path, log = open_log(log_dir, port)
-    with log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "preflog_cli.main",
-            "up",
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    up = await start(database_url, nats_url, log_dir, prefix="e2e", extra_env=extra_env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            await wait_ready(http, process, log_path)
-            yield System(url, f"ws://127.0.0.1:{port}/graphql", token, process, log_path, http)
+        async with httpx.AsyncClient(base_url=up.url, timeout=30) as http:
+            yield System(up.url, f"ws://127.0.0.1:{up.port}/graphql", up.token, up, http)
     finally:
-        await stop_process(process)
-        with contextlib.suppress(Exception):
-            nc = await connect(nats_url)
-            await delete_namespace_streams(nc.jetstream(), namespace)
-            await nc.close()
+        await up.stop()
 
 
 class Subscription:

@@ -29,8 +29,7 @@ import contextlib
 import json
 import os
 import random
-import signal
-import sys
+import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -44,14 +43,13 @@ from preflog_contracts.errors import Conflict, PreflogError
 from preflog_contracts.events.labels import Target
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import labeling as api
-from preflog_eventstore import create_database, drop_database, with_database
+from preflog_eventstore import create_database, drop_database
 from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
-from preflog_settings.local import free_port
+from preflog_testing import system
 from preflog_testing.infra import choose_infra
 
-ROOT = Path(__file__).resolve().parents[3]
 SETTLE_SECONDS = 3.0  # between phases, so one phase's backlog does not weigh on the next
 RESPONSES = ["response-a", "response-b", "response-c"]
 MODELS = ["model-a", "model-b", "model-c"]
@@ -186,83 +184,48 @@ def graphql_data(status: int, raw: bytes) -> tuple[dict[str, Any] | None, str | 
 # --- the system ----------------------------------------------------------------------------
 
 
-@dataclass
-class Running:
-    url: str
-    port: int
-    token: str
-    process: asyncio.subprocess.Process
-    env: dict[str, str]
-
-
-async def start_preflog(log: Path) -> tuple[Running, str, Callable[[], Awaitable[None]]]:
-    """``preflog up`` on a new database and namespace; (running, database name, stop)."""
+async def start_preflog(log_dir: Path) -> tuple[system.Up, Callable[[], Awaitable[None]]]:
+    """``preflog up`` on a new database and namespace; (the running system, stop)."""
     infra = choose_infra()
     db = f"preflog_bench_gw_{uuid.uuid4().hex[:8]}"
-    await create_database(infra.admin_dsn, db)
-    port = free_port()
-    token = "pfl_bench_" + uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLOG_")}
-    env.update(
-        PREFLOG_DATABASE_URL=with_database(infra.admin_dsn, db),
-        PREFLOG_NATS_URL=infra.nats_url,
-        PREFLOG_NAMESPACE=f"benchgw{uuid.uuid4().hex[:6]}",
-        PREFLOG_HTTP_PORT=str(port),
-        PREFLOG_BOOTSTRAP_TOKEN=token,
-        PREFLOG_LOAD_DEMO="false",
-        PREFLOG_LOG_LEVEL="warning",
-        PREFLOG_LOG_FORMAT="json",
-        # The bench measures capacity, not the per-token limit (6,000/min by default).
-        PREFLOG_RATE_LIMIT_PER_MINUTE="100000000",
-    )
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "preflog_cli.main",
-            "up",
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    running = Running(url, port, token, process, env)
+    dsn = await create_database(infra.admin_dsn, db)
 
     async def stop() -> None:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await up.stop()
         await drop_database(infra.admin_dsn, db)
         infra.close()
 
-    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.returncode is not None:
-                raise SystemExit(f"preflog up exited with {process.returncode}; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                await stop()
-                raise SystemExit("preflog up did not become ready")
-            await asyncio.sleep(0.2)
-    return running, db, stop
+    try:
+        # The bench measures capacity, not the per-token limit (6,000/min by default).
+        up = await system.start(
+            dsn,
+            infra.nats_url,
+            log_dir,
+            prefix="benchgw",
+            extra_env={"PREFLOG_RATE_LIMIT_PER_MINUTE": "100000000"},
+        )
+    except BaseException:
+        await drop_database(infra.admin_dsn, db)
+        infra.close()
+        raise
+    return up, stop
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), for the context of a figure."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return float("nan")
+    """User + system CPU time of a process and its descendants (Linux /proc): ``preflog up``
+    runs the services itself and the gateway in a child."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return total
 
 
 @dataclass
@@ -428,7 +391,7 @@ class Annotator:
 
 
 async def gateway_phase(
-    running: Running, setup: Setup, warmup: float, seconds: float
+    running: system.Up, setup: Setup, warmup: float, seconds: float
 ) -> tuple[Tally, list[Annotator], float]:
     tally = Tally()
     sims = [Annotator(f"gw-{user}") for user, _ in setup.annotators]
@@ -560,7 +523,7 @@ async def direct_phase(
 
 
 async def query_phase(
-    running: Running, setup: Setup, held: list[Annotator], rate: float, seconds: float
+    running: system.Up, setup: Setup, held: list[Annotator], rate: float, seconds: float
 ) -> tuple[list[float], dict[str, int], int, float]:
     """``rate`` task queries a second for ``seconds``, each by an annotator on its claimed
     task, sent on schedule; latency from the scheduled send time."""
@@ -610,7 +573,7 @@ async def query_phase(
 
 
 async def query_capacity(
-    running: Running, setup: Setup, held: list[Annotator], clients: int, seconds: float
+    running: system.Up, setup: Setup, held: list[Annotator], clients: int, seconds: float
 ) -> tuple[float, list[float]]:
     """Closed loop: ``clients`` each sending the task query as soon as the last one answers;
     the rate the system sustains (for context beside the open-loop figure)."""
@@ -640,8 +603,8 @@ async def query_capacity(
 
 
 async def main(seconds: float, clients: int, query_seconds: float, rows: int) -> None:
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"gateway-bench-{os.getpid()}.log"
-    running, _, stop = await start_preflog(log)
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"gateway-bench-{os.getpid()}"
+    running, stop = await start_preflog(log_dir)
     try:
         async with httpx.AsyncClient(base_url=running.url, timeout=60) as http:
             t = time.perf_counter()
@@ -667,7 +630,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
     finally:
         await stop()
         with contextlib.suppress(OSError):
-            log.unlink()
+            shutil.rmtree(log_dir)
 
     gw_rate, direct_rate = len(gw.latencies) / seconds, len(direct.latencies) / seconds
     context = {
