@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from .running_system import Client, Subscription, System, fixture_json
+from .running_system import FIXTURES, Client, Subscription, System, fixture_json
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -1079,3 +1080,30 @@ async def test_another_org_sees_and_changes_nothing(system: System, story: Story
     # Its admin lists only its own users.
     users = (await stranger.gql("{ users { id email } }"))["users"]
     assert len(users) == 1 and users[0]["email"].endswith("@elsewhere.example")
+
+
+# --- 10. the operator's import command ------------------------------------------------------
+
+
+async def test_the_import_command_streams_a_file_into_a_dataset(system: System) -> None:
+    """``preflog import FILE --dataset NAME`` beside the running system, with its settings: the
+    good lines of a mixed file land, each bad line is reported with its number, and the exit
+    code says that some were refused."""
+    source = FIXTURES / "invalid/mixed_rows.ndjson"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "preflog_cli.main", "import", str(source), "--dataset", "from-the-command"),
+        env={**system.up.env, "COLUMNS": "300"},  # rich wraps lines at 80 columns otherwise
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    text = out.decode()
+    assert process.returncode == 1, text
+    assert "7 rows read, 2 imported, 5 refused" in text, text
+    refused = sorted(
+        int(line.split()[1].rstrip(":")) for line in text.splitlines() if line.startswith("  line ")
+    )
+    assert refused == [2, 3, 5, 6, 7], text
+    datasets = (await system.admin.gql("{ datasets { name dataRowCount } }"))["datasets"]
+    assert {"name": "from-the-command", "dataRowCount": 2} in datasets

@@ -31,17 +31,16 @@ import psutil
 
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.ingest import (
-    CHUNK_TIMEOUT_SECONDS,
     MAX_CHUNK_BYTES,
     ChunkAck,
     CreateDatasetRequest,
     DatasetRef,
     DatasetView,
-    ImportChunk,
     ImportStartedView,
     StartImportRequest,
 )
 from preflog_eventstore import create_database, drop_database, migrate, with_database
+from preflog_ingest.client import send_file
 from preflog_messaging import CallContext, RpcClient, connect, ensure_events_stream, events_stream
 from preflog_testing.infra import choose_infra
 
@@ -208,26 +207,11 @@ async def run() -> None:
         seq = 0
         ack: ChunkAck | None = None
         with path.open("rb") as body:
-            chunk = body.read(MAX_CHUNK_BYTES)
-            while True:
-                following = body.read(MAX_CHUNK_BYTES)
-                ack = await rpc.call(
-                    "ingest",
-                    "import_chunk",
-                    ImportChunk(
-                        import_id=started.import_id, seq=seq, data=chunk, final=not following
-                    ),
-                    ctx=ctx,
-                    response_type=ChunkAck,
-                    timeout=CHUNK_TIMEOUT_SECONDS,
-                )
+            async for ack, _ in send_file(rpc, ctx, started.import_id, body, MAX_CHUNK_BYTES):
                 seq += 1
                 for mark in (ROWS // 4, ROWS):
                     if ack.counts.received >= mark and str(mark) not in rss:
                         rss[str(mark)] = process.memory_info().rss
-                if not following:
-                    break
-                chunk = following
         elapsed = time.perf_counter() - started_at
         cpu_end = process.cpu_times()
         service_cpu = (cpu_end.user + cpu_end.system) - (cpu_start.user + cpu_start.system)

@@ -137,6 +137,7 @@ class Annotator:
             for _ in range(rnd.randint(8, 12)):
                 pick = rnd.random()
                 ids = [f"r{j}" for j in range(RESPONSES)]
+                body: Any
                 if pick < 0.30:
                     rnd.shuffle(ids)
                     op, body = (
@@ -245,6 +246,7 @@ async def main(seconds: float, annotators: int) -> None:
         "PREFLOG_LOG_LEVEL": "warning",
         "PREFLOG_LOG_FORMAT": "json",
     }
+    rt = None
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", env=env, stdout=asyncio.subprocess.PIPE
     )
@@ -366,14 +368,16 @@ async def main(seconds: float, annotators: int) -> None:
             writers=annotators,
             note="one event per append, no service in the path; reference figure",
         )
-        await delete_namespace_streams(rt.js, namespace)
-        await rt.close()
     finally:
+        # The service first: deleting its streams under it makes its consumers fail loudly.
         child.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(child.wait(), 20)
         except TimeoutError:
             child.kill()
+        if rt is not None:
+            await delete_namespace_streams(rt.js, namespace)
+            await rt.close()
         await drop_database(infra.admin_dsn, db)
         infra.close()
 

@@ -24,19 +24,18 @@ from preflog_cli import infra
 from preflog_contracts.errors import PreflogError
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.ingest import (
-    CHUNK_TIMEOUT_SECONDS,
     JSON_TYPE,
     MAX_CHUNK_BYTES,
     ChunkAck,
     CreateDatasetRequest,
     DatasetView,
     GetImportRequest,
-    ImportChunk,
     ImportStartedView,
     ImportView,
     ListDatasetsRequest,
     StartImportRequest,
 )
+from preflog_ingest.client import send_file
 from preflog_messaging import CallContext, RpcClient, connect
 from preflog_settings import Settings, load_settings
 
@@ -156,30 +155,16 @@ async def _import(
         loop = asyncio.get_running_loop()
         began = loop.time()
         with path.open("rb") as body:
-            seq, chunk = 0, body.read(started.max_chunk_bytes or MAX_CHUNK_BYTES)
-            while True:
-                following = body.read(started.max_chunk_bytes or MAX_CHUNK_BYTES)
-                ack = await rpc.call(
-                    "ingest",
-                    "import_chunk",
-                    ImportChunk(
-                        import_id=started.import_id, seq=seq, data=chunk, final=not following
-                    ),
-                    ctx=ctx,
-                    response_type=ChunkAck,
-                    timeout=CHUNK_TIMEOUT_SECONDS,
-                )
+            chunk_bytes = started.max_chunk_bytes or MAX_CHUNK_BYTES
+            async for ack, sent in send_file(rpc, ctx, started.import_id, body, chunk_bytes):
                 elapsed = max(loop.time() - began, 1e-6)
                 progress.update(
                     task,
-                    advance=len(chunk),
+                    advance=sent,
                     rows=ack.counts.received,
                     rate=int(ack.counts.received / elapsed),
                     refused=ack.counts.rejected,
                 )
-                if not following or ack.status == "FAILED":
-                    break
-                seq, chunk = seq + 1, following
     report = await rpc.call(
         "ingest",
         "get_import",
