@@ -90,14 +90,7 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
     expires = now + timedelta(seconds=deps.settings.lease_seconds)
     fresh = {}
     async with deps.pool.acquire() as conn, conn.transaction():
-        held = await conn.fetchval(
-            "select a.task_id from labeling.assignments a join labeling.tasks t on t.task_id = a.task_id"
-            " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3 and t.status = 'TO_LABEL'"
-            " order by a.leased_at limit 1",
-            project_id,
-            ident.user_id,
-            now,
-        )
+        held = await conn.fetchval(HELD_SQL, project_id, ident.user_id, now)
         if held is not None:
             # On this connection: a second one from the pool while holding this one starves
             # the pool when as many lease holders claim at once (every claim then hangs).
@@ -203,11 +196,22 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
         )
 
 
+# Every lookup beside the task row is a correlated scalar subquery on a primary key: written
+# as joins (an anti join for "not labelled by the caller", a left join for the pre-labels),
+# a plan made on a small queue read all of the caller's assignments, or all of the project's
+# pre-labels, for every task the queue scan passed (test_queue_plans.py, ADR 0012).
 _CLAIMABLE = (
     " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
-    " and not exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2"
-    " and (a.label_status <> 'DRAFT' or a.skipped))"
+    " and not coalesce((select a.label_status <> 'DRAFT' or a.skipped from labeling.assignments a"
+    " where a.task_id = t.task_id and a.user_id = $2), false)"
 )
+
+
+def _prelabel(column: str) -> str:
+    return (
+        f"(select p.{column} from labeling.prelabels p"
+        " where p.project_id = t.project_id and p.data_row_id = t.data_row_id)"
+    )
 
 
 # The claimed task's row, the caller's earlier label on it (a draft from a lease that ended)
@@ -215,10 +219,21 @@ _CLAIMABLE = (
 _CLAIM_COLUMNS = (
     "t.task_id, t.data_row_id, t.batch_id, t.status, t.priority, t.required_labels, t.submitted_labels,"
     " t.created_at, (select a.label_id from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2)"
-    " as label_id, p.source as prelabel_source, p.prelabels::text as prelabels,"
+    f" as label_id, {_prelabel('source')} as prelabel_source, {_prelabel('prelabels::text')} as prelabels,"
     f" {version_sql('workflow', 't.task_id')} as workflow_version"
-    " from labeling.tasks t left join labeling.prelabels p"
-    " on p.project_id = t.project_id and p.data_row_id = t.data_row_id"
+    " from labeling.tasks t"
+)
+
+
+HELD_SQL = (
+    "select a.task_id from labeling.assignments a join labeling.tasks t on t.task_id = a.task_id"
+    " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3 and t.status = 'TO_LABEL'"
+    " order by a.leased_at limit 1"
+)
+"""The lease the caller already holds in the project, if any."""
+
+NEXT_TASK_SQL = (
+    f"select {_CLAIM_COLUMNS} where {_CLAIMABLE} order by t.priority desc, t.seq limit 1 for update of t skip locked"
 )
 
 
@@ -230,12 +245,7 @@ async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Recor
     the first one's lock and check again that it still has room: it may need more labels.
     """
     for _ in range(20):
-        task = await conn.fetchrow(
-            f"select {_CLAIM_COLUMNS} where {_CLAIMABLE}"
-            " order by t.priority desc, t.seq limit 1 for update of t skip locked",
-            project_id,
-            user_id,
-        )
+        task = await conn.fetchrow(NEXT_TASK_SQL, project_id, user_id)
         if task is not None:
             return task
         busy = await conn.fetchval(
