@@ -380,3 +380,47 @@ async def test_a_consumer_of_some_types_applies_only_those_once_each(
         "select count(*) from eventlog.inbox where consumer = 'typed'"
     )
     assert inbox == 15
+
+
+async def test_a_batch_handler_gets_each_batch_of_new_events_in_one_call_in_order(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    """With ``batch_handler`` the new events of a fetched batch come in one call, in log order,
+    a repeat among them once; the batch's inbox rows commit with what the handler wrote."""
+    org = str(uuid.uuid4())
+    written = []
+    for i in range(15):
+        r = await fresh_store.append(
+            StreamWrite(f"dataset-b{i}", [_event()]), org_id=org, metadata=META
+        )
+        written.extend(e.event_id for e in r.events)
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 15
+    [first, *_] = await _drain_stream(fresh_js, fresh_namespace, 15)
+    await fresh_js.publish(
+        f"{fresh_namespace}.events.dataset.DatasetCreated", msgspec.json.encode(first)
+    )
+    await fresh_store.pool.execute("create table public.batched (event_id uuid primary key)")
+    calls: list[list[str]] = []
+
+    async def apply(conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+        calls.append([e.event_id for e in events])
+        await conn.executemany(
+            "insert into public.batched values ($1::uuid)", [(e.event_id,) for e in events]
+        )
+
+    consumer = EventConsumer(
+        fresh_js,
+        fresh_store.pool,
+        namespace=fresh_namespace,
+        durable="batched",
+        batch_handler=apply,
+    )
+    await _consume(consumer, until=15)
+    assert [i for call in calls for i in call] == written  # each once, in log order
+    assert len(calls) < len(written)
+    stored = await fresh_store.pool.fetch("select event_id::text from public.batched")
+    assert sorted(r[0] for r in stored) == sorted(written)
+    with pytest.raises(TypeError):
+        EventConsumer(fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="neither")

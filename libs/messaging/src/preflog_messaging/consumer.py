@@ -28,13 +28,17 @@ log = structlog.get_logger(__name__)
 _decoder = msgspec.json.Decoder(RecordedEvent)
 
 Handler = Callable[[Conn, RecordedEvent], Awaitable[None]]
+BatchHandler = Callable[[Conn, list[RecordedEvent]], Awaitable[object]]
+"""Takes a batch's new events at once, in order (for a handler that reads and writes its
+tables once per batch rather than once per event)."""
 
 
 class EventConsumer:
     """Feed events of ``categories`` (None: all) to ``handler``, each exactly once in effect.
 
     ``handler`` runs inside the transaction that records the inbox row; raising rolls both
-    back and the message is redelivered later.
+    back and the message is redelivered later. ``batch_handler`` instead of ``handler`` gets
+    every new event of a fetched batch in one call (same transaction, same order).
 
     Events of one category always arrive in log order. With a single category, or with
     ``independent=True`` (the handler does not care in which order events of different
@@ -52,8 +56,9 @@ class EventConsumer:
         *,
         namespace: str,
         durable: str,
-        handler: Handler,
+        handler: Handler | None = None,
         categories: Collection[str] | None = None,
+        batch_handler: BatchHandler | None = None,
         types: Collection[str] | None = None,
         independent: bool = False,
         batch_size: int = 256,
@@ -64,7 +69,10 @@ class EventConsumer:
         self.pool = pool
         self.namespace = namespace
         self.durable = durable
+        if (handler is None) == (batch_handler is None):
+            raise TypeError("give one of handler and batch_handler")
         self.handler = handler
+        self.batch_handler = batch_handler
         self.categories = set(categories) if categories is not None else None
         self.types = set(types) if types is not None else None
         self.filtered = self.categories is not None and (len(self.categories) == 1 or independent)
@@ -171,13 +179,20 @@ class EventConsumer:
             [e.event_id for e in events],
         )
         first = {r[0] for r in rows}
+        new: list[RecordedEvent] = []
         for event in events:
             if event.event_id in first:
                 first.discard(event.event_id)
+                new.append(event)
+        CONSUMER_EVENTS.labels(self.durable, "duplicate").inc(len(events) - len(new))
+        if self.batch_handler is not None:
+            if new:
+                await self.batch_handler(conn, new)
+        else:
+            assert self.handler is not None
+            for event in new:
                 await self.handler(conn, event)
-                CONSUMER_EVENTS.labels(self.durable, "applied").inc()
-            else:
-                CONSUMER_EVENTS.labels(self.durable, "duplicate").inc()
+        CONSUMER_EVENTS.labels(self.durable, "applied").inc(len(new))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

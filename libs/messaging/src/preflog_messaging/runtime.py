@@ -54,7 +54,7 @@ class Runtime:
     def consumer(
         self,
         durable: str,
-        handler: Handler,
+        handler: Handler | None,
         categories: Collection[str] | None = None,
         **kwargs: Any,
     ) -> EventConsumer:

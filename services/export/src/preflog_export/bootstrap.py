@@ -36,7 +36,9 @@ async def build(runtime: Runtime, *, chunk_bytes: int = 128 * 1024) -> ServicePa
     )
     await ensure_exports_stream(runtime.js, settings.namespace)
     register_endpoints(rpc, streams, exports, feeds)
-    consumer = runtime.consumer("export", model.handle, categories=CATEGORIES, types=HANDLED_TYPES)
+    consumer = runtime.consumer(
+        "export", None, categories=CATEGORIES, types=HANDLED_TYPES, batch_handler=model.apply
+    )
     return ServiceParts(
         name="export",
         rpc=rpc,

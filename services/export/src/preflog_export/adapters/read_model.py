@@ -130,13 +130,10 @@ class ExportReadModel:
     def __init__(self, namespace: str) -> None:
         self.channel = changes_channel(namespace)
 
-    async def handle(self, conn: Conn, event: RecordedEvent) -> None:
-        """The JetStream consumer's handler (runs in its inbox transaction)."""
-        await self.apply(conn, [event])
-
     async def apply(self, conn: Conn, records: Sequence[RecordedEvent]) -> set[str]:
         """Apply ``records`` in order inside the caller's transaction; returns the ids of
-        projects whose items changed. Events of other types are ignored."""
+        projects whose items changed. Events of other types are ignored. The consumer hands
+        it each fetched batch at once: the tables are read and written once per batch."""
         events = [
             (rec, decode_event_data(rec.event_type, rec.schema_version, rec.data))
             for rec in records
