@@ -90,13 +90,18 @@ class LabelProjection:
                     state.updated_at or recs[-1].recorded_at,
                 )
             )
-        await conn.executemany(
+        if not out:
+            return
+        # One statement for the batch (executemany runs the statement once per label).
+        await conn.execute(
             f"insert into {table} (label_id, org_id, task_id, project_id, author_id, version, state, view, updated_at)"
-            " values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9) on conflict (label_id) do update set"
+            " select l, o::uuid, t, p, a, v, s::jsonb, w::jsonb, u from unnest($1::text[], $2::text[], $3::text[],"
+            " $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[]) as r(l, o, t, p, a, v,"
+            " s, w, u) on conflict (label_id) do update set"
             " task_id = excluded.task_id, project_id = excluded.project_id, author_id = excluded.author_id,"
             " version = excluded.version, state = excluded.state, view = excluded.view,"
             " updated_at = excluded.updated_at",
-            out,
+            *(list(column) for column in zip(*out, strict=True)),
         )
 
 
