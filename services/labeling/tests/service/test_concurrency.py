@@ -38,3 +38,40 @@ async def test_parallel_actions_on_one_label_lose_nothing(service: Any) -> None:
     await service.settle()
     label = await service.call(ann, "get_label", api.LabelRef(label_id=task.my_label.id), api.LabelView)
     assert sorted(a.question_id for a in label.answers) == sorted(landed)
+
+
+async def test_authors_of_a_consensus_task_submitting_at_once_all_count(service: Any) -> None:
+    """Each submission releases its lease on the task's stream and counts on the task row:
+    at once, they serialise (a conflict is retried, by the service or the caller) and the
+    task ends with every label counted and in review."""
+    org = service.org()
+    users = [org.user() for _ in range(3)]
+    project, _ = await service.project(
+        org,
+        members={u.user_id: "ANNOTATOR" for u in users},
+        rows=1,
+        quality_mode="CONSENSUS",
+        consensus_label_count=3,
+        consensus_coverage=1.0,
+    )
+    claimed = [
+        await service.call(u, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
+        for u in users
+    ]
+    task_id = claimed[0].id
+    assert all(t is not None and t.id == task_id for t in claimed)
+
+    async def submit(who: Any) -> None:
+        while True:
+            try:
+                await service.call(who, "submit_label", api.TaskRef(task_id=task_id), api.LabelView)
+                return
+            except Conflict:
+                continue
+
+    await asyncio.gather(*(submit(u) for u in users))
+    await service.settle()
+    view = await service.call(org.admin, "get_task", api.TaskRef(task_id=task_id), api.TaskView)
+    assert view.status == "IN_REVIEW" and view.submitted_labels == 3
+    assert sorted(label.status for label in view.labels) == ["SUBMITTED"] * 3
+    assert view.leases == []

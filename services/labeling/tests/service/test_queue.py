@@ -288,3 +288,32 @@ async def test_the_first_action_after_a_claim_decides_like_a_fresh_read(service:
     assert [(c.prompt_id, c.response_id) for c in after.crowns] == [("p0", "p0r1")]
     # The reply carries the service's clock, the fold the log's: they differ by a moment.
     assert msgspec.structs.replace(label_view(folded), updated_at=after.updated_at) == after
+
+
+async def test_a_submission_records_when_its_lease_began(service: Any) -> None:
+    """LabelSubmitted carries the lease's start (time-to-label in review and export), whether
+    the instance that granted the lease takes the submission or another one."""
+    from preflog_contracts.events import decode_event_data
+
+    org = service.org()
+    a = org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=2)
+    for fresh in (False, True):
+        task = await claim(service, a, project.id)
+        await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))
+        if fresh:  # another instance of the service, which has cached nothing
+            from preflog_labeling.handlers.actions import submit_label
+
+            other = Deps(store=service.rt.store, pool=service.rt.pool, settings=service.rt.settings)
+            await submit_label(other, CallContext(identity=a), api.TaskRef(task_id=task.id))
+        else:
+            await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
+        [submitted] = [
+            decode_event_data(r.event_type, r.schema_version, r.data)
+            for r in await service.rt.store.read_stream(stream_name("label", task.my_label.id))
+            if r.event_type == "LabelSubmitted"
+        ]
+        leased_at = await service.rt.pool.fetchval(
+            "select leased_at from labeling.assignments where task_id = $1 and user_id = $2", task.id, a.user_id
+        )
+        assert submitted.leased_at == leased_at, fresh
