@@ -537,13 +537,21 @@ async def query_phase(
     in_flight: set[asyncio.Task[None]] = set()
 
     async def one(scheduled: float, token: str, task: str) -> None:
-        conn = idle.pop() if idle else await Connection.open(running.port)
-        try:
-            status, raw = await conn.post("/graphql", graphql_body(TASK_QUERY, {"t": task}), token)
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-            conn.close()
-            return
+        body = graphql_body(TASK_QUERY, {"t": task})
+        while True:
+            reused = bool(idle)
+            conn = idle.pop() if reused else await Connection.open(running.port)
+            try:
+                status, raw = await conn.post("/graphql", body, token)
+                break
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                conn.close()
+                if reused:
+                    # The server closes keep-alive connections idle for 5 s (a backlog leaves
+                    # some idle that long): like any HTTP client, send again on another one.
+                    continue
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
         done = time.perf_counter()
         idle.append(conn)
         data, error = graphql_data(status, raw)
