@@ -153,47 +153,48 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
             now,
             expires,
         )
-        if started is not None:
-            # What the caller's first action would otherwise read: it decides on these, and
-            # its append guards every stream they came from.
-            deps.remember_label(ident.org_id, started)
-            deps.facts.put(
-                (ident.org_id, task_id, ident.user_id),
-                ActionFacts(
-                    project_id=project_id,
-                    data_row_id=data_row_id,
-                    status=task["status"],
-                    label_id=label_id,
-                    lease_expires_at=expires,
-                    label_status="DRAFT",
-                    project_version=project.version,
-                    label_version=started.version,
-                    task_version=result.version(task_stream),
-                    workflow_version=-1 if task["workflow_version"] is None else task["workflow_version"],
-                ),
-            )
         if sees_all_labels(project, ident):  # they see every label and lease on it: read them
-            return await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
-        # An annotator sees only their own label and lease, all known here.
-        mine = fresh[label_id]
-        rows = await deps.data_rows([data_row_id], ident.org_id, conn=conn)
-        return TaskView(
-            id=task_id,
-            project_id=project_id,
-            data_row_id=data_row_id,
-            batch_id=task["batch_id"],
-            status=task["status"],
-            priority=task["priority"],
-            required_labels=task["required_labels"],
-            submitted_labels=task["submitted_labels"],
-            data_row=row_view(rows[data_row_id], mine) if data_row_id in rows else None,
-            my_label=mine,
-            labels=[mine],
-            leased_by=ident.user_id,
-            lease_expires_at=expires,
-            leases=[LeaseView(user_id=ident.user_id, label_id=label_id, expires_at=expires)],
-            created_at=task["created_at"],
+            view = await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
+        else:  # an annotator sees only their own label and lease, all known here
+            mine = fresh[label_id]
+            rows = await deps.data_rows([data_row_id], ident.org_id, conn=conn)
+            view = TaskView(
+                id=task_id,
+                project_id=project_id,
+                data_row_id=data_row_id,
+                batch_id=task["batch_id"],
+                status=task["status"],
+                priority=task["priority"],
+                required_labels=task["required_labels"],
+                submitted_labels=task["submitted_labels"],
+                data_row=row_view(rows[data_row_id], mine) if data_row_id in rows else None,
+                my_label=mine,
+                labels=[mine],
+                leased_by=ident.user_id,
+                lease_expires_at=expires,
+                leases=[LeaseView(user_id=ident.user_id, label_id=label_id, expires_at=expires)],
+                created_at=task["created_at"],
+            )
+    if started is not None:
+        # Committed: what the caller's first action would otherwise read. It decides on
+        # these, and its append guards every stream they came from.
+        deps.remember_label(ident.org_id, started)
+        deps.facts.put(
+            (ident.org_id, task_id, ident.user_id),
+            ActionFacts(
+                project_id=project_id,
+                data_row_id=data_row_id,
+                status=task["status"],
+                label_id=label_id,
+                lease_expires_at=expires,
+                label_status="DRAFT",
+                project_version=project.version,
+                label_version=started.version,
+                task_version=result.version(task_stream),
+                workflow_version=-1 if task["workflow_version"] is None else task["workflow_version"],
+            ),
         )
+    return view
 
 
 # Every lookup beside the task row is a correlated scalar subquery on a primary key: written
