@@ -7,10 +7,7 @@ from datetime import datetime
 
 import strawberry
 from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.scalars import JSON
 
@@ -25,8 +22,8 @@ from preflog_gateway.graphql import catalog_resolvers as cat
 from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
 from preflog_gateway.graphql.context import GatewayContext
-from preflog_gateway.graphql.document_cache import CachedParse
-from preflog_gateway.graphql.errors import PublicErrors, PublicSchema
+from preflog_gateway.graphql.errors import PublicSchema
+from preflog_gateway.graphql.request_extension import GatewayRequest
 from preflog_gateway.graphql.types.accounts import (
     ApiTokenSecret,
     CreateUserInput,
@@ -666,21 +663,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # rules (the complexity estimate reads no variables), so its result is cached per query
     # text, like the parsed document. Without the caches parsing and validating cost about
     # half of the gateway's CPU per request; new rule classes per request would defeat them.
-    rules = [
+    rules = (
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         complexity_rule(settings.max_query_complexity),
-    ]
+    )
     return PublicSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories, not instances: an extension keeps per-request state, so each request
-        # needs its own. The caches are bounded, shared across requests.
-        extensions=[
-            lambda: MaxTokensLimiter(max_token_count=20_000),
-            lambda: AddValidationRules(rules),
-            lambda: CachedParse(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            PublicErrors,
-        ],
+        # A factory, not an instance: the extension keeps per-request state.
+        extensions=[lambda: GatewayRequest(rules, max_tokens=20_000)],
     )
