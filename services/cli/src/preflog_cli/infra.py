@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -23,6 +24,26 @@ async def ensure_database(admin_dsn: str, database: str) -> str:
     with contextlib.suppress(asyncpg.DuplicateDatabaseError):
         return await create_database(admin_dsn, database)
     return with_database(admin_dsn, database)
+
+
+async def check_database(dsn: str) -> None:
+    """Fail with one clear line, not a traceback, when the configured database cannot be used."""
+    parts = urlsplit(dsn)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    name = parts.path.lstrip("/") or parts.username or "postgres"
+    try:
+        conn = await asyncpg.connect(dsn, timeout=15)
+    except asyncpg.InvalidCatalogNameError:
+        raise SystemExit(
+            f"PREFLOG_DATABASE_URL: there is no database {name!r} on {where}; create it"
+            f" (createdb {name}) or leave PREFLOG_DATABASE_URL unset to use a database"
+            " 'preflog' on a local or embedded server"
+        ) from None
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise SystemExit(
+            f"PREFLOG_DATABASE_URL: cannot connect to Postgres on {where}: {exc}"
+        ) from None
+    await conn.close()
 
 
 @dataclass
@@ -43,6 +64,7 @@ async def resolve(settings: Settings, *, allow_embedded: bool) -> ResolvedInfra:
     data_dir = Path(settings.data_dir)
     database_url = settings.database_url
     if database_url:
+        await check_database(database_url)
         described["postgres"] = "configured"
     elif reachable("127.0.0.1", 5432):
         database_url = await ensure_database(LOCAL_POSTGRES, DATABASE)
