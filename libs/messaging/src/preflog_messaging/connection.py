@@ -37,13 +37,17 @@ async def connect(url: str, *, name: str = "preflog") -> Client:
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", error=repr(exc))
 
+    connected: list[Client] = []
+
     async def on_disconnected() -> None:
+        if connected and connected[0].is_closed:
+            return  # our own close at shutdown, not an outage
         log.warning("nats.disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats.reconnected")
 
-    return await nats.connect(
+    client = await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
@@ -52,6 +56,8 @@ async def connect(url: str, *, name: str = "preflog") -> Client:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+    connected.append(client)
+    return client
 
 
 async def ensure_events_stream(

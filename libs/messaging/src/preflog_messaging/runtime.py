@@ -69,10 +69,12 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        # Every loop has stopped by now; a pull subscription would make drain() wait out its
-        # whole 30 s timeout, so drain briefly and close.
+        # Every loop has stopped by now, so nothing waits on a subscription: send what is
+        # still buffered (flush waits for the server's answer) and close. drain() would wait
+        # out its whole 30 s on a pull subscription, and cut short it leaves a cancelled
+        # gather behind that asyncio prints as a traceback at exit.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.nc.drain(), 2)
+            await self.nc.flush(timeout=2)
         with contextlib.suppress(Exception):
             await self.nc.close()
         await self.pool.close()
