@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import asyncpg
 import msgspec
 
 from preflog_contracts.datarow import DataRow
@@ -41,7 +42,7 @@ from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.state import Deps, version_sql
+from preflog_labeling.handlers.state import Conn, Deps, version_sql
 from preflog_messaging import CallContext
 
 RETRIES = 5
@@ -51,7 +52,8 @@ RETRIES = 5
 # depends on, in one round trip: when the cached folded states are at those versions (the
 # usual case) nothing else is read before deciding.
 _ACTION_FACTS = (
-    "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status, "
+    "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status,"
+    " t.submitted_labels, t.required_labels, a.leased_at, "
     + ", ".join(
         f"{version_sql(category, key)} as {category}_version"
         for category, key in (
@@ -87,6 +89,11 @@ async def load_facts(deps: Deps, task_id: str, org_id: str, user_id: str) -> Act
     row = await deps.pool.fetchrow(_ACTION_FACTS, task_id, org_id, user_id)
     if row is None:
         raise NotFound("task not found")
+    return facts_of(row)
+
+
+def facts_of(row: asyncpg.Record) -> ActionFacts:
+    """The facts in a row of ``_ACTION_FACTS``."""
     return ActionFacts(
         row["project_id"],
         row["data_row_id"],
@@ -173,11 +180,13 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
 
 
 async def _decision_inputs(
-    deps: Deps, ident: Identity, facts: ActionFacts, now: datetime
+    deps: Deps, ident: Identity, facts: ActionFacts, now: datetime, conn: Conn | None = None
 ) -> tuple[ProjectState, LabelState, DataRow, str]:
-    """The project, the caller's label and the row, once the caller may act on the task."""
+    """The project, the caller's label and the row, once the caller may act on the task
+    (read on ``conn`` when the caller holds one: a second connection from the pool could
+    starve it)."""
     project = deps.cached_project(facts.project_id, ident.org_id, facts.project_version) or (
-        await deps.project(facts.project_id, ident.org_id)
+        await deps.project(facts.project_id, ident.org_id, conn=conn)
     )
     role = require(project, ident, Permission.ANNOTATE)
     check_can_act(
@@ -190,10 +199,10 @@ async def _decision_inputs(
     )
     assert facts.label_id is not None  # check_can_act refuses a caller without a label
     label = deps.cached_label(facts.label_id, ident.org_id, facts.label_version) or (
-        await deps.label(facts.label_id, ident.org_id)
+        await deps.label(facts.label_id, ident.org_id, conn=conn)
     )
     label = with_review_status(label, facts.label_status)
-    row = await deps.data_row(facts.data_row_id, ident.org_id)
+    row = await deps.data_row(facts.data_row_id, ident.org_id, conn=conn)
     return project, label, row.row, role
 
 
@@ -268,39 +277,14 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         return msgspec.convert(first, LabelView)
     for _ in range(RETRIES):
         async with deps.pool.acquire() as conn, conn.transaction():
-            task = await conn.fetchrow(
-                "select t.project_id, t.data_row_id, t.status, t.submitted_labels, t.required_labels, a.label_id,"
-                f" a.lease_expires_at, a.leased_at, a.label_status, {version_sql('project', 't.project_id')}"
-                f" as project_version, {version_sql('label', 'a.label_id')} as label_version"
-                " from labeling.tasks t left join labeling.assignments a"
-                " on a.task_id = t.task_id and a.user_id = $3 where t.task_id = $1 and t.org_id = $2 for update of t",
-                req.task_id,
-                ident.org_id,
-                ident.user_id,
-            )
+            task = await conn.fetchrow(_ACTION_FACTS + " for update of t", req.task_id, ident.org_id, ident.user_id)
             if task is None:
                 raise NotFound("task not found")
-            project = deps.cached_project(task["project_id"], ident.org_id, task["project_version"]) or (
-                await deps.project(task["project_id"], ident.org_id, conn=conn)
-            )
-            role = require(project, ident, Permission.ANNOTATE)
             now = datetime.now(UTC)
-            check_can_act(
-                status=task["status"],
-                user_id=ident.user_id,
-                has_label=task["label_id"] is not None,
-                lease_user=ident.user_id if task["lease_expires_at"] is not None else None,
-                lease_expires_at=task["lease_expires_at"],
-                now=now,
-            )
-            label = deps.cached_label(task["label_id"], ident.org_id, task["label_version"]) or (
-                await deps.label(task["label_id"], ident.org_id, conn=conn)
-            )
-            label = with_review_status(label, task["label_status"])
+            project, label, row, role = await _decision_inputs(deps, ident, facts_of(task), now, conn)
             if label.author_id != ident.user_id:
                 raise Forbidden("only the label's author submits it")
-            row = await deps.data_row(task["data_row_id"], ident.org_id, conn=conn)
-            event: LabelSubmitted = decide.decide_submit(label, project, row.row, task["leased_at"])
+            event: LabelSubmitted = decide.decide_submit(label, project, row, task["leased_at"])
             event_id = str(uuid.uuid4())
             after = msgspec.structs.replace(
                 evolve(label, event_id, event, now, ident.user_id), version=label.version + 1
