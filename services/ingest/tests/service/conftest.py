@@ -86,6 +86,16 @@ class Ingest:
             DatasetView,
         )
 
+    async def start_import(
+        self, who: Identity, dataset_id: str, content_type: str
+    ) -> ImportStartedView:
+        return await self.call(
+            "start_import",
+            StartImportRequest(dataset_id=dataset_id, content_type=content_type),
+            who,
+            ImportStartedView,
+        )
+
     async def import_body(
         self,
         who: Identity,
@@ -96,12 +106,7 @@ class Ingest:
         chunk_size: int = MAX_CHUNK_BYTES,
     ) -> ImportView:
         """Send a body the way the gateway streams a request: sequential awaited chunks."""
-        started = await self.call(
-            "start_import",
-            StartImportRequest(dataset_id=dataset_id, content_type=content_type),
-            who,
-            ImportStartedView,
-        )
+        started = await self.start_import(who, dataset_id, content_type)
         pieces = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)] or [b""]
         for seq, piece in enumerate(pieces):
             ack = await self.call(

@@ -329,12 +329,7 @@ async def test_another_org_sees_nothing(ingest: Ingest) -> None:
 async def test_chunk_protocol(ingest: Ingest) -> None:
     admin = admin_of()
     dataset = await ingest.dataset(admin)
-    started = await ingest.call(
-        "start_import",
-        StartImportRequest(dataset_id=dataset.id, content_type=NDJSON),
-        admin,
-        ImportStartedView,
-    )
+    started = await ingest.start_import(admin, dataset.id, NDJSON)
     body = fixture_bytes("invalid/mixed_rows.ndjson")
     half = len(body) // 2
     first = ImportChunk(import_id=started.import_id, seq=0, data=body[:half])
@@ -381,12 +376,7 @@ async def test_an_import_whose_instance_is_gone_reads_as_failed_at_once(ingest: 
     not after the 15-minute idle timeout; a live owner keeps it RUNNING."""
     admin = admin_of()
     dataset = await ingest.dataset(admin)
-    started = await ingest.call(
-        "start_import",
-        StartImportRequest(dataset_id=dataset.id, content_type=NDJSON),
-        admin,
-        ImportStartedView,
-    )
+    started = await ingest.start_import(admin, dataset.id, NDJSON)
     ask = GetImportRequest(import_id=started.import_id)
     assert (await ingest.call("get_import", ask, admin, ImportView)).status == "RUNNING"
     await ingest.pool.execute(
