@@ -46,14 +46,7 @@ async def test_authors_of_a_consensus_task_submitting_at_once_all_count(service:
     task ends with every label counted and in review."""
     org = service.org()
     users = [org.user() for _ in range(3)]
-    project, _ = await service.project(
-        org,
-        members={u.user_id: "ANNOTATOR" for u in users},
-        rows=1,
-        quality_mode="CONSENSUS",
-        consensus_label_count=3,
-        consensus_coverage=1.0,
-    )
+    project = await service.consensus_project(org, users, labels_per_row=3)
     claimed = [
         await service.call(u, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
         for u in users

@@ -89,14 +89,7 @@ async def test_concurrent_reclaims_by_a_lease_holder_do_not_starve_the_pool(serv
 async def test_consensus_hands_a_task_to_n_different_annotators_once(service: Any) -> None:
     org = service.org()
     users = [org.user() for _ in range(4)]
-    project, _ = await service.project(
-        org,
-        members={u.user_id: "ANNOTATOR" for u in users},
-        rows=1,
-        quality_mode="CONSENSUS",
-        consensus_label_count=3,
-        consensus_coverage=1.0,
-    )
+    project = await service.consensus_project(org, users, labels_per_row=3)
     got = await asyncio.gather(*(claim(service, u, project.id) for u in users))
     holders = [u for u, t in zip(users, got, strict=True) if t is not None]
     assert len(holders) == 3 and len({t.id for t in got if t is not None}) == 1
