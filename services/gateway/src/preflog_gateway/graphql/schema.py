@@ -657,6 +657,7 @@ class Subscription:
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with its limits: depth, tokens, complexity budget, and public errors."""
+    from preflog_gateway.graphql.execution import LeafFastExecution
     from preflog_gateway.limits import complexity_rule
 
     # The rule classes are made once: validation depends only on the document and these
@@ -673,4 +674,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         # A factory, not an instance: the extension keeps per-request state.
         extensions=[lambda: GatewayRequest(rules, max_tokens=20_000)],
+        execution_context_class=LeafFastExecution,
     )
