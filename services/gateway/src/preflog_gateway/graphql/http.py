@@ -11,28 +11,20 @@ from litestar import Request, Response
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
 from litestar.types import Dependencies
+from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
+from preflog_contracts.errors import HTTP_STATUS, PreflogError
 from preflog_gateway.graphiql import graphiql_page
 from preflog_gateway.graphql.context import Gateway, GatewayContext
 from preflog_gateway.graphql.live import LiveEvents
-from preflog_gateway.graphql.schema import build_schema
+from preflog_gateway.graphql.post import admit, error_body
 
 GRAPHQL_MAX_BODY = 8 * 1024 * 1024
 _json_encoder = msgspec.json.Encoder()
 _json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
-
-
-def error_body(exc: PreflogError) -> bytes:
-    extensions: dict[str, Any] = {"code": exc.code.value}
-    if exc.fields:
-        extensions["fields"] = exc.fields
-    return msgspec.json.encode(
-        {"data": None, "errors": [{"message": exc.message, "extensions": extensions}]}
-    )
 
 
 def _wants_ide(request: Request[Any, Any, Any]) -> bool:
@@ -43,10 +35,14 @@ def _wants_ide(request: Request[Any, Any, Any]) -> bool:
     )
 
 
-def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
-    """The litestar controller serving ``/graphql`` for this gateway."""
-    schema = build_schema(gateway.runtime.settings)
-    body_cap = min(GRAPHQL_MAX_BODY, gateway.runtime.settings.max_body_bytes)
+def graphql_body_cap(gateway: Gateway) -> int:
+    return min(GRAPHQL_MAX_BODY, gateway.runtime.settings.max_body_bytes)
+
+
+def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> type:
+    """The litestar controller serving ``/graphql`` for this gateway (in front of it,
+    :class:`preflog_gateway.graphql.post.GraphQLPost` answers most POSTs itself)."""
+    body_cap = graphql_body_cap(gateway)
 
     # ``headers`` is injected for HTTP requests and websockets alike.
     async def context_getter(headers: dict[str, str]) -> dict[str, Any]:
@@ -105,12 +101,7 @@ def graphql_controller(gateway: Gateway, live: LiveEvents) -> type:
                     from preflog_contracts.errors import Invalid
 
                     raise Invalid("request body too large", {"body": f"at most {body_cap} bytes"})
-                ctx: GatewayContext = context["ctx"]
-                ctx.auth = await gateway.authenticator.authenticate(
-                    request.headers.get("authorization")
-                )
-                if not gateway.rate_limiter.allow(ctx.auth.token_id):
-                    raise RateLimited("too many requests for this token; slow down")
+                await admit(gateway, context["ctx"], request.headers.get("authorization"))
             except PreflogError as exc:
                 return Response(
                     error_body(exc),

@@ -16,32 +16,40 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
 from strawberry.schema.schema import validate_document
 
 from preflog_gateway.graphql.errors import PublicErrors
 
 _CACHE_SIZE = 512
+MAX_TOKENS = 20_000
+"""The most tokens a query may have (graphql-core stops parsing beyond it)."""
 _parse = lru_cache(maxsize=_CACHE_SIZE)(parse)
 _validate = lru_cache(maxsize=_CACHE_SIZE)(validate_document)
 
 
+def cached_parse(query: str) -> DocumentNode:
+    """``query`` parsed with the token cap, from the cache every operation parses through."""
+    return _parse(query, max_tokens=MAX_TOKENS)
+
+
 class GatewayRequest(PublicErrors):
-    def __init__(self, rules: tuple[type[ASTValidationRule], ...], max_tokens: int) -> None:
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
         super().__init__()
         self.rules = rules
-        self.max_tokens = max_tokens
 
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
-        ctx.parse_options["max_tokens"] = self.max_tokens
+        # strawberry parses with these options when the cached parse below raised
+        ctx.parse_options["max_tokens"] = MAX_TOKENS
         ctx.validation_rules = ctx.validation_rules + self.rules
         yield from super().on_operation()
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         try:
-            ctx.graphql_document = _parse(ctx.query, **ctx.parse_options)
+            if ctx.query is not None:
+                ctx.graphql_document = cached_parse(ctx.query)
         except GraphQLError:
             # Not cached: strawberry parses it again and reports it as every other syntax
             # error (INVALID_INPUT); raised from here it would escape that handling.

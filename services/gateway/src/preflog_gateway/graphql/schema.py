@@ -673,6 +673,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         # A factory, not an instance: the extension keeps per-request state.
-        extensions=[lambda: GatewayRequest(rules, max_tokens=20_000)],
+        extensions=[lambda: GatewayRequest(rules)],
         execution_context_class=LeafFastExecution,
     )

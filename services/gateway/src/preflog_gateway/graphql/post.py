@@ -1,0 +1,196 @@
+"""``POST /graphql`` with a JSON body — every query and mutation a frontend sends — answered
+in front of litestar.
+
+Through litestar's router, its dependency injection and strawberry's HTTP view, a request
+cost the gateway about 0.4 ms of CPU before and after executing the operation, most of a
+mutation's whole cost in the gateway. :class:`GraphQLPost` admits the request as the view
+does (body cap, token, rate limit), executes it with the same schema and context and answers
+as the view does (strawberry's ``process_result``, status 200, ``application/json``).
+
+Anything else, and any request it is not sure of, goes to the litestar app unchanged, with
+its body replayed if it was read: another path or method, another content type, an
+``Accept`` that asks for a stream, a body without a length or above the cap, JSON that is
+not one request object, a subscription, a document with several operations and no matching
+``operationName``. Those are answered exactly as before, by the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import structlog
+from graphql import GraphQLError, OperationType, get_operation_ast
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
+from strawberry import Schema
+from strawberry.http import process_result
+from strawberry.types.graphql import OperationType as StrawberryOperationType
+
+from preflog_contracts.errors import HTTP_STATUS, PreflogError
+from preflog_gateway.graphql.context import Gateway, GatewayContext
+from preflog_gateway.graphql.live import LiveEvents
+from preflog_gateway.graphql.request_extension import cached_parse
+
+log = structlog.get_logger(__name__)
+
+_ALLOWED = frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION})
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_INTERNAL = msgspec.json.encode(
+    {"data": None, "errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}
+)
+
+
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    query: str
+    variables: dict[str, Any] | None = None
+    operationName: str | None = None  # the wire name
+
+
+def error_body(exc: PreflogError) -> bytes:
+    """A refused request's answer (no data, one error with its code)."""
+    extensions: dict[str, Any] = {"code": exc.code.value}
+    if exc.fields:
+        extensions["fields"] = exc.fields
+    return msgspec.json.encode(
+        {"data": None, "errors": [{"message": exc.message, "extensions": extensions}]}
+    )
+
+
+async def admit(gateway: Gateway, ctx: GatewayContext, authorization: str | None) -> None:
+    """Authenticate the caller into ``ctx`` and count the request against its token's rate;
+    raises UNAUTHENTICATED or RATE_LIMITED."""
+    from preflog_contracts.errors import RateLimited
+
+    ctx.auth = await gateway.authenticator.authenticate(authorization)
+    if not gateway.rate_limiter.allow(ctx.auth.token_id):
+        raise RateLimited("too many requests for this token; slow down")
+
+
+class GraphQLPost:
+    def __init__(
+        self, app: ASGIApp, schema: Schema, gateway: Gateway, live: LiveEvents, body_cap: int
+    ) -> None:
+        self.app = app
+        self.schema = schema
+        self.gateway = gateway
+        self.live = live
+        self.body_cap = body_cap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != ScopeType.HTTP
+            or scope["path"] != "/graphql"
+            or scope["method"] != "POST"
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        accept = headers.get(b"accept", b"")
+        if (
+            not headers.get(b"content-type", b"").startswith(b"application/json")
+            or b"multipart/" in accept
+            or b"event-stream" in accept
+            or length is None
+            or not length.isdigit()
+            or int(length) > self.body_cap
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        request = _request_of(body)
+        if request is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        try:
+            document = cached_parse(request.query)
+        except GraphQLError:
+            document = None  # executed below: answered with the syntax error, as the view does
+        if document is not None:
+            operation = get_operation_ast(document, request.operationName)
+            if operation is None or operation.operation not in (
+                OperationType.QUERY,
+                OperationType.MUTATION,
+            ):
+                await self.app(scope, _replay(body, receive), send)
+                return
+        ctx = GatewayContext(self.gateway, user_agent=_text(headers.get(b"user-agent")))
+        try:
+            await admit(self.gateway, ctx, _text(headers.get(b"authorization")))
+        except PreflogError as exc:
+            await _answer(send, HTTP_STATUS[exc.code], error_body(exc))
+            return
+        try:
+            result = await self.schema.execute(
+                request.query,
+                variable_values=request.variables,
+                context_value={"ctx": ctx, "live": self.live},
+                operation_name=request.operationName,
+                allowed_operation_types=_ALLOWED,
+            )
+            answer = _encoder.encode(process_result(result))
+        except Exception:
+            log.exception("graphql.post_failed")
+            await _answer(send, 500, _INTERNAL)
+            return
+        await _answer(send, 200, answer)
+
+
+def _request_of(body: bytes) -> _Request | None:
+    try:
+        return msgspec.json.decode(body, type=_Request)
+    except msgspec.DecodeError:
+        return None
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the litestar app once the body has been read here."""
+    pending = True
+
+    async def replay() -> ReceiveMessage:
+        nonlocal pending
+        if pending:
+            pending = False
+            return HTTPRequestEvent(type="http.request", body=body, more_body=False)
+        return await receive()
+
+    return replay
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send(
+        HTTPResponseStartEvent(
+            type="http.response.start",
+            status=status,
+            headers=[*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+        )
+    )
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
