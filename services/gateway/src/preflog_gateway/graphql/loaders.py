@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, TypeVar
+from weakref import proxy
 
 from strawberry.dataloader import DataLoader
 
@@ -45,134 +46,149 @@ async def unknown_to_review_as_empty(
 
 class Loaders:
     """One set per request, each made on first use (most requests, e.g. a mutation
-    answering with its label, use none)."""
+    answering with its label, use none).
+
+    The context owns its loaders; they reach it through a weak proxy and their batch
+    functions are plain functions of it, not bound methods. Either way back would make a
+    reference cycle per request, left to the cyclic garbage collector, whose passes pause
+    every request in flight.
+    """
 
     def __init__(self, ctx: GatewayContext) -> None:
-        self._ctx = ctx
+        self._ctx: GatewayContext = proxy(ctx)
 
     @cached_property
     def users(self) -> DataLoader[str, UserRecord | None]:
-        return DataLoader(self._users)
+        return DataLoader(partial(_users, self._ctx))
 
     @cached_property
     def tasks(self) -> DataLoader[str, labeling.TaskView | None]:
-        return DataLoader(self._tasks)
+        return DataLoader(partial(_tasks, self._ctx))
 
     @cached_property
     def projects(self) -> DataLoader[str, labeling.ProjectView | None]:
-        return DataLoader(self._projects)
+        return DataLoader(partial(_projects, self._ctx))
 
     @cached_property
     def data_rows(self) -> DataLoader[str, labeling.DataRowView | None]:
-        return DataLoader(self._data_rows)
+        return DataLoader(partial(_data_rows, self._ctx))
 
     @cached_property
     def label_scores(self) -> DataLoader[str, review.LabelScore | None]:
-        return DataLoader(self._scores)
+        return DataLoader(partial(_scores, self._ctx))
 
     @cached_property
     def reviews(self) -> DataLoader[str, list[review.ReviewEntry]]:
-        return DataLoader(self._reviews)
+        return DataLoader(partial(_reviews, self._ctx))
 
     @cached_property
     def issues(self) -> DataLoader[tuple[str, str], list[review.IssueView]]:
-        return DataLoader(self._issues)
+        return DataLoader(partial(_issues, self._ctx))
 
     @cached_property
     def datasets(self) -> DataLoader[str, ingest.DatasetView | None]:
-        return DataLoader(self._datasets)
+        return DataLoader(partial(_datasets, self._ctx))
 
-    async def _users(self, ids: Sequence[str]) -> list[UserRecord | None]:
-        ctx = self._ctx
-        found = await ctx.gateway.accounts.users_by_ids(ctx.identity.org_id, list(ids))
-        return [found.get(i) for i in ids]
 
-    async def _tasks(self, ids: Sequence[str]) -> list[labeling.TaskView | None]:
-        views = await self._ctx.call(
-            "labeling",
-            "get_tasks",
-            labeling.IdsRequest(ids=list(ids)),
-            response_type=list[labeling.TaskView],
-        )
-        by_id = {v.id: v for v in views}
-        return [by_id.get(i) for i in ids]
+async def _users(ctx: GatewayContext, ids: Sequence[str]) -> list[UserRecord | None]:
+    found = await ctx.gateway.accounts.users_by_ids(ctx.identity.org_id, list(ids))
+    return [found.get(i) for i in ids]
 
-    async def _projects(self, ids: Sequence[str]) -> list[labeling.ProjectView | None]:
-        # No batch operation for projects; a page holds tasks of very few projects.
-        async def one(pid: str) -> labeling.ProjectView | None:
-            try:
-                return await self._ctx.call(
-                    "labeling",
-                    "get_project",
-                    labeling.ProjectRef(project_id=pid),
-                    response_type=labeling.ProjectView,
-                )
-            except NotFound:
-                return None
 
-        return list(await asyncio.gather(*(one(i) for i in ids)))
+async def _tasks(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.TaskView | None]:
+    views = await ctx.call(
+        "labeling",
+        "get_tasks",
+        labeling.IdsRequest(ids=list(ids)),
+        response_type=list[labeling.TaskView],
+    )
+    by_id = {v.id: v for v in views}
+    return [by_id.get(i) for i in ids]
 
-    async def _data_rows(self, ids: Sequence[str]) -> list[labeling.DataRowView | None]:
-        views = await self._ctx.call(
-            "labeling",
-            "get_data_rows",
-            labeling.IdsRequest(ids=list(ids)),
-            response_type=list[labeling.DataRowView],
-        )
-        by_id = {v.id: v for v in views}
-        return [by_id.get(i) for i in ids]
 
-    async def _datasets(self, ids: Sequence[str]) -> list[ingest.DatasetView | None]:
-        views = await self._ctx.call(
-            "ingest",
-            "get_datasets",
-            ingest.IdsRequest(ids=list(ids)),
-            response_type=list[ingest.DatasetView],
-        )
-        by_id = {v.id: v for v in views}
-        return [by_id.get(i) for i in ids]
-
-    async def _scores(self, ids: Sequence[str]) -> list[review.LabelScore | None]:
-        async def fetch(batch: Sequence[str]) -> list[review.LabelScore | None]:
-            out = await self._ctx.call(
-                "review",
-                "label_scores",
-                review.LabelScoresRequest(label_ids=list(batch)),
-                response_type=review.LabelScores,
+async def _projects(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.ProjectView | None]:
+    # No batch operation for projects; a page holds tasks of very few projects.
+    async def one(pid: str) -> labeling.ProjectView | None:
+        try:
+            return await ctx.call(
+                "labeling",
+                "get_project",
+                labeling.ProjectRef(project_id=pid),
+                response_type=labeling.ProjectView,
             )
-            by_id = {s.label_id: s for s in out.labels}
-            return [by_id.get(i) for i in batch]
+        except NotFound:
+            return None
 
-        return await unknown_to_review_as_empty(ids, fetch, None)
+    return list(await asyncio.gather(*(one(i) for i in ids)))
 
-    async def _reviews(self, ids: Sequence[str]) -> list[list[review.ReviewEntry]]:
-        async def fetch(batch: Sequence[str]) -> list[list[review.ReviewEntry]]:
-            out = await self._ctx.call(
+
+async def _data_rows(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.DataRowView | None]:
+    views = await ctx.call(
+        "labeling",
+        "get_data_rows",
+        labeling.IdsRequest(ids=list(ids)),
+        response_type=list[labeling.DataRowView],
+    )
+    by_id = {v.id: v for v in views}
+    return [by_id.get(i) for i in ids]
+
+
+async def _datasets(ctx: GatewayContext, ids: Sequence[str]) -> list[ingest.DatasetView | None]:
+    views = await ctx.call(
+        "ingest",
+        "get_datasets",
+        ingest.IdsRequest(ids=list(ids)),
+        response_type=list[ingest.DatasetView],
+    )
+    by_id = {v.id: v for v in views}
+    return [by_id.get(i) for i in ids]
+
+
+async def _scores(ctx: GatewayContext, ids: Sequence[str]) -> list[review.LabelScore | None]:
+    async def fetch(batch: Sequence[str]) -> list[review.LabelScore | None]:
+        out = await ctx.call(
+            "review",
+            "label_scores",
+            review.LabelScoresRequest(label_ids=list(batch)),
+            response_type=review.LabelScores,
+        )
+        by_id = {s.label_id: s for s in out.labels}
+        return [by_id.get(i) for i in batch]
+
+    return await unknown_to_review_as_empty(ids, fetch, None)
+
+
+async def _reviews(ctx: GatewayContext, ids: Sequence[str]) -> list[list[review.ReviewEntry]]:
+    async def fetch(batch: Sequence[str]) -> list[list[review.ReviewEntry]]:
+        out = await ctx.call(
+            "review",
+            "get_reviews",
+            review.GetReviews(label_ids=list(batch)),
+            response_type=review.ReviewHistory,
+        )
+        by_id = {r.label_id: r.reviews for r in out.labels}
+        return [by_id.get(i, []) for i in batch]
+
+    return await unknown_to_review_as_empty(ids, fetch, [])
+
+
+async def _issues(
+    ctx: GatewayContext, keys: Sequence[tuple[str, str]]
+) -> list[list[review.IssueView]]:
+    # One listing per project (all its issues), split by task.
+    by_task: dict[str, list[review.IssueView]] = {}
+    for project_id in {p for p, _ in keys}:
+        after: str | None = None
+        while True:
+            page = await ctx.call(
                 "review",
-                "get_reviews",
-                review.GetReviews(label_ids=list(batch)),
-                response_type=review.ReviewHistory,
+                "list_issues",
+                review.ListIssues(project_id=project_id, status="ALL", first=500, after=after),
+                response_type=review.IssueList,
             )
-            by_id = {r.label_id: r.reviews for r in out.labels}
-            return [by_id.get(i, []) for i in batch]
-
-        return await unknown_to_review_as_empty(ids, fetch, [])
-
-    async def _issues(self, keys: Sequence[tuple[str, str]]) -> list[list[review.IssueView]]:
-        # One listing per project (all its issues), split by task.
-        by_task: dict[str, list[review.IssueView]] = {}
-        for project_id in {p for p, _ in keys}:
-            after: str | None = None
-            while True:
-                page = await self._ctx.call(
-                    "review",
-                    "list_issues",
-                    review.ListIssues(project_id=project_id, status="ALL", first=500, after=after),
-                    response_type=review.IssueList,
-                )
-                for issue in page.issues:
-                    by_task.setdefault(issue.task_id, []).append(issue)
-                if page.next_cursor is None or not page.issues:
-                    break
-                after = page.next_cursor
-        return [by_task.get(t, []) for _, t in keys]
+            for issue in page.issues:
+                by_task.setdefault(issue.task_id, []).append(issue)
+            if page.next_cursor is None or not page.issues:
+                break
+            after = page.next_cursor
+    return [by_task.get(t, []) for _, t in keys]
