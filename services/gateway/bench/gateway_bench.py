@@ -11,8 +11,10 @@ imports rows, makes a project, 32 annotators with their own tokens, and measures
   8-12 actions a task, then submit and claim the next: mutations/s (limit 1,500) and p99
   (limit 100 ms) of the mix;
 - a task query (data row, prompts, responses, the viewer's label) at an offered 500
-  queries/s, open loop (sent on schedule whatever the answers do; latency from the scheduled
-  time, so a stall is not hidden): p99 (limit 20 ms);
+  queries/s, once the system has worked off the mutations (``after_mutations_settled_s``:
+  how long its consumers and projections took to catch up), open loop (sent on schedule
+  whatever the answers do; latency from the scheduled time, so a stall is not hidden): p99
+  (limit 20 ms);
 - the same mutation mix, same concurrency, straight to the labeling service over NATS with
   ``RpcClient`` in the same run, so the gateway's cost is a ratio.
 
@@ -50,7 +52,8 @@ from preflog_settings import load_settings
 from preflog_testing import system
 from preflog_testing.infra import choose_infra
 
-SETTLE_SECONDS = 3.0  # between phases, so one phase's backlog does not weigh on the next
+SETTLE_SECONDS = 3.0  # at least, between phases, so one phase's backlog does not weigh on the next
+IDLE_CORES = 0.15  # the system is idle when its processes use less than this
 RESPONSES = ["response-a", "response-b", "response-c"]
 MODELS = ["model-a", "model-b", "model-c"]
 QUESTIONS = [
@@ -209,6 +212,20 @@ async def start_preflog(log_dir: Path) -> tuple[system.Up, Callable[[], Awaitabl
         infra.close()
         raise
     return up, stop
+
+
+async def settle(pid: int, limit: float = 60.0) -> float:
+    """Wait until the system has worked off what the last phase left (consumers and
+    projections catching up): at least SETTLE_SECONDS, then until its processes use less
+    than IDLE_CORES over half a second, or ``limit`` s. Seconds waited."""
+    start = time.perf_counter()
+    await asyncio.sleep(SETTLE_SECONDS)
+    while time.perf_counter() - start < limit:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(0.5)
+        if (cpu_seconds(pid) - before) / 0.5 < IDLE_CORES:
+            break
+    return time.perf_counter() - start
 
 
 def cpu_seconds(pid: int) -> float:
@@ -621,13 +638,13 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
         warmup = 3.0
         gw, held, server_cores = await gateway_phase(running, setup, warmup, seconds)
         # Let the consumers and projections work off the mutations' events first.
-        await asyncio.sleep(SETTLE_SECONDS)
+        caught_up = await settle(running.process.pid)
         q_lat, q_errors, q_sent, q_offered = await query_phase(
             running, setup, held, 500, query_seconds
         )
-        await asyncio.sleep(SETTLE_SECONDS)
+        await settle(running.process.pid)
         capacity, cap_lat = await query_capacity(running, setup, held, 8, 5.0)
-        await asyncio.sleep(SETTLE_SECONDS)
+        await settle(running.process.pid)
         settings = load_settings(running.env)
         rt = await open_runtime(settings)
         try:
@@ -688,6 +705,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
         sent=q_sent,
         errors=q_errors,
         loop="open (latency from the scheduled send time)",
+        after_mutations_settled_s=round(caught_up, 1),
         closed_loop_capacity_per_s=round(capacity, 1),
         closed_loop_clients=8,
         closed_loop_p50_ms=ms(pct(cap_lat, 0.5)),
