@@ -16,7 +16,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from preflog_contracts.errors import HTTP_STATUS, PreflogError
+from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError
 from preflog_gateway.graphiql import graphiql_page
 from preflog_gateway.graphql.context import Gateway, GatewayContext
 from preflog_gateway.graphql.live import LiveEvents
@@ -98,8 +98,6 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
             try:
                 length = int(request.headers.get("content-length") or 0)
                 if length > body_cap or len(await request.body()) > body_cap:
-                    from preflog_contracts.errors import Invalid
-
                     raise Invalid("request body too large", {"body": f"at most {body_cap} bytes"})
                 await admit(gateway, context["ctx"], request.headers.get("authorization"))
             except PreflogError as exc:
