@@ -4,8 +4,9 @@ reference cycle per request.
 Most fields of an answer are leaves with no resolver of their own (``id``, ``rank``,
 ``content``...): strawberry resolves them by reading an attribute. graphql-core still builds
 a resolve info for each, looks for arguments, asks twice whether the value is awaitable and
-walks ``complete_value`` through the non-null wrapper to the leaf. Per field that was most of
-the cost of executing a task view (about 10 µs a field, 66 fields).
+walks ``complete_value`` through the non-null wrapper to the leaf: about 4 µs a field. Reading
+and coercing plain leaves directly took a 62-field task view's execution from 271 to 183 µs
+(offline, minimum of 15 runs).
 
 :class:`LeafFastExecution` reads such a field and coerces it in one step. Anything it is not
 sure of (a resolver, arguments, middleware, ``None`` on a non-null field, a value the leaf
