@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -87,6 +88,44 @@ async def test_a_body_that_is_not_json_is_a_400(server: Server) -> None:
     )
     assert r.status_code == 400
     assert_clean({"body": r.text})
+
+
+async def test_json_nested_too_deep_is_a_400(server: Server) -> None:
+    depth = 200_000  # under the body cap; deeper than any decoder recurses
+    body = b'{"query": "{ viewer { id } }", "variables": {"a": ' + b"[" * depth
+    body += b"]" * depth + b"}}"
+    r = await server.http.post(
+        "/graphql",
+        content=body,
+        headers={
+            "authorization": f"Bearer {server.admin_token}",
+            "content-type": "application/json",
+        },
+    )
+    assert r.status_code == 400
+    assert_clean({"body": r.text})
+
+
+async def test_a_deeply_nested_json_variable_is_refused_cleanly(server: Server) -> None:
+    query = (
+        'mutation($a: JSON!) { answerQuestion(taskId: "t", questionId: "q", answer: $a) { id } }'
+    )
+    # 500 levels reach the resolver; deeper ones exceed the JSON decoder's recursion limit
+    for depth in (500, 990, 5_000):
+        value = "[" * depth + "1" + "]" * depth
+        r = await server.http.post(
+            "/graphql",
+            content=f'{{"query": {json.dumps(query)}, "variables": {{"a": {value}}}}}'.encode(),
+            headers={
+                "authorization": f"Bearer {server.admin_token}",
+                "content-type": "application/json",
+            },
+        )
+        assert r.status_code in (200, 400), (depth, r.status_code)
+        assert_clean({"body": r.text})
+        if r.status_code == 200:
+            # no labeling service runs beside this gateway: the call itself is UNAVAILABLE
+            assert code(r.json()) in ("INVALID_INPUT", "UNAVAILABLE"), r.text[:500]
 
 
 async def test_rate_limit_per_token(server: Server) -> None:

@@ -85,7 +85,7 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
         def decode_json(self, data: str | bytes) -> object:
             try:
                 return _json_decoder.decode(data)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: too deep
                 # strawberry answers this one with 400 (and closes a websocket on it)
                 raise json.JSONDecodeError(str(exc), "", 0) from None
 

@@ -149,7 +149,7 @@ class GraphQLPost:
 def _request_of(body: bytes) -> _Request | None:
     try:
         return msgspec.json.decode(body, type=_Request)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested too deep: the view answers 400
         return None
 
 
