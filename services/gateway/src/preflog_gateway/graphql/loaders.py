@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from weakref import proxy
 
 from strawberry.dataloader import DataLoader
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 
 
 V = TypeVar("V")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+HasId = TypeVar("HasId", bound=_Identified)
 
 
 async def unknown_to_review_as_empty(
@@ -95,15 +103,23 @@ async def _users(ctx: GatewayContext, ids: Sequence[str]) -> list[UserRecord | N
     return [found.get(i) for i in ids]
 
 
-async def _tasks(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.TaskView | None]:
-    views = await ctx.call(
-        "labeling",
-        "get_tasks",
-        labeling.IdsRequest(ids=list(ids)),
-        response_type=list[labeling.TaskView],
-    )
+async def _by_id(
+    ctx: GatewayContext,
+    service: str,
+    operation: str,
+    request: Any,
+    response_type: type[list[HasId]],
+    ids: Sequence[str],
+) -> list[HasId | None]:
+    """One batch call answering the views it found; None where an id has none."""
+    views = await ctx.call(service, operation, request, response_type=response_type)
     by_id = {v.id: v for v in views}
     return [by_id.get(i) for i in ids]
+
+
+async def _tasks(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.TaskView | None]:
+    request = labeling.IdsRequest(ids=list(ids))
+    return await _by_id(ctx, "labeling", "get_tasks", request, list[labeling.TaskView], ids)
 
 
 async def _projects(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.ProjectView | None]:
@@ -123,25 +139,13 @@ async def _projects(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.Pr
 
 
 async def _data_rows(ctx: GatewayContext, ids: Sequence[str]) -> list[labeling.DataRowView | None]:
-    views = await ctx.call(
-        "labeling",
-        "get_data_rows",
-        labeling.IdsRequest(ids=list(ids)),
-        response_type=list[labeling.DataRowView],
-    )
-    by_id = {v.id: v for v in views}
-    return [by_id.get(i) for i in ids]
+    request = labeling.IdsRequest(ids=list(ids))
+    return await _by_id(ctx, "labeling", "get_data_rows", request, list[labeling.DataRowView], ids)
 
 
 async def _datasets(ctx: GatewayContext, ids: Sequence[str]) -> list[ingest.DatasetView | None]:
-    views = await ctx.call(
-        "ingest",
-        "get_datasets",
-        ingest.IdsRequest(ids=list(ids)),
-        response_type=list[ingest.DatasetView],
-    )
-    by_id = {v.id: v for v in views}
-    return [by_id.get(i) for i in ids]
+    request = ingest.IdsRequest(ids=list(ids))
+    return await _by_id(ctx, "ingest", "get_datasets", request, list[ingest.DatasetView], ids)
 
 
 async def _scores(ctx: GatewayContext, ids: Sequence[str]) -> list[review.LabelScore | None]:

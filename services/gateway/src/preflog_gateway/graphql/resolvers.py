@@ -121,18 +121,9 @@ async def _project(info: strawberry.Info, op: str, body: Any, key: str | None = 
 
 
 async def get_project(info: strawberry.Info, project_id: str) -> Project | None:
-    ctx = ctx_of(info)
-    try:
-        view = await ctx.call(
-            "labeling",
-            "get_project",
-            lab.ProjectRef(project_id=project_id),
-            response_type=lab.ProjectView,
-        )
-    except NotFound:
-        return None
-    ctx.loaders.projects.prime(view.id, view)  # its tasks' ``project`` needs no second call
-    return Project.of(view)
+    # Through the loader: its tasks' ``project`` then needs no second call.
+    view = await ctx_of(info).loaders.projects.load(project_id)
+    return None if view is None else Project.of(view)
 
 
 async def list_projects(info: strawberry.Info) -> list[Project]:
