@@ -7,6 +7,7 @@ import logging
 import re
 import uuid
 
+import httpx
 import pytest
 from graphql import GraphQLError
 
@@ -27,6 +28,18 @@ INTERNALS = re.compile(
 def assert_clean(body: dict) -> None:
     text = str(body)
     assert not INTERNALS.search(text), text
+
+
+async def post_json_bytes(server: Server, body: bytes) -> httpx.Response:
+    """``body`` as it is (however malformed), as JSON, with the admin's token."""
+    return await server.http.post(
+        "/graphql",
+        content=body,
+        headers={
+            "authorization": f"Bearer {server.admin_token}",
+            "content-type": "application/json",
+        },
+    )
 
 
 def code(body: dict) -> str:
@@ -78,14 +91,7 @@ async def test_body_size_cap(server: Server) -> None:
 
 
 async def test_a_body_that_is_not_json_is_a_400(server: Server) -> None:
-    r = await server.http.post(
-        "/graphql",
-        content=b'{"query": "{ viewer { id } }"',  # cut short
-        headers={
-            "authorization": f"Bearer {server.admin_token}",
-            "content-type": "application/json",
-        },
-    )
+    r = await post_json_bytes(server, b'{"query": "{ viewer { id } }"')  # cut short
     assert r.status_code == 400
     assert_clean({"body": r.text})
 
@@ -94,14 +100,7 @@ async def test_json_nested_too_deep_is_a_400(server: Server) -> None:
     depth = 200_000  # under the body cap; deeper than any decoder recurses
     body = b'{"query": "{ viewer { id } }", "variables": {"a": ' + b"[" * depth
     body += b"]" * depth + b"}}"
-    r = await server.http.post(
-        "/graphql",
-        content=body,
-        headers={
-            "authorization": f"Bearer {server.admin_token}",
-            "content-type": "application/json",
-        },
-    )
+    r = await post_json_bytes(server, body)
     assert r.status_code == 400
     assert_clean({"body": r.text})
 
@@ -113,14 +112,8 @@ async def test_a_deeply_nested_json_variable_is_refused_cleanly(server: Server) 
     # 500 levels reach the resolver; deeper ones exceed the JSON decoder's recursion limit
     for depth in (500, 990, 5_000):
         value = "[" * depth + "1" + "]" * depth
-        r = await server.http.post(
-            "/graphql",
-            content=f'{{"query": {json.dumps(query)}, "variables": {{"a": {value}}}}}'.encode(),
-            headers={
-                "authorization": f"Bearer {server.admin_token}",
-                "content-type": "application/json",
-            },
-        )
+        body = f'{{"query": {json.dumps(query)}, "variables": {{"a": {value}}}}}'.encode()
+        r = await post_json_bytes(server, body)
         assert r.status_code in (200, 400), (depth, r.status_code)
         assert_clean({"body": r.text})
         if r.status_code == 200:
