@@ -59,11 +59,6 @@ KINDS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
 }
 
 
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def gateway_pid(up_pid: int) -> int:
     """``preflog up`` runs the gateway as its one child process."""
     for task in Path(f"/proc/{up_pid}/task").iterdir():
@@ -120,11 +115,11 @@ async def main(
         for round_ in range(rounds):
             for kind in kinds:
                 query, variables = KINDS[kind]
-                g0, all0 = process_cpu(gateway), cpu_seconds(running.process.pid)
+                g0, all0 = cpu_seconds(gateway), cpu_seconds(running.process.pid)
                 t0 = time.perf_counter()
                 n = await closed_loop(running.port, held, query, variables, seconds)
                 elapsed = time.perf_counter() - t0
-                g = process_cpu(gateway) - g0
+                g = cpu_seconds(gateway) - g0
                 rest = cpu_seconds(running.process.pid) - all0 - g
                 print(
                     json.dumps(
