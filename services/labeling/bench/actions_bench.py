@@ -49,6 +49,9 @@ QUESTIONS = [
     Question(id="safe", title="Safe", kind="YES_NO"),
 ]
 RESPONSES = 3
+WARMUP = 3.0
+# Tasks loaded per second of the run: one task takes 8-12 actions, so this covers 5,000+ actions/s.
+ROW_SUPPLY_PER_SECOND = 500
 
 
 def row(i: int) -> DataRow:
@@ -123,6 +126,7 @@ class Annotator:
         self.ctx = CallContext(identity=who, user_agent="bench")
         self.latencies: list[float] = []
         self.conflicts = 0
+        self.ran_out = False
 
     async def call(self, op: str, body: Any, rtype: Any = Any) -> Any:
         return await self.rt.rpc.call("labeling", op, body, ctx=self.ctx, response_type=rtype)
@@ -133,6 +137,7 @@ class Annotator:
         while time.perf_counter() < until:
             task = await self.call("claim_next_task", api.ProjectRef(project_id=self.project_id), api.TaskView | None)
             if task is None:
+                self.ran_out = True
                 return
             for _ in range(rnd.randint(8, 12)):
                 pick = rnd.random()
@@ -274,7 +279,9 @@ async def main(seconds: float, annotators: int) -> None:
                 ctx=ctx,
             )
         dataset = str(uuid.uuid4())
-        rows = annotators * 120
+        # Enough tasks that no annotator runs out before the end: an annotator with nothing left
+        # to claim stops, and the actions/s of the window would count time nobody was working.
+        rows = max(annotators * 120, int((WARMUP + seconds) * ROW_SUPPLY_PER_SECOND))
         ingest = Metadata(actor_id="ingest", actor_role="SYSTEM")
         await rt.store.append(
             StreamWrite(stream_name("dataset", dataset), [DatasetCreated(dataset_id=dataset, name="b")]),
@@ -312,7 +319,7 @@ async def main(seconds: float, annotators: int) -> None:
         lags: list[float] = []
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_lag(rt.pool, samples, lags, stop))
-        warmup = 3.0
+        warmup = WARMUP
         t0 = time.perf_counter()
         sims = [Annotator(rt, u, project.id) for u in users]
         await asyncio.gather(*(s.run(t0 + warmup + seconds, t0 + warmup, samples) for s in sims))
@@ -327,6 +334,8 @@ async def main(seconds: float, annotators: int) -> None:
             "seconds": seconds,
             "actions": len(latencies),
             "conflicts": conflicts,
+            # Annotators that found the queue empty before the end (their idle time is in the window).
+            "ran_out_of_tasks": sum(s.ran_out for s in sims),
             "cores": os.cpu_count(),
             "mix": "rank 30% / crown 25% / answer 45%",
         }
