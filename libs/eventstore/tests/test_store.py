@@ -105,16 +105,23 @@ async def test_any_version_appends_concurrently_without_loss(
     assert positions == list(range(20))
 
 
+@pytest.mark.parametrize("new_ids", [False, True], ids=["looked-up", "new-ids"])
 async def test_same_event_id_twice_appends_once(
-    store: EventStore, org_id: str, meta: Metadata
+    store: EventStore, org_id: str, meta: Metadata, new_ids: bool
 ) -> None:
+    # With new_ids the append does not look the id up first; the unique key still makes a
+    # repeat a repeat.
     stream = f"dataset-{uuid.uuid4()}"
     event_id = str(uuid.uuid4())
     first = await store.append(
-        StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta
+        StreamWrite(stream, [dataset_event()], ANY, [event_id], new_ids=new_ids),
+        org_id=org_id,
+        metadata=meta,
     )
     again = await store.append(
-        StreamWrite(stream, [dataset_event()], ANY, [event_id]), org_id=org_id, metadata=meta
+        StreamWrite(stream, [dataset_event()], ANY, [event_id], new_ids=new_ids),
+        org_id=org_id,
+        metadata=meta,
     )
     assert again.duplicate and again.events == first.events
     assert len(await store.read_stream(stream)) == 1

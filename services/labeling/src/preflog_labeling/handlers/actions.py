@@ -155,7 +155,9 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
         try:
             result = await deps.store.append(
                 [
-                    StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id]),
+                    StreamWrite(
+                        stream_name("label", label.label_id), [event], label.version, event_ids=[event_id], new_ids=True
+                    ),
                     StreamWrite(stream_name("task", task_id), [], facts.task_version),
                     StreamWrite(stream_name("workflow", task_id), [], facts.workflow_version),
                     StreamWrite(stream_name("project", project.project_id), [], project.version),
@@ -290,7 +292,11 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 evolve(label, event_id, event, now, ident.user_id), version=label.version + 1
             )
             view = label_view(after)
-            writes = [StreamWrite(stream_name("label", label.label_id), [event], label.version, event_ids=[event_id])]
+            writes = [
+                StreamWrite(
+                    stream_name("label", label.label_id), [event], label.version, event_ids=[event_id], new_ids=True
+                )
+            ]
             held = task["lease_expires_at"] is not None
             if held:
                 writes.append(

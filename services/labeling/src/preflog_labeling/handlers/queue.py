@@ -124,7 +124,9 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
                     )
                 )
             ids = [str(uuid.uuid4()) for _ in label_events]
-            writes.append(StreamWrite(stream_name("label", label_id), label_events, NO_STREAM, event_ids=ids))
+            writes.append(
+                StreamWrite(stream_name("label", label_id), label_events, NO_STREAM, event_ids=ids, new_ids=True)
+            )
             started = label_domain.LabelState(label_id=label_id)
             for i, (eid, e) in enumerate(zip(ids, label_events, strict=True)):
                 started = msgspec.structs.replace(label_domain.evolve(started, eid, e, now, ident.user_id), version=i)
