@@ -14,6 +14,12 @@ import asyncpg
 
 from preflog_labeling.handlers import queue
 
+ORG = "00000000-0000-0000-0000-000000000001"
+
+
+def claim_args(project: str, user: str) -> str:
+    return f"'{project}', '{user}', now(), 'new-label', '{ORG}', now() + interval '1 hour'"
+
 
 def _scans(plan: dict[str, Any]) -> set[tuple[str, str]]:
     found = {(plan["Node Type"], plan.get("Relation Name", ""))}
@@ -26,13 +32,11 @@ async def test_the_claim_planned_on_an_empty_queue_stays_index_lookups(fresh_dat
     conn = await asyncpg.connect(fresh_database_url)
     try:
         await conn.execute("set plan_cache_mode = force_generic_plan")
-        await conn.execute(f"prepare claim as {queue.NEXT_TASK_SQL}")
-        await conn.execute(f"prepare held as {queue.HELD_SQL}")
+        await conn.execute(f"prepare claim as {queue.CLAIM_SQL}")
         await conn.execute("begin")
-        await conn.execute("execute claim('p', 'u')")  # planned on empty tables
-        await conn.execute("execute held('p', 'u', now())")
+        await conn.execute(f"execute claim({claim_args('p', 'u')})")  # planned on empty tables
         await conn.execute("rollback")
-        org = "00000000-0000-0000-0000-000000000001"
+        org = ORG
         await conn.execute(
             "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id, priority,"
             " required_labels) select 't' || i, $1::uuid, 'p' || (i % 20), 'd' || i, 'b', 0, 1"
@@ -45,13 +49,14 @@ async def test_the_claim_planned_on_an_empty_queue_stays_index_lookups(fresh_dat
             " from generate_series(1, 20000) i",
             org,
         )
-        explained = await conn.fetchval("explain (format json) execute claim('p1', 'u1')")
+        explained = await conn.fetchval(f"explain (format json) execute claim({claim_args('p1', 'u1')})")
         scans = _scans(json.loads(explained)[0]["Plan"])
         whole = {s for s in scans if s[0] in ("Seq Scan", "Bitmap Heap Scan")}
         assert not whole, scans
-        # The user's 400 finished assignments in the project are not read to find a lease.
-        explained = await conn.fetchval("explain (format json) execute held('p1', 'u1', now())")
-        plan = json.loads(explained)[0]["Plan"]
-        assert '"Index Name": "assignments_held"' in json.dumps(plan), plan
+        # The user's 400 finished assignments in the project are not read to find a lease,
+        # and the row comes by its key, not from a scan of the org's rows.
+        plan = json.dumps(json.loads(explained)[0]["Plan"])
+        assert '"Index Name": "assignments_held"' in plan, plan
+        assert '"Index Name": "data_rows_pkey"' in plan, plan
     finally:
         await conn.close()

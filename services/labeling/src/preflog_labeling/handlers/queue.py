@@ -35,7 +35,7 @@ from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.actions import RETRIES, ActionFacts
 from preflog_labeling.handlers.reads import row_view, sees_all_labels, task_views
-from preflog_labeling.handlers.state import Conn, Deps, version_sql
+from preflog_labeling.handlers.state import ROW_COLUMNS, Conn, Deps, version_sql
 from preflog_messaging import CallContext
 
 log = structlog.get_logger(__name__)
@@ -90,21 +90,20 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
     expires = now + timedelta(seconds=deps.settings.lease_seconds)
     fresh = {}
     async with deps.pool.acquire() as conn, conn.transaction():
-        held = await conn.fetchval(HELD_SQL, project_id, ident.user_id, now)
-        if held is not None:
-            # On this connection: a second one from the pool while holding this one starves
-            # the pool when as many lease holders claim at once (every claim then hangs).
-            return await _one_view(deps, ctx, held, conn=conn)
-        task = await _next_task(conn, project_id, ident.user_id)
+        task = await _lease_next_task(conn, project_id, ident, now, expires)
         if task is None:
             return None
+        if task["held"] is not None:
+            # On this connection: a second one from the pool while holding this one starves
+            # the pool when as many lease holders claim at once (every claim then hangs).
+            return await _one_view(deps, ctx, task["held"], conn=conn)
         task_id, data_row_id, label_id = task["task_id"], task["data_row_id"], task["label_id"]
         writes = [StreamWrite(stream_name("project", project_id), [], project.version)]
         started = None
         if label_id is not None:  # the caller's draft from an earlier lease: theirs again
             fresh[label_id] = label_view(await deps.label(label_id, ident.org_id, conn=conn))
         else:
-            label_id = str(uuid.uuid4())
+            label_id = task["new_label_id"]
             label_events: list[Event] = [
                 LabelStarted(
                     label_id=label_id,
@@ -142,24 +141,11 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
             metadata=ctx.metadata(role, project_id=project_id, task_id=task_id, label_id=label_id),
             conn=conn,
         )
-        await conn.execute(
-            "with lease as (insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id,"
-            " leased_at, lease_expires_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_id, user_id)"
-            " do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at)"
-            " update labeling.tasks set open_leases = open_leases + 1, updated_at = now() where task_id = $1",
-            task_id,
-            ident.user_id,
-            label_id,
-            ident.org_id,
-            project_id,
-            now,
-            expires,
-        )
         if sees_all_labels(project, ident):  # they see every label and lease on it: read them
             view = await _one_view(deps, ctx, task_id, fresh=fresh, conn=conn)
         else:  # an annotator sees only their own label and lease, all known here
             mine = fresh[label_id]
-            rows = await deps.data_rows([data_row_id], ident.org_id, conn=conn)
+            row = deps.remember_row(task) if task["row"] is not None else None
             view = TaskView(
                 id=task_id,
                 project_id=project_id,
@@ -169,7 +155,7 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
                 priority=task["priority"],
                 required_labels=task["required_labels"],
                 submitted_labels=task["submitted_labels"],
-                data_row=row_view(rows[data_row_id], mine) if data_row_id in rows else None,
+                data_row=row_view(row, mine) if row is not None else None,
                 my_label=mine,
                 labels=[mine],
                 leased_by=ident.user_id,
@@ -228,44 +214,68 @@ _CLAIM_COLUMNS = (
 )
 
 
-HELD_SQL = (
-    "select a.task_id from labeling.assignments a join labeling.tasks t on t.task_id = a.task_id"
-    " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3 and t.status = 'TO_LABEL'"
+# The lease the caller already holds in the project, if any. The task's status is a
+# primary-key subquery: as a join, a plan made on an empty queue scanned every open task of
+# the table for each lease.
+_HELD_SQL = (
+    "select a.task_id from labeling.assignments a"
+    " where a.project_id = $1 and a.user_id = $2 and a.lease_expires_at > $3"
+    " and (select t.status from labeling.tasks t where t.task_id = a.task_id) = 'TO_LABEL'"
     " order by a.leased_at limit 1"
 )
-"""The lease the caller already holds in the project, if any."""
 
-NEXT_TASK_SQL = (
-    f"select {_CLAIM_COLUMNS} where {_CLAIMABLE} order by t.priority desc, t.seq limit 1 for update of t skip locked"
-)
+CLAIM_SQL = f"""
+with held as ({_HELD_SQL}),
+next as (
+  select {_CLAIM_COLUMNS}
+   where {_CLAIMABLE} and not exists (select 1 from held)
+   order by t.priority desc, t.seq limit 1 for update of t skip locked),
+lease as (
+  insert into labeling.assignments
+    (task_id, user_id, label_id, org_id, project_id, leased_at, lease_expires_at)
+  select task_id, $2, coalesce(label_id, $4), $5::uuid, $1, $3, $6 from next
+  on conflict (task_id, user_id)
+  do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at),
+bump as (
+  update labeling.tasks set open_leases = open_leases + 1, updated_at = now()
+   where task_id = (select task_id from next))
+select (select task_id from held) as held, $4 as new_label_id, next.*, {ROW_COLUMNS}
+  from (values (1)) as one (x)
+  left join next on true
+  left join labeling.data_rows d
+    on d.data_row_id = (select data_row_id from next) and d.org_id = $5::uuid
+"""
+"""A claim in one statement: the lease the caller already holds in the project (``held``),
+else the next claimable task, locked, leased to the caller and counted, with its data row.
+Parameters: project, user, now, a new label id (the caller's earlier label on the task is
+kept instead), org, lease end. Both empty: nothing claimable is unlocked (see
+``_lease_next_task``)."""
+
+# The claimable task ahead of the others, locked or not.
+_BUSY_SQL = f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1"
+_WAIT_FOR_SQL = f"select t.task_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE} for update of t"
 
 
-async def _next_task(conn: Conn, project_id: str, user_id: str) -> asyncpg.Record | None:
-    """Lock the next claimable task for ``user_id``, or None when there is none.
+async def _lease_next_task(
+    conn: Conn, project_id: str, ident: Identity, now: datetime, expires: datetime
+) -> asyncpg.Record | None:
+    """Lease the next claimable task to the caller (see ``CLAIM_SQL``), or find their held
+    lease; None when nothing is left for them.
 
     ``skip locked`` lets concurrent claimers take different tasks without waiting. When every
     claimable task is locked (a consensus task several annotators claim at once), wait for
-    the first one's lock and check again that it still has room: it may need more labels.
+    the first one's lock, check that it still has room (it may need more labels), and claim
+    again: a row this transaction has locked is not skipped.
     """
     for _ in range(20):
-        task = await conn.fetchrow(NEXT_TASK_SQL, project_id, user_id)
-        if task is not None:
+        task = await conn.fetchrow(CLAIM_SQL, project_id, ident.user_id, now, str(uuid.uuid4()), ident.org_id, expires)
+        assert task is not None  # one row, whatever was found
+        if task["held"] is not None or task["task_id"] is not None:
             return task
-        busy = await conn.fetchval(
-            f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1",
-            project_id,
-            user_id,
-        )
+        busy = await conn.fetchval(_BUSY_SQL, project_id, ident.user_id)
         if busy is None:
             return None
-        task = await conn.fetchrow(
-            f"select {_CLAIM_COLUMNS} where t.task_id = $3 and {_CLAIMABLE} for update of t",
-            project_id,
-            user_id,
-            busy,
-        )
-        if task is not None:
-            return task
+        await conn.fetchval(_WAIT_FOR_SQL, project_id, ident.user_id, busy)
     return None
 
 

@@ -66,6 +66,14 @@ def version_sql(category: str, key: str) -> str:
     return f"(select max(e.stream_position) from eventlog.events e where e.stream_name = '{category}-' || {key})"
 
 
+ROW_COLUMNS = (
+    "d.data_row_id as row_id, d.org_id::text as row_org_id, d.dataset_id as row_dataset_id,"
+    " d.global_key as row_global_key, d.external_id as row_external_id, d.row::text as row,"
+    " d.metadata::text as row_metadata, d.created_at as row_created_at"
+)
+"""A data row's columns (``labeling.data_rows d``) as ``Deps.remember_row`` reads them."""
+
+
 @dataclass(frozen=True)
 class RowRecord:
     data_row_id: str
@@ -182,18 +190,30 @@ class Deps:
         if missing:
             db = conn if conn is not None else self.pool
             rows = await db.fetch(
-                "select data_row_id, org_id::text, dataset_id, global_key, external_id, row::text, metadata::text,"
-                " created_at from labeling.data_rows where data_row_id = any($1::text[]) and org_id = $2",
+                f"select {ROW_COLUMNS} from labeling.data_rows d"
+                " where d.data_row_id = any($1::text[]) and d.org_id = $2",
                 missing,
                 org_id,
             )
             for r in rows:
-                rec = RowRecord(
-                    r[0], r[1], r[2], r[3], r[4], _row_decoder.decode(r[5]), _any_decoder.decode(r[6]), r[7]
-                )
-                self.rows.put(rec.data_row_id, rec)
+                rec = self.remember_row(r)
                 out[rec.data_row_id] = rec
         return out
+
+    def remember_row(self, r: asyncpg.Record) -> RowRecord:
+        """The row in a record of ``ROW_COLUMNS`` (cached: rows never change)."""
+        rec = RowRecord(
+            r["row_id"],
+            r["row_org_id"],
+            r["row_dataset_id"],
+            r["row_global_key"],
+            r["row_external_id"],
+            _row_decoder.decode(r["row"]),
+            _any_decoder.decode(r["row_metadata"]),
+            r["row_created_at"],
+        )
+        self.rows.put(rec.data_row_id, rec)
+        return rec
 
     async def data_row(self, data_row_id: str, org_id: str, conn: Conn | None = None) -> RowRecord:
         found = await self.data_rows([data_row_id], org_id, conn)
