@@ -18,7 +18,7 @@ async def build(runtime: Runtime) -> ServiceParts:
         name="labeling",
         rpc=server,
         projections=[
-            ProjectionRunner(runtime.store, LabelProjection(), poll_interval=0.05),
+            ProjectionRunner(runtime.store, LabelProjection(runtime.store), poll_interval=0.05),
             ProjectionRunner(runtime.store, ProjectIndexProjection(), poll_interval=0.05),
             # Review's workflow events, read from the log by category: this reader needs none of
             # the label traffic a catch-all JetStream consumer would also be handed.

@@ -20,7 +20,7 @@ from preflog_contracts.errors import Invalid
 from preflog_contracts.events.labels import LabelStarted, Target
 from preflog_contracts.events.projects import Option, ProjectSettings, Question
 from preflog_labeling.domain import label_commands as decide
-from preflog_labeling.domain.label import LabelState, decode_state, encode_state, evolve
+from preflog_labeling.domain.label import LabelState, evolve
 from preflog_labeling.domain.label_content import effective_content
 from preflog_labeling.domain.project import ProjectState
 
@@ -111,4 +111,3 @@ def test_domain_agrees_with_two_stack_model(ops: list[tuple[str, object]]) -> No
             got["crown"] = content.crowns["p"].response_id
         assert got == model_content(done)
         assert state.can_undo == bool(done) and state.can_redo == bool(redo)
-    assert decode_state(encode_state(state)) == state

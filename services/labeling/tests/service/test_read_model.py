@@ -13,7 +13,7 @@ from preflog_labeling.adapters.projections import LabelProjection
 
 async def _table(service: Any, org_id: str) -> dict[str, tuple[Any, ...]]:
     rows = await service.rt.pool.fetch(
-        "select label_id, version, state::text, view::text from labeling.labels where org_id = $1", org_id
+        "select label_id, version, view::text from labeling.labels where org_id = $1", org_id
     )
     return {r[0]: tuple(r[1:]) for r in rows}
 
@@ -31,7 +31,7 @@ async def test_live_runners_keep_what_a_rebuild_gives(service: Any) -> None:
             questions=[Question(id="q", title="Q", kind="SCALE", scope="RESPONSE", min=1, max=5, step=1)]
         ),
     )
-    other = ProjectionRunner(service.rt.store, LabelProjection())
+    other = ProjectionRunner(service.rt.store, LabelProjection(service.rt.store))
     for round_ in range(4):
         for who in people:
             task = await service.call(who, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView)
@@ -53,5 +53,5 @@ async def test_live_runners_keep_what_a_rebuild_gives(service: Any) -> None:
     live = await _table(service, org.org_id)
     # (a released draft is its author's again: each annotator kept one label all along)
     assert len(live) == 2 and all(version > 20 for version, *_ in live.values())
-    await ProjectionRunner(service.rt.store, LabelProjection()).rebuild()
+    await ProjectionRunner(service.rt.store, LabelProjection(service.rt.store)).rebuild()
     assert await _table(service, org.org_id) == live

@@ -12,13 +12,14 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from preflog_contracts.envelope import RecordedEvent
+from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectArchived, ProjectCreated
+from preflog_eventstore import EventStore
 from preflog_labeling.adapters.consumers import learn_workflow
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
-from preflog_labeling.handlers.state import Lru
+from preflog_labeling.handlers.state import Lru, fold_label
 
 _json = msgspec.json.Encoder()
 
@@ -26,17 +27,22 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 class LabelProjection:
-    """Each label's folded state and view. The states it wrote are kept in memory (the
-    runner says when they are committed, and when the table may hold others), so a batch
-    reads from the table only the labels it has not written itself."""
+    """Each label's view, folded from its stream. The states it folds are kept in memory (the
+    runner says when they are committed, and when the table may hold others); a label it has
+    not folded, or not up to the batch, is folded from its stream in the log first. The table
+    keeps only the view: a folded state with every action was several kilobytes of JSON
+    rewritten on every action, for this runner's cache misses alone."""
 
     name = "labeling_labels"
     categories: Sequence[str] | None = ("label",)
     tables: Sequence[str] = ("labeling.labels",)
 
-    def __init__(self, cache_size: int = 20_000) -> None:
+    def __init__(self, store: EventStore, cache_size: int = 20_000) -> None:
+        self.store = store
         self._written: Lru[str, label_domain.LabelState] = Lru(cache_size)
         self._pending: dict[str, label_domain.LabelState] = {}
+        self._replayed: Lru[str, label_domain.LabelState] = Lru(cache_size)
+        """States a rebuild folded into its shadow table (never the live table's)."""
 
     def committed(self) -> None:
         for label_id, state in self._pending.items():
@@ -46,37 +52,43 @@ class LabelProjection:
     def forget(self) -> None:
         self._written = Lru(self._written.size)
         self._pending = {}
+        self._replayed = Lru(self._replayed.size)
+
+    async def _state_before(
+        self, conn: Conn, label_id: str, org_id: str, known: label_domain.LabelState | None, position: int
+    ) -> label_domain.LabelState:
+        """The label folded up to just before ``position`` (from ``known`` if it is not past it)."""
+        state = known if known is not None and known.version < position else label_domain.LabelState(label_id=label_id)
+        if state.version + 1 == position:
+            return state
+        recs = await self.store.read_stream(
+            stream_name("label", label_id), after_position=state.version, org_id=org_id, conn=conn
+        )
+        return fold_label(state, [r for r in recs if r.stream_position < position])
 
     async def apply(self, conn: Conn, events: Sequence[RecordedEvent], tables_map: Mapping[str, str]) -> None:
         table = tables_map["labeling.labels"]
         live = table == "labeling.labels"
+        cache = self._written if live else self._replayed
         by_label: dict[str, list[RecordedEvent]] = {}
         for rec in events:
             by_label.setdefault(rec.stream_id, []).append(rec)
-        states: dict[str, label_domain.LabelState] = {}
-        if live:
-            for label_id in by_label:
-                hit = self._written.get(label_id)
-                if hit is not None:
-                    states[label_id] = hit
-        missing = [label_id for label_id in by_label if label_id not in states]
-        if missing:
-            rows = await conn.fetch(
-                f"select label_id, state::text from {table} where label_id = any($1::text[])", missing
-            )
-            states.update((r[0], label_domain.decode_state(r[1])) for r in rows)
         out = []
         for label_id, recs in by_label.items():
-            state = states.get(label_id) or label_domain.LabelState(label_id=label_id)
+            known = self._pending.get(label_id) if live else None
+            known = known or cache.get(label_id)
+            if known is not None and known.version >= recs[-1].stream_position:
+                continue  # already folded (a rebuild overlapping the live table)
+            recs = [r for r in recs if known is None or r.stream_position > known.version]
+            state = await self._state_before(conn, label_id, recs[0].org_id, known, recs[0].stream_position)
             for rec in recs:
-                if rec.stream_position <= state.version:
-                    continue  # already folded (a rebuild overlapping the live table)
                 event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
                 state = label_domain.evolve(state, rec.event_id, event, rec.recorded_at, rec.metadata.actor_id)
                 state = msgspec.structs.replace(state, version=rec.stream_position)
             if live:
                 self._pending[label_id] = state
-            view = label_view(state)
+            else:
+                cache.put(label_id, state)
             out.append(
                 (
                     label_id,
@@ -85,8 +97,7 @@ class LabelProjection:
                     state.project_id,
                     state.author_id,
                     state.version,
-                    label_domain.encode_state(state).decode(),
-                    _json.encode(view).decode(),
+                    _json.encode(label_view(state)).decode(),
                     state.updated_at or recs[-1].recorded_at,
                 )
             )
@@ -94,13 +105,12 @@ class LabelProjection:
             return
         # One statement for the batch (executemany runs the statement once per label).
         await conn.execute(
-            f"insert into {table} (label_id, org_id, task_id, project_id, author_id, version, state, view, updated_at)"
-            " select l, o::uuid, t, p, a, v, s::jsonb, w::jsonb, u from unnest($1::text[], $2::text[], $3::text[],"
-            " $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[]) as r(l, o, t, p, a, v,"
-            " s, w, u) on conflict (label_id) do update set"
+            f"insert into {table} (label_id, org_id, task_id, project_id, author_id, version, view, updated_at)"
+            " select l, o::uuid, t, p, a, v, w::jsonb, u from unnest($1::text[], $2::text[], $3::text[],"
+            " $4::text[], $5::text[], $6::bigint[], $7::text[], $8::timestamptz[]) as r(l, o, t, p, a, v, w, u)"
+            " on conflict (label_id) do update set"
             " task_id = excluded.task_id, project_id = excluded.project_id, author_id = excluded.author_id,"
-            " version = excluded.version, state = excluded.state, view = excluded.view,"
-            " updated_at = excluded.updated_at",
+            " version = excluded.version, view = excluded.view, updated_at = excluded.updated_at",
             *(list(column) for column in zip(*out, strict=True)),
         )
 

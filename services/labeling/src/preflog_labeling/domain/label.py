@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
-from preflog_contracts.events.base import Event, decode_event_data, encode_event, event_types
+from preflog_contracts.events.base import Event
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.labels import (
     ActionRedone,
@@ -131,67 +130,3 @@ def fold(state: LabelState, events: Sequence[tuple[int, str, Event, datetime | N
     for position, event_id, event, at, actor in events:
         state = msgspec.structs.replace(evolve(state, event_id, event, at, actor), version=position)
     return state
-
-
-# --- storage form (read models keep the folded state as JSON) ------------------------------
-
-
-class _StoredAction(msgspec.Struct, frozen=True, array_like=True):
-    event_id: str
-    type: str
-    data: msgspec.Raw
-    at: datetime | None
-    actor_id: str
-
-
-class _StoredLabel(msgspec.Struct, frozen=True, kw_only=True):
-    label_id: str
-    task_id: str
-    project_id: str
-    data_row_id: str
-    author_id: str
-    ontology_version: int
-    status: str
-    started: bool
-    actions: list[_StoredAction]
-    undone: list[str]
-    redo: list[str]
-    prelabels: list[PreLabel]
-    prelabel_source: str
-    version: int
-    updated_at: datetime | None
-    submitted_at: datetime | None
-
-
-_stored_decoder = msgspec.json.Decoder(_StoredLabel)
-_encoder = msgspec.json.Encoder()
-
-
-def encode_state(state: LabelState) -> bytes:
-    fields: dict[str, Any] = {f: getattr(state, f) for f in _StoredLabel.__struct_fields__}
-    fields["actions"] = [
-        _StoredAction(a.event_id, type(a.event).__name__, msgspec.Raw(encode_event(a.event)), a.at, a.actor_id)
-        for a in state.actions
-    ]
-    fields["undone"] = sorted(state.undone)
-    fields["redo"] = list(state.redo)
-    fields["prelabels"] = list(state.prelabels)
-    return _encoder.encode(_StoredLabel(**fields))
-
-
-def decode_state(data: bytes | str) -> LabelState:
-    stored = _stored_decoder.decode(data)
-    fields: dict[str, Any] = {f: getattr(stored, f) for f in _StoredLabel.__struct_fields__}
-    fields["actions"] = tuple(
-        LabelAction(
-            a.event_id,
-            decode_event_data(a.type, event_types()[a.type].schema_version, bytes(a.data)),
-            a.at,
-            a.actor_id,
-        )
-        for a in stored.actions
-    )
-    fields["undone"] = frozenset(stored.undone)
-    fields["redo"] = tuple(stored.redo)
-    fields["prelabels"] = tuple(stored.prelabels)
-    return LabelState(**fields)

@@ -8,6 +8,7 @@ the optimistic append (expected version) catches any writer in between.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -17,7 +18,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from preflog_contracts.datarow import DataRow
-from preflog_contracts.envelope import stream_name
+from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.errors import NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_eventstore import EventStore
@@ -72,6 +73,23 @@ ROW_COLUMNS = (
     " d.metadata::text as row_metadata, d.created_at as row_created_at"
 )
 """A data row's columns (``labeling.data_rows d``) as ``Deps.remember_row`` reads them."""
+
+
+def fold_label(state: label_domain.LabelState, recs: Sequence[RecordedEvent]) -> label_domain.LabelState:
+    """``state`` after the label's events ``recs`` (read from its stream, in order)."""
+    return label_domain.fold(
+        state,
+        [
+            (
+                r.stream_position,
+                r.event_id,
+                decode_event_data(r.event_type, r.schema_version, r.data),
+                r.recorded_at,
+                r.metadata.actor_id,
+            )
+            for r in recs
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -154,20 +172,7 @@ class Deps:
         recs = await self.store.read_stream(
             stream_name("label", label_id), after_position=state.version, org_id=org_id, conn=conn, until=until
         )
-        if recs:
-            state = label_domain.fold(
-                state,
-                [
-                    (
-                        r.stream_position,
-                        r.event_id,
-                        decode_event_data(r.event_type, r.schema_version, r.data),
-                        r.recorded_at,
-                        r.metadata.actor_id,
-                    )
-                    for r in recs
-                ],
-            )
+        state = fold_label(state, recs)
         if not state.started:
             raise NotFound("label not found")
         if until is None:
