@@ -13,7 +13,7 @@ from preflog_contracts.envelope import START, Metadata
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated
-from preflog_eventstore import ANY, NO_STREAM, EventStore, StreamWrite
+from preflog_eventstore import ANY, NO_STREAM, Effect, EventStore, StreamWrite
 from preflog_testing.waiting import eventually
 
 from .conftest import dataset_event
@@ -155,6 +155,48 @@ async def test_idempotency_key_returns_first_result_and_appends_nothing(
         idempotency_key="key-1",
     )
     assert not r.duplicate
+
+
+async def test_an_effect_commits_exactly_when_the_append_does(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    table = f"effects_{uuid.uuid4().hex[:8]}"
+    await store.pool.execute(f"create table {table} (k text primary key, n int not null)")
+    await store.pool.execute(f"insert into {table} values ('a', 0), ('b', 1)")
+    bump = Effect(f"update {table} set n = n + $2 where k = $1 and {{appended}}", ("a", 1))
+    stream = f"dataset-{uuid.uuid4()}"
+
+    async def count(key: str = "a") -> int:
+        return int(await store.pool.fetchval(f"select n from {table} where k = $1", key))
+
+    await store.append(
+        StreamWrite(stream, [dataset_event()], NO_STREAM),
+        org_id=org_id,
+        metadata=meta,
+        effects=[bump],
+    )
+    assert await count() == 1
+    # A version conflict writes neither the events nor the effect.
+    with pytest.raises(WrongExpectedVersion):
+        await store.append(
+            StreamWrite(stream, [dataset_event()], NO_STREAM),
+            org_id=org_id,
+            metadata=meta,
+            effects=[bump],
+        )
+    assert await count() == 1
+    # Two effects, after the idempotency key's parameters: a repeat of the key applies neither.
+    twice = [bump, Effect(f"update {table} set n = n * $1 where k = 'b' and {{appended}}", (10,))]
+    for _ in range(2):
+        await store.append(
+            StreamWrite(stream, [dataset_event()], 0),
+            org_id=org_id,
+            metadata=meta,
+            idempotency_key="effects-1",
+            effects=twice,
+        )
+    assert (await count("a"), await count("b")) == (2, 10)
+    assert len(await store.read_stream(stream)) == 2
 
 
 async def test_read_stream_until_a_time(store: EventStore, org_id: str, meta: Metadata) -> None:

@@ -12,6 +12,7 @@ transactions older than every still-running one, so a late commit is never skipp
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ _GROUP_MAX_EVENTS_PER_COMMAND = 4
 # Positions are computed in SQL from each stream's current version; a stream not at its
 # expected version (-2 = any) makes the statement raise. Caller-chosen event ids that exist
 # already make it insert nothing (a repeat), as does an idempotency key seen before.
-_APPEND_BODY = """
+_APPEND_CTES = """
   cur as (
     select w.stream_name, w.expected,
            coalesce((select max(e.stream_position) from eventlog.events e
@@ -52,7 +53,8 @@ _APPEND_BODY = """
              when bool_and(expected = -2 or expected = version) then true
              else eventlog.wrong_expected_version()
            end as ok
-      from cur)
+      from cur)"""
+_APPEND_INSERT = """
 insert into eventlog.events
   (stream_name, stream_position, event_type, schema_version, org_id, data, metadata, event_id)
 select r.s, cur.version + 1 + r.off, r.t, r.v, ($9::uuid[])[r.k], r.d::jsonb,
@@ -66,12 +68,53 @@ select r.s, cur.version + 1 + r.off, r.t, r.v, ($9::uuid[])[r.k], r.d::jsonb,
  order by r.n
 returning event_id::text, stream_name, stream_position, global_position
 """
-_APPEND_SQL = "with" + _APPEND_BODY.format(gate="false")
-_APPEND_IDEMPOTENT_SQL = (
-    "with idem as (insert into eventlog.idempotency (org_id, actor_id, key, result)"
+_IDEMPOTENCY_CTE = (
+    " idem as (insert into eventlog.idempotency (org_id, actor_id, key, result)"
     " values (($9::uuid[])[1], $13, $14, $15::jsonb) on conflict do nothing returning 1),"
-    + _APPEND_BODY.format(gate="not exists (select 1 from idem)")
 )
+_BASE_ARGS = 12
+_IDEMPOTENCY_ARGS = 3
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A write to the caller's own tables that commits exactly when the append does, in the
+    append's own statement (one round trip, no transaction to open and close).
+
+    ``sql`` is one data-modifying statement with parameters ``$1``.. for ``args``; it must
+    keep ``{appended}`` among its conditions, which is false when the append writes nothing
+    (a repeat). It should touch rows by their keys only (a scalar ``= $n`` on a unique
+    index): the statement is prepared once and keeps its generic plan (ADR 0012). Effects
+    of one append must touch different rows: they see the table as it was before the
+    statement, not each other's changes. An append with effects is never merged with others
+    (group commit).
+    """
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    """``sql`` with each parameter ``$n`` made ``$(n + offset)``."""
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+def _append_sql(idempotent: bool, effects: Sequence[Effect]) -> str:
+    """The append statement, with each effect as a CTE numbered after the append's own
+    parameters."""
+    ctes = _APPEND_CTES.format(gate="not exists (select 1 from idem)" if idempotent else "false")
+    taken = _BASE_ARGS + (_IDEMPOTENCY_ARGS if idempotent else 0)
+    parts = ["with", _IDEMPOTENCY_CTE if idempotent else "", ctes]
+    for i, effect in enumerate(effects):
+        body = _renumbered(effect.sql, taken)
+        parts.append(f",\n  effect_{i} as ({body.replace('{appended}', '(select ok from ok)')})")
+        taken += len(effect.args)
+    return "".join(parts) + _APPEND_INSERT
+
+
+_APPEND_SQL = _append_sql(False, ())
+_APPEND_IDEMPOTENT_SQL = _append_sql(True, ())
 _ANY_RETRIES = 20
 
 _meta_encoder = msgspec.json.Encoder()
@@ -200,6 +243,7 @@ class _Command:
     writes: list[StreamWrite]
     org_id: str
     metadata: Metadata
+    effects: Sequence[Effect] = ()
 
 
 class _GroupCommit:
@@ -297,6 +341,7 @@ class EventStore:
         idempotency_key: str | None = None,
         result: Any = None,
         conn: Conn | None = None,
+        effects: Sequence[Effect] = (),
     ) -> AppendResult:
         """Append every write in one transaction (all or nothing).
 
@@ -304,15 +349,17 @@ class EventStore:
         command from fresh state). With ``idempotency_key`` (scoped to org and actor) or
         caller-chosen event ids, a repeat appends nothing and returns the first result with
         ``duplicate=True``. ``result`` (JSON-encodable) is stored with the key. When ``conn``
-        is given the append joins its transaction (as a savepoint).
+        is given the append joins its transaction (as a savepoint). ``effects`` commit with
+        the events, in the same statement (see :class:`Effect`).
         """
         batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
         if idempotency_key is not None:
             metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
-        command = _Command(batch, org_id, metadata)
+        command = _Command(batch, org_id, metadata, effects)
         groupable = (
             conn is None
             and idempotency_key is None
+            and not effects
             and len({w.stream_name for w in batch}) == len(batch)
             # Large commands already fill a statement; merging them only adds contention.
             and sum(len(w.events) for w in batch) <= _GROUP_MAX_EVENTS_PER_COMMAND
@@ -429,15 +476,19 @@ class EventStore:
                     rows[5].append(given[offset] if offset < len(given) else str(uuid.uuid4()))
                     command_of_row.append(index + 1)
         args: list[Any] = [names, expected, *rows, orgs, metas, given_ids, command_of_row]
-        if idempotency_key is None:
-            sql = _APPEND_SQL
-        else:
-            sql = _APPEND_IDEMPOTENT_SQL
+        if idempotency_key is not None:
             args += [
                 commands[0].metadata.actor_id,
                 idempotency_key,
                 _meta_encoder.encode({"result": result}).decode(),
             ]
+        effects = [e for command in commands for e in command.effects]
+        if effects:
+            sql = _append_sql(idempotency_key is not None, effects)
+            for effect in effects:
+                args += effect.args
+        else:
+            sql = _APPEND_SQL if idempotency_key is None else _APPEND_IDEMPOTENT_SQL
         db = conn if conn is not None else self.pool
         try:
             inserted = await db.fetch(sql, *args)

@@ -1,10 +1,11 @@
-"""Annotator actions on the caller's label: one command, one transaction, one event.
+"""Annotator actions on the caller's label: one command, one statement, one event.
 
 Each action loads the task row (status, the caller's lease and label), the project (role,
 settings, ontology), the label (folded) and the row; the domain decides; the event is
-appended at the label stream's expected version. A concurrent writer on the same label
-(a second session of the same annotator) makes the append fail: the command is decided
-again from fresh state, a few times, then CONFLICT. Never a lost update.
+appended at the label stream's expected version, with a submission's changes to the queue
+rows in the same statement. A concurrent writer on the same label (a second session of the
+same annotator) makes the append fail: the command is decided again from fresh state, a few
+times, then CONFLICT. Never a lost update.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import asyncpg
 import msgspec
@@ -20,7 +22,7 @@ from preflog_contracts.datarow import DataRow
 from preflog_contracts.envelope import stream_name
 from preflog_contracts.errors import Conflict, Forbidden, NotFound, PreflogError, WrongExpectedVersion
 from preflog_contracts.events.base import Event
-from preflog_contracts.events.labels import LabelSubmitted, Target, TaskReleased
+from preflog_contracts.events.labels import Target, TaskReleased
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.labeling import (
     AddCommentRequest,
@@ -34,7 +36,7 @@ from preflog_contracts.rpc.labeling import (
     RankResponsesRequest,
     TaskRef,
 )
-from preflog_eventstore import StreamWrite
+from preflog_eventstore import Effect, StreamWrite
 from preflog_labeling.domain import label_commands as decide
 from preflog_labeling.domain.label import LabelState, evolve
 from preflog_labeling.domain.label_view import label_view
@@ -42,7 +44,7 @@ from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.state import Conn, Deps, version_sql
+from preflog_labeling.handlers.state import Deps, version_sql
 from preflog_messaging import CallContext
 
 RETRIES = 5
@@ -83,6 +85,9 @@ class ActionFacts(msgspec.Struct, frozen=True):
     label_version: int | None
     task_version: int
     workflow_version: int
+    submitted_labels: int
+    required_labels: int
+    leased_at: datetime | None
 
 
 async def load_facts(deps: Deps, task_id: str, org_id: str, user_id: str) -> ActionFacts:
@@ -105,6 +110,9 @@ def facts_of(row: asyncpg.Record) -> ActionFacts:
         row["label_version"],
         -1 if row["task_version"] is None else row["task_version"],
         -1 if row["workflow_version"] is None else row["workflow_version"],
+        row["submitted_labels"],
+        row["required_labels"],
+        row["leased_at"],
     )
 
 
@@ -116,14 +124,39 @@ def with_review_status(label: LabelState, review_status: str | None) -> LabelSta
     return label
 
 
+class _Step(NamedTuple):
+    """What a label command appends besides its event on the label's stream: the write to
+    the task's stream (a guard, or an event at the version the facts were read at) and its
+    effects on the queue rows."""
+
+    event: Event
+    task: StreamWrite
+    effects: list[Effect]
+
+
+Plan = Callable[[ActionFacts, LabelState, ProjectState, DataRow, str], _Step]
+
+
 async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> LabelView:
-    """Run one label action for the caller; returns the label as it is after it.
+    """Run one label action for the caller; returns the label as it is after it."""
+
+    def plan(facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str) -> _Step:
+        return _Step(
+            decide_fn(label, project, row), StreamWrite(stream_name("task", task_id), [], facts.task_version), []
+        )
+
+    return await _label_command(deps, ctx, task_id, plan)
+
+
+async def _label_command(deps: Deps, ctx: CallContext, task_id: str, plan: Plan, *, done: bool = False) -> LabelView:
+    """Decide and append one command on the caller's label, in one statement.
 
     The first attempt decides on facts this process cached from the caller's previous action
     (no read at all); the append then guards every stream those facts came from (the task's,
     its workflow's, the project's) besides the label's own expected version, so facts that
-    moved meanwhile fail the append and the action is decided again from fresh ones. A
-    refusal is never based on cached facts: it is checked against fresh ones first.
+    moved meanwhile fail the append and the command is decided again from fresh ones. A
+    refusal is never based on cached facts: it is checked against fresh ones first. ``done``:
+    the command ends the caller's work on the task, so its facts are not kept.
     """
     ident = ctx.require_identity()
     seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
@@ -143,22 +176,28 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
         now = datetime.now(UTC)
         try:
             project, label, row, role = await _decision_inputs(deps, ident, facts, now)
-            event = decide_fn(label, project, row)
+            step = plan(facts, label, project, row, ident.user_id)
         except PreflogError:
             deps.facts.pop(key)
             if cached is not None:
                 continue
             raise
         event_id = str(uuid.uuid4())
-        after = msgspec.structs.replace(evolve(label, event_id, event, now, ident.user_id), version=label.version + 1)
+        after = msgspec.structs.replace(
+            evolve(label, event_id, step.event, now, ident.user_id), version=label.version + 1
+        )
         view = label_view(after)
         try:
             result = await deps.store.append(
                 [
                     StreamWrite(
-                        stream_name("label", label.label_id), [event], label.version, event_ids=[event_id], new_ids=True
+                        stream_name("label", label.label_id),
+                        [step.event],
+                        label.version,
+                        event_ids=[event_id],
+                        new_ids=True,
                     ),
-                    StreamWrite(stream_name("task", task_id), [], facts.task_version),
+                    step.task,
                     StreamWrite(stream_name("workflow", task_id), [], facts.workflow_version),
                     StreamWrite(stream_name("project", project.project_id), [], project.version),
                 ],
@@ -166,6 +205,7 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
                 metadata=ctx.metadata(role, project_id=label.project_id, task_id=task_id, label_id=label.label_id),
                 idempotency_key=ctx.idempotency_key,
                 result=msgspec.to_builtins(view) if ctx.idempotency_key else None,
+                effects=step.effects,
             )
         except WrongExpectedVersion:
             deps.facts.pop(key)
@@ -173,22 +213,22 @@ async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> 
         if result.duplicate:
             return msgspec.convert(result.result, LabelView)
         deps.remember_label(ident.org_id, after)
-        deps.facts.put(
-            key,
-            msgspec.structs.replace(facts, project_version=project.version, label_version=after.version),
-        )
+        if done:
+            deps.facts.pop(key)
+        else:
+            deps.facts.put(
+                key, msgspec.structs.replace(facts, project_version=project.version, label_version=after.version)
+            )
         return view
     raise Conflict("the label changed concurrently; retry")
 
 
 async def _decision_inputs(
-    deps: Deps, ident: Identity, facts: ActionFacts, now: datetime, conn: Conn | None = None
+    deps: Deps, ident: Identity, facts: ActionFacts, now: datetime
 ) -> tuple[ProjectState, LabelState, DataRow, str]:
-    """The project, the caller's label and the row, once the caller may act on the task
-    (read on ``conn`` when the caller holds one: a second connection from the pool could
-    starve it)."""
+    """The project, the caller's label and the row, once the caller may act on the task."""
     project = deps.cached_project(facts.project_id, ident.org_id, facts.project_version) or (
-        await deps.project(facts.project_id, ident.org_id, conn=conn)
+        await deps.project(facts.project_id, ident.org_id)
     )
     role = require(project, ident, Permission.ANNOTATE)
     check_can_act(
@@ -201,10 +241,10 @@ async def _decision_inputs(
     )
     assert facts.label_id is not None  # check_can_act refuses a caller without a label
     label = deps.cached_label(facts.label_id, ident.org_id, facts.label_version) or (
-        await deps.label(facts.label_id, ident.org_id, conn=conn)
+        await deps.label(facts.label_id, ident.org_id)
     )
     label = with_review_status(label, facts.label_status)
-    row = await deps.data_row(facts.data_row_id, ident.org_id, conn=conn)
+    row = await deps.data_row(facts.data_row_id, ident.org_id)
     return project, label, row.row, role
 
 
@@ -269,79 +309,44 @@ async def redo(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
     return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_redo(s))
 
 
+# A submission's effects on the queue rows, in the statement that appends it.
+_SUBMITTED_ASSIGNMENT = (
+    "update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
+    " where task_id = $1 and user_id = $2 and {appended}"
+)
+_SUBMITTED_TASK = (
+    "update labeling.tasks set submitted_labels = $2, status = $3, open_leases = greatest(open_leases - $4, 0),"
+    " updated_at = now() where task_id = $1 and {appended}"
+)
+
+
 async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
-    """LabelSubmitted (with the effective content) and the lease's end, plus the queue rows,
-    in one transaction. The task goes to review (or done where review is off) once it has
-    the labels it needs; review's TaskStatusChanged events have the last word."""
-    ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, LabelView)
-    for _ in range(RETRIES):
-        async with deps.pool.acquire() as conn, conn.transaction():
-            task = await conn.fetchrow(_ACTION_FACTS + " for update of t", req.task_id, ident.org_id, ident.user_id)
-            if task is None:
-                raise NotFound("task not found")
-            now = datetime.now(UTC)
-            project, label, row, role = await _decision_inputs(deps, ident, facts_of(task), now, conn)
-            if label.author_id != ident.user_id:
-                raise Forbidden("only the label's author submits it")
-            event: LabelSubmitted = decide.decide_submit(label, project, row, task["leased_at"])
-            event_id = str(uuid.uuid4())
-            after = msgspec.structs.replace(
-                evolve(label, event_id, event, now, ident.user_id), version=label.version + 1
-            )
-            view = label_view(after)
-            writes = [
-                StreamWrite(
-                    stream_name("label", label.label_id), [event], label.version, event_ids=[event_id], new_ids=True
-                )
-            ]
-            held = task["lease_expires_at"] is not None
-            if held:
-                writes.append(
-                    StreamWrite(
-                        stream_name("task", req.task_id),
-                        [
-                            TaskReleased(
-                                task_id=req.task_id,
-                                project_id=label.project_id,
-                                user_id=ident.user_id,
-                                reason="submitted",
-                            )
-                        ],
-                    )
-                )
-            try:
-                result = await deps.store.append(
-                    writes,
-                    org_id=ident.org_id,
-                    metadata=ctx.metadata(
-                        role, project_id=label.project_id, task_id=req.task_id, label_id=label.label_id
-                    ),
-                    idempotency_key=ctx.idempotency_key,
-                    result=msgspec.to_builtins(view),
-                    conn=conn,
-                )
-            except WrongExpectedVersion:
-                continue
-            if result.duplicate:
-                return msgspec.convert(result.result, LabelView)
-            first_time = task["label_status"] == "DRAFT"
-            submitted = task["submitted_labels"] + (1 if first_time else 0)
-            status = status_after_submit(submitted, task["required_labels"], project.settings.review_required)
-            await conn.execute(
-                "with mine as (update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
-                " where task_id = $1 and user_id = $5)"
-                " update labeling.tasks set submitted_labels = $2, status = $3,"
-                " open_leases = greatest(open_leases - $4, 0), updated_at = now() where task_id = $1",
-                req.task_id,
-                submitted,
-                status,
-                1 if held else 0,
-                ident.user_id,
-            )
-        deps.remember_label(ident.org_id, after)
-        deps.facts.pop((ident.org_id, req.task_id, ident.user_id))
-        return view
-    raise Conflict("the label changed concurrently; retry")
+    """LabelSubmitted (with the effective content) and the lease's end, with the queue rows,
+    in one statement. The task goes to review (or done where review is off) once it has the
+    labels it needs; review's TaskStatusChanged events have the last word.
+
+    The count of submitted labels is decided on the facts the command read, so the lease's
+    end is appended to the task's stream at the version they were read at: of several
+    authors of a consensus task submitting at once, one lands and the others are decided
+    again (or get a retryable CONFLICT). Every change to the count writes that stream.
+    """
+    task_stream = stream_name("task", req.task_id)
+
+    def plan(facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str) -> _Step:
+        if label.author_id != user_id:
+            raise Forbidden("only the label's author submits it")
+        event = decide.decide_submit(label, project, row, facts.leased_at)
+        held = facts.lease_expires_at is not None
+        released = [TaskReleased(task_id=req.task_id, project_id=label.project_id, user_id=user_id, reason="submitted")]
+        submitted = facts.submitted_labels + (1 if facts.label_status == "DRAFT" else 0)
+        status = status_after_submit(submitted, facts.required_labels, project.settings.review_required)
+        return _Step(
+            event,
+            StreamWrite(task_stream, released if held else [], facts.task_version),
+            [
+                Effect(_SUBMITTED_ASSIGNMENT, (req.task_id, user_id)),
+                Effect(_SUBMITTED_TASK, (req.task_id, submitted, status, 1 if held else 0)),
+            ],
+        )
+
+    return await _label_command(deps, ctx, req.task_id, plan, done=True)

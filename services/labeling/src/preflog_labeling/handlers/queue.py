@@ -180,6 +180,9 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
                 label_version=started.version,
                 task_version=result.version(task_stream),
                 workflow_version=-1 if task["workflow_version"] is None else task["workflow_version"],
+                submitted_labels=task["submitted_labels"],
+                required_labels=task["required_labels"],
+                leased_at=now,
             ),
         )
     return view
