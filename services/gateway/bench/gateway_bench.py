@@ -52,6 +52,10 @@ from preflog_settings import load_settings
 from preflog_testing import system
 from preflog_testing.infra import choose_infra
 
+WARMUP = 3.0
+# Tasks loaded per second of a mutation phase, for both phases: one task takes 8-12 mutations,
+# so this covers 4,500 mutations/s in all.
+ROW_SUPPLY_PER_SECOND = 450
 SETTLE_SECONDS = 3.0  # at least, between phases, so one phase's backlog does not weigh on the next
 IDLE_CORES = 0.15  # the system is idle when its processes use less than this
 RESPONSES = ["response-a", "response-b", "response-c"]
@@ -364,6 +368,7 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)  # a message per error code
     tasks: int = 0
+    ran_out: int = 0  # annotators that found nothing left to claim before the end
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -389,6 +394,7 @@ class Annotator:
         while time.perf_counter() < until:
             self.task = await claim()
             if self.task is None:
+                tally.ran_out += 1
                 return
             tally.tasks += 1
             for _ in range(self.rnd.randint(8, 12)):
@@ -627,7 +633,11 @@ async def query_capacity(
 # --- main ----------------------------------------------------------------------------------
 
 
-async def main(seconds: float, clients: int, query_seconds: float, rows: int) -> None:
+async def main(seconds: float, clients: int, query_seconds: float, rows: int | None) -> None:
+    # Enough tasks for both mutation phases: an annotator with nothing left to claim stops, and
+    # the phase's mutations/s would count time nobody was working (the direct phase ran out of
+    # 4,000 rows about 13 s into its 20).
+    rows = rows or int((WARMUP + seconds) * ROW_SUPPLY_PER_SECOND)
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"gateway-bench-{os.getpid()}"
     running, stop = await start_preflog(log_dir)
     try:
@@ -635,7 +645,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
             t = time.perf_counter()
             setup = await set_up(http, running.token, clients, rows)
             setup_seconds = time.perf_counter() - t
-        warmup = 3.0
+        warmup = WARMUP
         gw, held, server_cores = await gateway_phase(running, setup, warmup, seconds)
         # Let the consumers and projections work off the mutations' events first.
         caught_up = await settle(running.process.pid)
@@ -675,6 +685,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
         p99_ms=ms(pct(gw.latencies, 0.99)),
         mutations=len(gw.latencies),
         tasks=gw.tasks,
+        ran_out_of_tasks=gw.ran_out,
         errors=gw.errors,
         direct_per_s=round(direct_rate, 1),
         gateway_share_of_direct=round(gw_rate / direct_rate, 3) if direct_rate else None,
@@ -722,6 +733,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int) ->
         p99_ms=ms(pct(direct.latencies, 0.99)),
         mutations=len(direct.latencies),
         tasks=direct.tasks,
+        ran_out_of_tasks=direct.ran_out,
         errors=direct.errors,
         error_examples=direct.examples,
         note="the same mix straight to labeling over NATS (RpcClient), same run, same system",
@@ -736,6 +748,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--query-seconds", type=float, default=10.0)
-    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--rows", type=int, default=None, help="default: enough for both phases")
     args = parser.parse_args()
     run(main(args.seconds, args.clients, args.query_seconds, args.rows))

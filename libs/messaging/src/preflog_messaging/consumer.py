@@ -47,6 +47,8 @@ class EventConsumer:
     process. Otherwise one durable reads the whole stream, in order, and skips by subject.
     The inbox is keyed by ``durable`` either way. ``types`` (None: all) narrows further to
     the event types the handler acts on; the others are acked unread, with no inbox row.
+    ``batch_size`` bounds a fetch; ``apply_size`` (default: the same) bounds how many of its
+    events one transaction applies, for handlers whose transactions must stay short.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class EventConsumer:
         types: Collection[str] | None = None,
         independent: bool = False,
         batch_size: int = 256,
+        apply_size: int | None = None,
         fetch_timeout: float = 0.5,
         ack_wait_seconds: float = 30.0,
     ) -> None:
@@ -77,6 +80,7 @@ class EventConsumer:
         self.types = set(types) if types is not None else None
         self.filtered = self.categories is not None and (len(self.categories) == 1 or independent)
         self.batch_size = batch_size
+        self.apply_size = apply_size or batch_size
         self.fetch_timeout = fetch_timeout
         self.ack_wait_seconds = ack_wait_seconds
         self.processed = 0
@@ -143,19 +147,24 @@ class EventConsumer:
             if msg.metadata.num_delivered > 1:
                 CONSUMER_REDELIVERIES.labels(self.durable).inc()
             events.append((msg, _decoder.decode(msg.data) if self._wanted(msg) else None))
-        if any(event is not None for _, event in events):
+        wanted = [(msg, event) for msg, event in events if event is not None]
+        settled: set[int] = set()  # messages acked or naked one by one
+        for start in range(0, len(wanted), self.apply_size):
+            chunk = wanted[start : start + self.apply_size]
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await self._apply_all(conn, [e for _, e in events if e is not None])
+                    await self._apply_all(conn, [event for _, event in chunk])
             except Exception as exc:
                 # One bad event must not hold back the rest: retry them one by one.
                 log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
-                for msg, maybe in events:
-                    await self._handle_single(msg, maybe)
-                return
+                for msg, event in chunk:
+                    await self._handle_single(msg, event)
+                    settled.add(id(msg))
+                continue
+            self.processed += len(chunk)
         for msg, _ in events:
-            await msg.ack()
-        self.processed += sum(1 for _, e in events if e is not None)
+            if id(msg) not in settled:
+                await msg.ack()
 
     async def _handle_single(self, msg: Msg, event: RecordedEvent | None) -> None:
         try:
