@@ -51,3 +51,41 @@ async def test_call_returns_typed_result_and_errors(nc: Client, fresh_namespace:
     with pytest.raises(Unavailable):
         await client.call("nobody", "echo", Echo("a"), ctx=CTX, timeout=0.5)
     await server.stop()
+
+
+async def test_calls_are_counted_per_operation_and_outcome(
+    nc: Client, fresh_namespace: str
+) -> None:
+    from preflog_observability.metrics import RPC_REQUESTS
+
+    service = f"counted{fresh_namespace}"
+    server = RpcServer(nc, namespace=fresh_namespace, service=service, secret="s")
+
+    async def echo(ctx: CallContext, req: Echo) -> Echo:
+        if req.text == "missing":
+            raise NotFound("no such thing")
+        return req
+
+    server.register("echo", Echo, echo)
+    await server.start()
+    client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+
+    def count(operation: str, outcome: str) -> float:
+        value = RPC_REQUESTS.labels(service, operation, outcome)._value.get()
+        return float(value)
+
+    for _ in range(3):
+        await client.call(service, "echo", Echo("a"), ctx=CTX)
+    with pytest.raises(NotFound):
+        await client.call(service, "echo", Echo("missing"), ctx=CTX)
+    # Subjects that name no operation share one series, whatever a caller puts there.
+    for made_up in ("a1", "a2"):
+        with pytest.raises(Invalid):
+            await client.call(service, made_up, Echo("a"), ctx=CTX)
+    assert (count("echo", "ok"), count("echo", "NOT_FOUND"), count("unknown", "INVALID_INPUT")) == (
+        3,
+        1,
+        2,
+    )
+    assert count("a1", "INVALID_INPUT") == 0
+    await server.stop()

@@ -141,6 +141,7 @@ class RpcServer:
         self._sub: Subscription | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.register("ping", Ping, _pong)
 
     def register(
@@ -150,6 +151,22 @@ class RpcServer:
         handler: Callable[[CallContext, T], Awaitable[Any]],
     ) -> None:
         self._ops[operation] = _Operation(request_type, msgspec.json.Decoder(request_type), handler)
+
+    def _metrics(self, operation: str, outcome: str) -> tuple[Any, Any]:
+        """The request counter and latency histogram of this operation and outcome (looked up
+        once: ``labels()`` takes a lock and builds a key on every call). Subjects naming no
+        operation count as ``unknown``, so callers cannot grow the metrics."""
+        if operation not in self._ops:
+            operation = "unknown"
+        key = (operation, outcome)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                RPC_REQUESTS.labels(self.service, operation, outcome),
+                RPC_LATENCY.labels(self.service, operation),
+            )
+            self._children[key] = found
+        return found
 
     @property
     def operations(self) -> list[str]:
@@ -196,8 +213,9 @@ class RpcServer:
             outcome = "INTERNAL"
             log.exception("rpc.failed", service=self.service, operation=operation)
             reply = RpcReply(error=RpcFailure(code="INTERNAL", message="internal error"))
-        RPC_REQUESTS.labels(self.service, operation, outcome).inc()
-        RPC_LATENCY.labels(self.service, operation).observe(time.perf_counter() - started)
+        counted, timed = self._metrics(operation, outcome)
+        counted.inc()
+        timed.observe(time.perf_counter() - started)
         if msg.reply:
             try:
                 await msg.respond(_encoder.encode(reply))
