@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import uuid
 
+from preflog_contracts.errors import NotFound
+from preflog_contracts.identity import Identity
+from preflog_contracts.rpc import review
+from preflog_messaging import CallContext
+
 from .conftest import Server
 from .flows import (
     add_rows,
@@ -63,14 +68,37 @@ async def test_a_page_of_100_tasks_costs_few_service_calls(system: Server) -> No
 
     last = list(expected)[-1]
 
-    async def labelled() -> bool | None:
+    async def labelled() -> str | None:
         # Labeling's label read model folds the log in commit order: once the last submit
         # shows, every earlier one does.
-        query = "query($t: ID!) { task(id: $t) { labels { status } } }"
+        query = "query($t: ID!) { task(id: $t) { labels { id status } } }"
         labels = data_of(await system.gql(query, {"t": last}))["task"]["labels"]
-        return True if labels and labels[0]["status"] == "SUBMITTED" else None
+        return str(labels[0]["id"]) if labels and labels[0]["status"] == "SUBMITTED" else None
 
-    await eventually(labelled, "labeling's label read model to catch up")
+    last_label = await eventually(labelled, "labeling's label read model to catch up")
+    # Review learns labels from the same log, in order, a moment later; until it knows one,
+    # asking about the page's labels falls back to a call per label
+    # (loaders.unknown_to_review_as_empty), which is what this test counts.
+    who = data_of(await system.gql("{ viewer { id } organization { id } }"))
+    admin = CallContext(
+        identity=Identity(
+            user_id=who["viewer"]["id"], org_id=who["organization"]["id"], org_role="ADMIN"
+        )
+    )
+
+    async def review_knows() -> bool | None:
+        try:
+            await system.runtime.rpc.call(
+                "review",
+                "label_scores",
+                review.LabelScoresRequest(label_ids=[last_label]),
+                ctx=admin,
+            )
+        except NotFound:
+            return None
+        return True
+
+    await eventually(review_knows, "review to learn the labels")
     before = system.runtime.rpc.calls
     page = data_of(await system.gql(PAGE, {"p": project_id}))
     calls = system.runtime.rpc.calls - before
