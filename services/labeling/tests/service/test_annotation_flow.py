@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -288,8 +289,18 @@ async def test_idempotency_key_returns_the_first_result(service: Any) -> None:
     await service.call(
         ann, "answer_question", api.AnswerQuestionRequest(task_id=task.id, question_id="best", answer="A")
     )
-    sub = await service.call(ann, "submit_label", api.TaskRef(task_id=task.id), api.LabelView, key="s1")
+    # Sent three times at once: one submission, one answer for all.
+    submits = [
+        service.call(ann, "submit_label", api.TaskRef(task_id=task.id), api.LabelView, key="s1") for _ in range(3)
+    ]
+    sub, *others = await asyncio.gather(*submits)
+    assert others == [sub, sub]
     assert await service.call(ann, "submit_label", api.TaskRef(task_id=task.id), api.LabelView, key="s1") == sub
+    # The queue rows changed once, with the one submission (they are effects of its append).
+    counted = await service.rt.pool.fetchrow(
+        "select submitted_labels, open_leases, status from labeling.tasks where task_id = $1", task.id
+    )
+    assert tuple(counted) == (1, 0, "IN_REVIEW")
     assert (
         await service.rt.store.stream_version(f"label-{task.my_label.id}") == 3
     )  # positions: started 0, crown 1, answer 2, submit 3
