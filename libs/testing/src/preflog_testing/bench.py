@@ -1,4 +1,6 @@
-"""``make bench``: the foundation benchmark, then every ``services/*/bench/*.py``.
+"""``make bench``: the foundation benchmark, then every ``services/*/bench/*_bench.py`` (the
+helpers and diagnostics beside them, such as the import bench's service runner, are run by
+those benches or by hand).
 
 Every line printed is one JSON object: ``bench``, ``value``, ``unit``, ``limit`` and ``ratio``
 (>= 1 means the issue's limit is met), plus the baseline measured in the same run where the
@@ -264,7 +266,7 @@ async def _main() -> None:
 def main() -> int:
     asyncio.run(_main())
     only = os.environ.get("PREFLOG_BENCH_ONLY")
-    for script in sorted(ROOT.glob("services/*/bench/*.py")):
+    for script in sorted(ROOT.glob("services/*/bench/*_bench.py")):
         if only and only not in str(script):
             continue
         print(json.dumps({"bench": "run", "script": str(script.relative_to(ROOT))}), flush=True)
