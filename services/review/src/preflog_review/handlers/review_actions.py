@@ -52,6 +52,15 @@ _RETRIES = 8
 INTAKE_WAIT_SECONDS = 10.0
 
 
+LATEST_SUBMISSION_SQL = (
+    "select max(global_position) from eventlog.events where stream_name = $1"
+    " and event_type = 'LabelSubmitted' and coalesce(org_id = $2::uuid, true)"
+)
+"""Where a label's latest submission is in the log. The org test is written so that no plan
+can use the org index for it: a generic plan made on a small log read the whole org's trail
+through that index for every review action (5.7 ms with 50,000 events; ADR 0012)."""
+
+
 async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
     """Wait (bounded) until review's intake has applied the label's latest submission.
 
@@ -60,12 +69,7 @@ async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
     submitted") or judge the previous submission. The log says what the latest submission
     is; the intake's table says how far it got.
     """
-    latest = await pool.fetchval(
-        "select max(global_position) from eventlog.events where stream_name = $1"
-        " and event_type = 'LabelSubmitted' and org_id = $2::uuid",
-        f"label-{label_id}",
-        org_id,
-    )
+    latest = await pool.fetchval(LATEST_SUBMISSION_SQL, f"label-{label_id}", org_id)
     if latest is None:
         return
     deadline = asyncio.get_running_loop().time() + INTAKE_WAIT_SECONDS
