@@ -193,27 +193,29 @@ class ReviewActions:
             if seen:
                 return msgspec.convert(first, LabelReviewView)
         await await_intake(self.store.pool, label_id, ident.org_id)
-        async with self.store.pool.acquire() as conn:
-            for _ in range(_RETRIES):
+        for _ in range(_RETRIES):
+            # The reads on one connection, released before the append: the append then goes
+            # through the store's group commit with other reviewers' decisions (one statement
+            # and one commit for many) instead of one each on its own connection.
+            async with self.store.pool.acquire() as conn:
                 label = await load_label_context(conn, label_id, ident)
                 require(can_review(label.role), action)
                 state = await load_workflow(self.store, conn, label.task_id, label.project_id)
-                events = decide(state, label)
-                view = _view_after(label, state, events)
-                try:
-                    out = await self.store.append(
-                        StreamWrite(workflow_stream(label.task_id), events, state.version),
-                        org_id=ident.org_id,
-                        metadata=self._metadata(ctx, label),
-                        idempotency_key=ctx.idempotency_key,
-                        result=msgspec.to_builtins(view),
-                        conn=conn,
-                    )
-                except WrongExpectedVersion:
-                    continue
-                if out.duplicate:
-                    return msgspec.convert(out.result, LabelReviewView)
-                return view
+            events = decide(state, label)
+            view = _view_after(label, state, events)
+            try:
+                out = await self.store.append(
+                    StreamWrite(workflow_stream(label.task_id), events, state.version),
+                    org_id=ident.org_id,
+                    metadata=self._metadata(ctx, label),
+                    idempotency_key=ctx.idempotency_key,
+                    result=msgspec.to_builtins(view),
+                )
+            except WrongExpectedVersion:
+                continue
+            if out.duplicate:
+                return msgspec.convert(out.result, LabelReviewView)
+            return view
         raise WrongExpectedVersion("the task changed concurrently; retry the request")
 
     def _metadata(self, ctx: CallContext, label: LabelContext) -> Any:
