@@ -127,65 +127,65 @@ class IssueActions:
             )
             if seen:
                 return msgspec.convert(first, IssueView)
-        async with self.store.pool.acquire() as conn:
-            found = await conn.fetchrow(
-                f"select t.project_id,"
-                f" (select m.role from {LIVE.members} m where m.project_id = t.project_id"
-                f"  and m.user_id = $3) as role,"
-                f" (select l.task_id from {LIVE.labels} l where l.label_id = $4"
-                f"  and l.org_id = $2::uuid) as label_task"
-                f" from {LIVE.tasks} t where t.task_id = $1 and t.org_id = $2::uuid",
-                req.task_id,
-                ident.org_id,
-                ident.user_id,
-                req.label_id,
-            )
-            if found is None:
-                raise NotFound("task not found")
-            task, role = found, found["role"]
-            require(can_report(role), "open issues")
-            if req.label_id is not None:
-                if found["label_task"] is None:
-                    raise NotFound("label not found")
-                if found["label_task"] != req.task_id:
-                    raise Invalid("the label belongs to another task", {"labelId": "not on task"})
-            issue_id = str(uuid.uuid4())
-            event = IssueOpened(
-                issue_id=issue_id,
-                project_id=task["project_id"],
-                task_id=req.task_id,
-                body=req.body,
-                label_id=req.label_id,
-                target=req.target,
-                question_id=req.question_id,
-            )
-            now = datetime.now(UTC)
-            view = IssueView(
-                id=issue_id,
+        # Read on a pooled call, not a held connection, so that the append can go through
+        # the store's group commit with others.
+        found = await self.store.pool.fetchrow(
+            f"select t.project_id,"
+            f" (select m.role from {LIVE.members} m where m.project_id = t.project_id"
+            f"  and m.user_id = $3) as role,"
+            f" (select l.task_id from {LIVE.labels} l where l.label_id = $4"
+            f"  and l.org_id = $2::uuid) as label_task"
+            f" from {LIVE.tasks} t where t.task_id = $1 and t.org_id = $2::uuid",
+            req.task_id,
+            ident.org_id,
+            ident.user_id,
+            req.label_id,
+        )
+        if found is None:
+            raise NotFound("task not found")
+        task, role = found, found["role"]
+        require(can_report(role), "open issues")
+        if req.label_id is not None:
+            if found["label_task"] is None:
+                raise NotFound("label not found")
+            if found["label_task"] != req.task_id:
+                raise Invalid("the label belongs to another task", {"labelId": "not on task"})
+        issue_id = str(uuid.uuid4())
+        event = IssueOpened(
+            issue_id=issue_id,
+            project_id=task["project_id"],
+            task_id=req.task_id,
+            body=req.body,
+            label_id=req.label_id,
+            target=req.target,
+            question_id=req.question_id,
+        )
+        now = datetime.now(UTC)
+        view = IssueView(
+            id=issue_id,
+            project_id=event.project_id,
+            task_id=req.task_id,
+            label_id=req.label_id,
+            target=req.target,
+            question_id=req.question_id,
+            status="OPEN",
+            body=req.body,
+            author_id=ident.user_id,
+            created_at=now,
+            comments=[],
+        )
+        out = await self.store.append(
+            StreamWrite(issue_stream(issue_id), [event], NO_STREAM),
+            org_id=ident.org_id,
+            metadata=ctx.metadata(
+                acting_role(role, ident.is_admin),
                 project_id=event.project_id,
                 task_id=req.task_id,
                 label_id=req.label_id,
-                target=req.target,
-                question_id=req.question_id,
-                status="OPEN",
-                body=req.body,
-                author_id=ident.user_id,
-                created_at=now,
-                comments=[],
-            )
-            out = await self.store.append(
-                StreamWrite(issue_stream(issue_id), [event], NO_STREAM),
-                org_id=ident.org_id,
-                metadata=ctx.metadata(
-                    acting_role(role, ident.is_admin),
-                    project_id=event.project_id,
-                    task_id=req.task_id,
-                    label_id=req.label_id,
-                ),
-                idempotency_key=ctx.idempotency_key,
-                result=msgspec.to_builtins(view),
-                conn=conn,
-            )
+            ),
+            idempotency_key=ctx.idempotency_key,
+            result=msgspec.to_builtins(view),
+        )
         if out.duplicate:
             return msgspec.convert(out.result, IssueView)
         return view
