@@ -48,6 +48,7 @@ from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.export import ExportRequest
 from preflog_eventstore import migrate
 from preflog_export.adapters.read_model import ExportReadModel
+from preflog_messaging import delete_namespace_streams
 from preflog_messaging.connection import connect
 from preflog_messaging.rpc import CallContext, RpcClient
 from preflog_messaging.streams import stream_call
@@ -380,6 +381,9 @@ async def main(tasks: int) -> None:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
+        nc = await connect(infra.nats_url)
+        await delete_namespace_streams(nc.jetstream(), namespace)
+        await nc.close()
         await drop_database(infra.admin_dsn, name)
         infra.close()
 

@@ -41,7 +41,13 @@ from preflog_contracts.rpc.ingest import (
 )
 from preflog_eventstore import create_database, drop_database, migrate, with_database
 from preflog_ingest.client import send_file
-from preflog_messaging import CallContext, RpcClient, connect, ensure_events_stream, events_stream
+from preflog_messaging import (
+    CallContext,
+    RpcClient,
+    connect,
+    delete_namespace_streams,
+    ensure_events_stream,
+)
 from preflog_testing.infra import choose_infra
 
 ROWS = int(os.environ.get("PREFLOG_BENCH_ROWS", "100000"))
@@ -277,10 +283,7 @@ async def run() -> None:
             except subprocess.TimeoutExpired:
                 service.kill()
         if nc is not None:
-            try:
-                await nc.jetstream().delete_stream(events_stream(namespace))
-            except Exception:
-                pass
+            await delete_namespace_streams(nc.jetstream(), namespace)
             await nc.close()
         await drop_database(infra.admin_dsn, database)
         path.unlink(missing_ok=True)

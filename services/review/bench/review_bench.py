@@ -55,7 +55,7 @@ from preflog_eventstore import (
     migrate,
     with_database,
 )
-from preflog_messaging import connect
+from preflog_messaging import connect, delete_namespace_streams
 from preflog_messaging.rpc import CallContext, RpcClient
 from preflog_testing.infra import choose_infra
 
@@ -443,6 +443,7 @@ async def run(dsn: str, nats_url: str) -> None:
         except TimeoutError:
             service.kill()
             await service.wait()
+        await delete_namespace_streams(nc.jetstream(), namespace)
         await nc.close()
         await pool.close()
 
