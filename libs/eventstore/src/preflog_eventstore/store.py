@@ -12,6 +12,7 @@ transactions older than every still-running one, so a late commit is never skipp
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -100,21 +101,21 @@ def _renumbered(sql: str, offset: int) -> str:
     return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
-def _append_sql(idempotent: bool, effects: Sequence[Effect]) -> str:
-    """The append statement, with each effect as a CTE numbered after the append's own
-    parameters."""
+@functools.lru_cache(maxsize=64)
+def _append_sql(idempotent: bool, effects: tuple[tuple[str, int], ...] = ()) -> str:
+    """The append statement, with each effect (its SQL and number of arguments) as a CTE
+    numbered after the append's own parameters. Cached: a call site's effects have one shape."""
     ctes = _APPEND_CTES.format(gate="not exists (select 1 from idem)" if idempotent else "false")
     taken = _BASE_ARGS + (_IDEMPOTENCY_ARGS if idempotent else 0)
     parts = ["with", _IDEMPOTENCY_CTE if idempotent else "", ctes]
-    for i, effect in enumerate(effects):
-        body = _renumbered(effect.sql, taken)
+    for i, (sql, args) in enumerate(effects):
+        body = _renumbered(sql, taken)
         parts.append(f",\n  effect_{i} as ({body.replace('{appended}', '(select ok from ok)')})")
-        taken += len(effect.args)
+        taken += args
     return "".join(parts) + _APPEND_INSERT
 
 
-_APPEND_SQL = _append_sql(False, ())
-_APPEND_IDEMPOTENT_SQL = _append_sql(True, ())
+_APPEND_SQL = _append_sql(False)
 _ANY_RETRIES = 20
 
 _meta_encoder = msgspec.json.Encoder()
@@ -483,12 +484,9 @@ class EventStore:
                 _meta_encoder.encode({"result": result}).decode(),
             ]
         effects = [e for command in commands for e in command.effects]
-        if effects:
-            sql = _append_sql(idempotency_key is not None, effects)
-            for effect in effects:
-                args += effect.args
-        else:
-            sql = _APPEND_SQL if idempotency_key is None else _APPEND_IDEMPOTENT_SQL
+        sql = _append_sql(idempotency_key is not None, tuple((e.sql, len(e.args)) for e in effects))
+        for effect in effects:
+            args += effect.args
         db = conn if conn is not None else self.pool
         try:
             inserted = await db.fetch(sql, *args)

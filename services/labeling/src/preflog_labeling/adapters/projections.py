@@ -57,8 +57,8 @@ class LabelProjection:
     async def _state_before(
         self, conn: Conn, label_id: str, org_id: str, known: label_domain.LabelState | None, position: int
     ) -> label_domain.LabelState:
-        """The label folded up to just before ``position`` (from ``known`` if it is not past it)."""
-        state = known if known is not None and known.version < position else label_domain.LabelState(label_id=label_id)
+        """The label folded up to just before ``position``, from ``known`` (folded short of it)."""
+        state = known or label_domain.LabelState(label_id=label_id)
         if state.version + 1 == position:
             return state
         recs = await self.store.read_stream(
