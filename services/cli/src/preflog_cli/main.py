@@ -76,6 +76,7 @@ async def _run(
     if gateway:
         from preflog_gateway.app import build_app
         from preflog_gateway.bootstrap import on_start
+        from preflog_gateway.http_protocol import CoalescingHttpProtocol
 
         app = build_app(runtime)
         config = uvicorn.Config(
@@ -84,6 +85,7 @@ async def _run(
             port=settings.http_port,
             log_level="warning",
             lifespan="off",
+            http=CoalescingHttpProtocol,
             ws="auto",
         )
         server = uvicorn.Server(config)
