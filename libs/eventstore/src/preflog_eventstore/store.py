@@ -350,7 +350,8 @@ class EventStore:
         command from fresh state). With ``idempotency_key`` (scoped to org and actor) or
         caller-chosen event ids, a repeat appends nothing and returns the first result with
         ``duplicate=True``. ``result`` (JSON-encodable) is stored with the key. When ``conn``
-        is given the append joins its transaction (as a savepoint). ``effects`` commit with
+        is given the append joins its transaction as one statement (no savepoint: a failed
+        append aborts the caller's transaction, which must be redone). ``effects`` commit with
         the events, in the same statement (see :class:`Effect`).
         """
         batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
