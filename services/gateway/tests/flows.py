@@ -101,3 +101,13 @@ async def new_member(server: Server, project_id: str, role: str) -> tuple[str, s
         {"p": project_id, "u": user_id, "r": role},
     )
     return user_id, str(data_of(token)["createApiToken"]["token"])
+
+
+async def other_org_token(server: Server) -> str:
+    """The admin token of a new organization."""
+    made = await server.gql(
+        """mutation($e: String!) { createOrganization(name: "Else", adminEmail: $e, adminName: "E")
+           { token { token } } }""",
+        {"e": f"{uuid.uuid4().hex[:8]}@else.example"},
+    )
+    return str(data_of(made)["createOrganization"]["token"]["token"])

@@ -23,6 +23,7 @@ from .flows import (
     import_rows,
     new_dataset,
     new_project,
+    other_org_token,
     shopping_row,
 )
 
@@ -40,15 +41,6 @@ def fresh_keys(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """The rows under global keys no other test used (keys are unique per org)."""
     tag = uuid.uuid4().hex[:8]
     return [{**row, "global_key": f"{row['global_key']}-{tag}"} for row in rows]
-
-
-async def other_org_token(server: Server) -> str:
-    made = await server.gql(
-        """mutation($e: String!) { createOrganization(name: "Else", adminEmail: $e, adminName: "E")
-           { token { token } } }""",
-        {"e": f"{uuid.uuid4().hex[:8]}@else.example"},
-    )
-    return str(data_of(made)["createOrganization"]["token"]["token"])
 
 
 async def test_datasets_are_created_listed_and_counted(system: Server) -> None:
