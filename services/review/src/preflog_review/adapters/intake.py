@@ -10,7 +10,6 @@ from __future__ import annotations
 import structlog
 
 from preflog_contracts.envelope import Metadata, RecordedEvent
-from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import LabelSubmitted, TaskRequeued, TaskSkipped
 from preflog_contracts.identity import SYSTEM_ACTOR
@@ -33,7 +32,6 @@ from preflog_review.domain.workflow import (
 )
 
 log = structlog.get_logger(__name__)
-_RETRIES = 8
 INTAKE_TYPES: frozenset[str] = HANDLED_TYPES | {"TaskSkipped", "TaskRequeued"}
 """The event types :meth:`Intake.handle` acts on; the consumer leaves the rest unread."""
 
@@ -89,22 +87,20 @@ class Intake:
             task_id=task_id,
             label_id=label_id,
         )
-        for _ in range(_RETRIES):
-            state = await load_workflow(self.store, conn, task_id, project_id)
-            events = await self._decide(conn, state, rules, label_id, event)
-            if not events:
-                return
-            try:
-                await self.store.append(
-                    StreamWrite(workflow_stream(task_id), events, state.version),
-                    org_id=rec.org_id,
-                    metadata=metadata,
-                    conn=conn,
-                )
-                return
-            except WrongExpectedVersion:
-                continue  # a reviewer acted at the same moment: decide again on fresh state
-        raise WrongExpectedVersion("workflow stream kept changing; the event will be redelivered")
+        state = await load_workflow(self.store, conn, task_id, project_id)
+        events = await self._decide(conn, state, rules, label_id, event)
+        if not events:
+            return
+        # One attempt: the append joins the consumer's transaction, and a failed statement
+        # aborts it, so deciding again here is impossible. When a reviewer acted on the task
+        # at the same moment, WrongExpectedVersion fails the transaction and the consumer
+        # applies the event again on its own (then redelivers it), on fresh state.
+        await self.store.append(
+            StreamWrite(workflow_stream(task_id), events, state.version),
+            org_id=rec.org_id,
+            metadata=metadata,
+            conn=conn,
+        )
 
     async def _decide(
         self,
