@@ -15,8 +15,9 @@ help: ## list the targets
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q uv
 
-install: uv ## install every package of the workspace (one lock file)
+install: uv ## install every package of the workspace (one lock file) and GraphiQL's browser assets
 	$(UV) sync --frozen
+	@services/gateway/scripts/ensure_graphiql.sh
 
 run: install ## install, then start the whole system (Postgres and NATS: configured, local, or embedded)
 	$(UV) run --frozen preflog up
