@@ -424,3 +424,40 @@ async def test_a_batch_handler_gets_each_batch_of_new_events_in_one_call_in_orde
     assert sorted(r[0] for r in stored) == sorted(written)
     with pytest.raises(TypeError):
         EventConsumer(fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="neither")
+
+
+async def test_an_idle_consumer_keeps_its_subscription_and_takes_the_next_event(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    """Empty fetches are not failures. With a fetch deadline this short, nats-py's fetch runs
+    out of time before its second request and raises asyncio's TimeoutError rather than its
+    own; the consumer once took that for a broken subscription, dropped it and waited 0.5 s
+    before subscribing again (an event arriving then waited too)."""
+    org = str(uuid.uuid4())
+    applied: list[str] = []
+
+    async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        applied.append(event.event_id)
+
+    consumer = EventConsumer(
+        fresh_js,
+        fresh_store.pool,
+        namespace=fresh_namespace,
+        durable="idle",
+        handler=effect,
+        fetch_timeout=0.001,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await asyncio.sleep(1.0)  # idle: hundreds of empty fetches
+    written = await fresh_store.append(
+        StreamWrite("dataset-idle", [_event()], ANY), org_id=org, metadata=META
+    )
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 1
+    await _run_until(stop, task, lambda: consumer.processed >= 1)
+    stop.set()
+    await task
+    assert applied == [written.events[0].event_id]
+    assert consumer.resubscribed == 0

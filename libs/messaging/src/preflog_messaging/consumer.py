@@ -15,7 +15,6 @@ import msgspec
 import structlog
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -84,6 +83,7 @@ class EventConsumer:
         self.fetch_timeout = fetch_timeout
         self.ack_wait_seconds = ack_wait_seconds
         self.processed = 0
+        self.resubscribed = 0  # subscriptions dropped and made again (NATS down, no consumer)
 
     def _feeds(self) -> list[tuple[str, str]]:
         """(subject filter, JetStream durable name) of each pull subscription."""
@@ -122,13 +122,17 @@ class EventConsumer:
                 if sub is None:
                     sub = await self._subscribe(subject, durable)
                 msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-            except NatsTimeout:
+            except TimeoutError:
+                # Nothing to fetch. nats-py raises its own TimeoutError, or asyncio's (the
+                # builtin) when the deadline ran out before its second, lingering request:
+                # both mean an empty fetch, not a broken subscription.
                 continue
             except asyncio.CancelledError:
                 raise
             except (ConnectionClosedError, NoRespondersError, OSError, Exception) as exc:
                 # NATS restarting or the consumer not there yet: back off and re-subscribe.
                 log.info("consumer.waiting", consumer=durable, error=repr(exc))
+                self.resubscribed += 1
                 sub = None
                 await _sleep_or_stop(stop, 0.5)
                 continue
