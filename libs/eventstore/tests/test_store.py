@@ -436,7 +436,7 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
     conn = await asyncpg.connect(fresh_database_url)
     try:
         await conn.execute("set plan_cache_mode = force_generic_plan")
-        await conn.execute(f"prepare append_one as {store_module._APPEND_SQL}")
+        await conn.execute(f"prepare append_one as {store_module._append_sql(False)}")
         statements = {
             "read_stream": store_module._events_sql(
                 store_module._STREAM_WHERE, "stream_position", "all"

@@ -115,7 +115,6 @@ def _append_sql(idempotent: bool, effects: tuple[tuple[str, int], ...] = ()) -> 
     return "".join(parts) + _APPEND_INSERT
 
 
-_APPEND_SQL = _append_sql(False)
 _ANY_RETRIES = 20
 
 _meta_encoder = msgspec.json.Encoder()

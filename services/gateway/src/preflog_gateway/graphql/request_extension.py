@@ -46,7 +46,6 @@ class GatewayRequest(PublicErrors):
     def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
         super().__init__()
         self.rules = rules
-        self._parsed = False
 
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -57,11 +56,9 @@ class GatewayRequest(PublicErrors):
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
-        self._parsed = False
         try:
             if ctx.query is not None:
                 ctx.graphql_document = cached_parse(ctx.query)
-                self._parsed = True
         except GraphQLError:
             # Not cached: strawberry parses it again and reports it as every other syntax
             # error (INVALID_INPUT); raised from here it would escape that handling.
@@ -70,13 +67,12 @@ class GatewayRequest(PublicErrors):
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if self._parsed and ctx.query is not None:  # the document is the cached parse
+        # Validation is reached only with the cached parse of the text (when that raised,
+        # strawberry's own parse raised too and the operation ended there). Errors left
+        # unset, strawberry validates the document itself.
+        if ctx.query is not None:
             ctx.pre_execution_errors = _validate(
                 ctx.schema._schema, ctx.query, ctx.validation_rules
-            )
-        elif ctx.graphql_document is not None:  # strawberry's own parse: validated as it does
-            ctx.pre_execution_errors = validate_document(
-                ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
             )
         yield
 
