@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from preflog_settings.local import free_port
+from preflog_settings.local import exit_with_parent, free_port
 
 
 def nats_server_binary() -> str:
@@ -50,6 +50,7 @@ class EmbeddedNats:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=exit_with_parent(),  # from the main thread (see its docstring)
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

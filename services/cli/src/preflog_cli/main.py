@@ -25,6 +25,7 @@ from preflog_messaging.runtime import ServiceParts, open_runtime, run, start_par
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
 from preflog_settings import SERVICES, Settings, env_var, load_settings
+from preflog_settings.local import exit_with_parent
 
 log = structlog.get_logger("preflog")
 
@@ -149,7 +150,16 @@ async def _up(settings: Settings) -> None:
 
     async def start_gateway(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "preflog_cli.main", "serve", "gateway", "--announce", env=env
+            sys.executable,
+            "-m",
+            "preflog_cli.main",
+            "serve",
+            "gateway",
+            "--announce",
+            env=env,
+            # Stopped with us even when we are killed outright: a gateway left behind would
+            # keep the port and answer for services that are gone.
+            preexec_fn=exit_with_parent(),
         )
 
         async def watch() -> None:
