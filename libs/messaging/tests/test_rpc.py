@@ -89,3 +89,50 @@ async def test_calls_are_counted_per_operation_and_outcome(
     )
     assert count("a1", "INVALID_INPUT") == 0
     await server.stop()
+
+
+class Batch(msgspec.Struct):
+    name: str
+    items: list[str]
+
+
+async def test_text_with_a_nul_is_refused_naming_the_field(
+    nc: Client, fresh_namespace: str
+) -> None:
+    """Postgres stores no U+0000, so no handler sees one: the request is refused with the
+    field's path, except in the list a handler checks item by item itself."""
+    server = RpcServer(nc, namespace=fresh_namespace, service="nul", secret="s")
+    seen: list[Batch] = []
+
+    async def keep(ctx: CallContext, req: Batch) -> int:
+        seen.append(req)
+        return len(req.items)
+
+    server.register("whole", Batch, keep)
+    server.register("items", Batch, keep, items_checked="items")
+    await server.start()
+    client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+    try:
+        with pytest.raises(Invalid) as refused:
+            await client.call("nul", "whole", Batch("ok", ["a", "b\u0000"]), ctx=CTX)
+        assert refused.value.fields == {"items[1]": "must not contain the NUL character (U+0000)"}
+        with pytest.raises(Invalid) as named:
+            await client.call("nul", "items", Batch("n\u0000", ["a"]), ctx=CTX)
+        assert list(named.value.fields) == ["name"]
+        assert seen == []
+        assert await client.call("nul", "items", Batch("ok", ["b\u0000"]), ctx=CTX) == 1
+        # The six characters \u0000 as text are not a NUL.
+        assert await client.call("nul", "whole", Batch("\\u0000", []), ctx=CTX) == 0
+        assert [b.items for b in seen] == [["b\u0000"], []]
+    finally:
+        await server.stop()
+
+
+async def test_a_request_over_the_servers_payload_limit_is_invalid_input(
+    nc: Client, fresh_namespace: str
+) -> None:
+    client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+    with pytest.raises(Invalid) as refused:
+        await client.call("echo", "echo", Echo("x" * (nc.max_payload + 1)), ctx=CTX)
+    assert "body" in refused.value.fields
+    assert client.calls == 0

@@ -35,6 +35,7 @@ from preflog_contracts.errors import (
     Unavailable,
 )
 from preflog_contracts.identity import Identity
+from preflog_contracts.text import NUL_REFUSED, nul_path
 from preflog_observability.metrics import RPC_LATENCY, RPC_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -91,6 +92,8 @@ class RpcReply(msgspec.Struct, frozen=True, kw_only=True):
 _encoder = msgspec.json.Encoder()
 _request_decoder = msgspec.json.Decoder(RpcRequest)
 _reply_decoder = msgspec.json.Decoder(RpcReply)
+_any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_NUL_ESCAPE = b"\\u0000"
 
 
 def rpc_subject(namespace: str, service: str, operation: str) -> str:
@@ -125,6 +128,7 @@ class _Operation:
     request_type: type[Any]
     decoder: msgspec.json.Decoder[Any]
     handler: Handler
+    items_checked: str | None
 
 
 class RpcServer:
@@ -149,8 +153,15 @@ class RpcServer:
         operation: str,
         request_type: type[T],
         handler: Callable[[CallContext, T], Awaitable[Any]],
+        *,
+        items_checked: str | None = None,
     ) -> None:
-        self._ops[operation] = _Operation(request_type, msgspec.json.Decoder(request_type), handler)
+        """A request holding U+0000 anywhere (Postgres stores no such text) is refused whole,
+        except in the field ``items_checked``, a list whose items the handler refuses one by
+        one itself (an import keeps its good rows)."""
+        self._ops[operation] = _Operation(
+            request_type, msgspec.json.Decoder(request_type), handler, items_checked
+        )
 
     def _metrics(self, operation: str, outcome: str) -> tuple[Any, Any]:
         """The request counter and latency histogram of this operation and outcome (looked up
@@ -232,6 +243,17 @@ class RpcServer:
             raise Invalid("malformed request", validation_fields(exc)) from None
         if not hmac.compare_digest(request.signature, sign(self.secret, request.ctx)):
             raise Forbidden("unsigned or tampered caller identity")
+        # msgspec writes U+0000 as this escape; a hit may still be a quoted backslash.
+        if _NUL_ESCAPE in data:
+            try:
+                fields = _any_decoder.decode(request.body)
+            except (msgspec.DecodeError, RecursionError):
+                raise Invalid("malformed request") from None
+            if op.items_checked is not None and isinstance(fields, dict):
+                fields.pop(op.items_checked, None)
+            where = nul_path(fields)
+            if where is not None:
+                raise Invalid("text may not contain U+0000", {where or "body": NUL_REFUSED})
         try:
             body = op.decoder.decode(request.body)
         except msgspec.ValidationError as exc:
@@ -269,11 +291,17 @@ class RpcClient:
         request = RpcRequest(
             ctx=ctx, signature=sign(self.secret, ctx), body=msgspec.Raw(_encoder.encode(body))
         )
+        payload = _encoder.encode(request)
+        if len(payload) > self.nc.max_payload:
+            raise Invalid(
+                "the request is too large",
+                {"body": f"at most {self.nc.max_payload} bytes per call"},
+            )
         self.calls += 1
         try:
             msg = await self.nc.request(
                 rpc_subject(self.namespace, service, operation),
-                _encoder.encode(request),
+                payload,
                 timeout=timeout or self.timeout,
             )
         except NoRespondersError:
