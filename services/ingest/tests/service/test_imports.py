@@ -389,3 +389,37 @@ async def test_an_import_whose_instance_is_gone_reads_as_failed_at_once(ingest: 
     )
     failed = await ingest.store.read_stream(f"import-{started.import_id}")
     assert [r.event_type for r in failed] == ["ImportStarted", "ImportFailed"]
+
+
+async def test_text_with_a_nul_refuses_that_row_and_lands_the_others(ingest: Ingest) -> None:
+    """Postgres stores no U+0000: the row holding one is refused naming the field, in a
+    batch call and in a streamed file alike, and the rows beside it land."""
+    admin = admin_of()
+    dataset = await ingest.dataset(admin)
+    good = {"row_data": load_fixture("labelbox/v1_image.json"), "global_key": "nul-ok"}
+    shopping = load_fixture("labelbox/v1_shopping.json")
+    shopping["messages"][0]["content"] = "a\u0000b"
+    bad = {"row_data": shopping, "global_key": "nul-bad"}
+    keyed = {"row_data": load_fixture("labelbox/v1_image.json"), "global_key": "k\u0000"}
+    result = await ingest.call(
+        "import_rows",
+        ImportRowsRequest(dataset_id=dataset.id, rows=[good, bad, keyed]),
+        admin,
+        ImportResult,
+    )
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert [(e.index, e.code, e.path, e.global_key) for e in result.errors] == [
+        (1, "INVALID_VALUE", "row_data.messages[0].content", "nul-bad"),
+        (2, "INVALID_VALUE", "global_key", None),
+    ]
+    streamed = {"row_data": load_fixture("labelbox/v1_audio.json"), "global_key": "nul-ok-2"}
+    body = "\n".join(json.dumps(r) for r in (streamed, bad)).encode()
+    report = await ingest.import_body(admin, dataset.id, body, NDJSON, chunk_size=1000)
+    assert (report.counts.accepted, report.counts.rejected) == (1, 1)
+    assert [(e.line, e.code, e.path) for e in report.errors] == [
+        (2, "INVALID_VALUE", "row_data.messages[0].content")
+    ]
+    # Anywhere else in a request, the request is refused whole.
+    with pytest.raises(Invalid) as refused:
+        await ingest.call("create_dataset", CreateDatasetRequest(name="a\u0000"), admin)
+    assert refused.value.fields == {"name": "must not contain the NUL character (U+0000)"}

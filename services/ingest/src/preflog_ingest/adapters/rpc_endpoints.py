@@ -32,12 +32,17 @@ def register(server: RpcServer, datasets: Datasets, imports: Imports, prelabels:
     server.register("get_data_rows", IdsRequest, datasets.get_data_rows)
     server.register("find_data_rows", FindDataRowsRequest, datasets.find_data_rows)
     server.register("list_data_rows", ListDataRowsRequest, datasets.list_data_rows)
-    server.register("import_rows", ImportRowsRequest, imports.import_rows)
+    server.register("import_rows", ImportRowsRequest, imports.import_rows, items_checked="rows")
     server.register("start_import", StartImportRequest, imports.start_import)
     server.register("import_chunk", ImportChunk, imports.import_chunk)
     server.register("abort_import", ImportRef, imports.abort_import)
     server.register("get_import", GetImportRequest, imports.get_import)
-    server.register("import_prelabels", ImportPreLabelsRequest, prelabels.import_prelabels)
+    server.register(
+        "import_prelabels",
+        ImportPreLabelsRequest,
+        prelabels.import_prelabels,
+        items_checked="annotations",
+    )
 
 
 def register_instance(server: RpcServer, imports: Imports) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from preflog_ingest.domain.json_input import decode_json
-from preflog_ingest.domain.results import Rejected
+from preflog_ingest.domain.results import Rejected, nul_refusal
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError, errors_from_validation
 
 
@@ -100,6 +100,9 @@ def parse_prelabel_line(raw: bytes, line_no: int) -> MalLine | Rejected:
 def parse_prelabel_value(value: Any, line_no: int) -> MalLine | Rejected:
     """Validate one decoded MAL object (an element of ``importPreLabels(annotations)``)."""
     global_key = _readable_global_key(value)
+    refused = nul_refusal(value, line_no, global_key)
+    if refused is not None:
+        return refused
     try:
         line = msgspec.convert(value, MalLine, strict=True)
     except msgspec.ValidationError as exc:

@@ -8,7 +8,8 @@ from typing import Any, Literal
 import msgspec
 
 from preflog_contracts.datarow import DataRow
-from preflog_ingest.domain.row_errors import RowError
+from preflog_contracts.text import NUL, NUL_REFUSED, nul_path
+from preflog_ingest.domain.row_errors import IngestErrorCode, RowError
 
 SourceFormat = Literal["labelbox_v1", "labelbox_v2", "dataloop", "native"]
 GlobalKeySource = Literal["import_row", "row", "hash"]
@@ -76,3 +77,19 @@ class ConvertedRow(msgspec.Struct, frozen=True, kw_only=True):
     media_type: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     attachments: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+def nul_refusal(
+    value: Any, line_no: int, global_key: str | None, root: str = ""
+) -> Rejected | None:
+    """The row refused where it holds U+0000 (Postgres stores no such text), else None. The
+    refusal repeats nothing of the row but a key that is itself storable."""
+    where = nul_path(value, root)
+    if where is None:
+        return None
+    error = RowError(code=IngestErrorCode.INVALID_VALUE, path=where, message=f"text {NUL_REFUSED}")
+    return Rejected(
+        line=line_no,
+        errors=[error],
+        global_key=global_key if global_key is not None and NUL not in global_key else None,
+    )

@@ -29,6 +29,7 @@ from preflog_ingest.domain.results import (
     ParsedRow,
     Rejected,
     RowResult,
+    nul_refusal,
 )
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError
 
@@ -56,6 +57,9 @@ def parse_line(raw: bytes, line_no: int, limits: Limits = DEFAULT_LIMITS) -> Lin
 
 def parse_value(value: Any, line_no: int, limits: Limits = DEFAULT_LIMITS) -> RowResult:
     """Parse one decoded row in any supported format (see ``detect_format``)."""
+    refused = nul_refusal(value, line_no, _readable_key(value))
+    if refused is not None:
+        return refused
     detected = detect_format(value)
     if isinstance(detected, RowError):
         return Rejected(line=line_no, errors=[detected], global_key=_readable_key(value))
@@ -87,6 +91,9 @@ def parse_fetched(body: bytes, pending: NeedsFetch, limits: Limits = DEFAULT_LIM
         return Rejected(
             line=pending.line, errors=[decoded.within("row_data")], global_key=pending.global_key
         )
+    refused = nul_refusal(decoded.value, pending.line, pending.global_key, "row_data")
+    if refused is not None:
+        return refused
     inner = _convert_inline(decoded.value, limits)
     if isinstance(inner, list):
         return Rejected(
