@@ -187,3 +187,29 @@ def test_refusals_are_not_logged_as_errors(caplog: pytest.LogCaptureFixture) -> 
         schema.process_errors(refusals)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not [r for r in caplog.records if r.name.startswith("strawberry")]
+
+
+async def test_text_with_a_nul_is_refused_before_any_service_call(server: Server) -> None:
+    """No service could store U+0000: a variable or a literal holding one is INVALID_INPUT
+    naming where it is, and no service is called."""
+    calls = server.runtime.rpc.calls
+    body = await server.gql(
+        "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+        {"i": {"name": "p", "description": "a\u0000b"}},
+    )
+    assert code(body) == "INVALID_INPUT"
+    assert body["errors"][0]["extensions"]["fields"] == {
+        "i.description": "must not contain the NUL character (U+0000)"
+    }
+    literal = await server.gql('mutation { createDataset(name: "a\\u0000b") { id } }')
+    assert code(literal) == "INVALID_INPUT" and "NUL" in literal["errors"][0]["message"]
+    assert server.runtime.rpc.calls == calls
+    assert_clean(body)
+
+
+async def test_a_body_that_is_not_json_is_answered_as_json(server: Server) -> None:
+    for raw in (b'{"query": "{ viewer { id } }"', b'{"query": "\\ud800"}', b"[" * 3000):
+        r = await post_json_bytes(server, raw)
+        assert r.status_code == 400
+        assert code(r.json()) == "INVALID_INPUT"
+        assert_clean(r.json())

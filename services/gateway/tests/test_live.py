@@ -159,3 +159,13 @@ async def test_audit_log_pages_and_filters(server: Server) -> None:
     _, member_token = await new_user(server)
     hidden = await server.gql(q, {"p": project_id}, token=member_token)
     assert hidden["data"]["auditLog"]["edges"] == []
+
+
+async def test_a_subscription_with_a_nul_is_refused_as_invalid_input(server: Server) -> None:
+    sub = await Subscriber.open(server, server.admin_token, {"p": "a\u0000b"})
+    try:
+        msg = json.loads(await asyncio.wait_for(sub.ws.recv(), 5))
+        assert msg["type"] == "error", msg
+        assert msg["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
+    finally:
+        await sub.close()

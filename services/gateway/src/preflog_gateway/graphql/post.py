@@ -36,7 +36,7 @@ from strawberry import Schema
 from strawberry.http import process_result
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from preflog_contracts.errors import HTTP_STATUS, PreflogError, RateLimited
+from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
 from preflog_gateway.graphql.context import Gateway, GatewayContext
 from preflog_gateway.graphql.live import LiveEvents
 from preflog_gateway.graphql.request_extension import cached_parse
@@ -108,7 +108,12 @@ class GraphQLPost:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        request = _request_of(body)
+        try:
+            request = _request_of(body)
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+            refused = Invalid("the request body is not valid JSON", {"body": str(exc)})
+            await _answer(send, 400, error_body(refused))
+            return
         if request is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -147,9 +152,12 @@ class GraphQLPost:
 
 
 def _request_of(body: bytes) -> _Request | None:
+    """The request, or None when it is JSON of another shape (the view answers those);
+    raises on a body that is not JSON."""
     try:
         return msgspec.json.decode(body, type=_Request)
-    except (msgspec.DecodeError, RecursionError):  # nested too deep: the view answers 400
+    except msgspec.ValidationError:
+        _decoder.decode(body)  # raises if it is not JSON at all
         return None
 
 

@@ -16,9 +16,22 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    ListTypeNode,
+    NonNullTypeNode,
+    StringValueNode,
+    TypeNode,
+    get_operation_ast,
+    parse,
+)
 from strawberry.schema.schema import validate_document
 
+from preflog_contracts.errors import Invalid
+from preflog_contracts.text import NUL, NUL_REFUSED, has_nul, nul_path
 from preflog_gateway.graphql.errors import PublicErrors
 
 _CACHE_SIZE = 512
@@ -40,6 +53,50 @@ def _validate(
     document: graphql-core's nodes are dataclasses whose hash walks the whole tree, 19-28 µs
     for the bench's queries on every request (Python keeps a string's hash)."""
     return validate_document(schema, cached_parse(query), rules)
+
+
+class NoNulInStrings(ASTValidationRule):
+    """A string literal holding U+0000 (written ``\\u0000`` in the query) is refused: no
+    service could store it."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if NUL in node.value:
+            self.report_error(GraphQLError(f"a string {NUL_REFUSED}", node))
+
+
+def _named(type_node: TypeNode) -> str:
+    while isinstance(type_node, NonNullTypeNode | ListTypeNode):
+        type_node = type_node.type
+    return str(type_node.name.value)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _json_variables(query: str, operation_name: str | None) -> frozenset[str]:
+    """The operation's variables declared ``JSON`` (or lists of it). Their text is checked
+    by the service that takes it: an import refuses its bad rows one by one and keeps the
+    others, a request refused here whole would lose them."""
+    operation = get_operation_ast(cached_parse(query), operation_name)
+    if operation is None:
+        return frozenset()
+    return frozenset(
+        d.variable.name.value
+        for d in operation.variable_definitions or ()
+        if _named(d.type) == "JSON"
+    )
+
+
+def nul_in_variables(
+    query: str, operation_name: str | None, variables: dict[str, Any]
+) -> GraphQLError | None:
+    """The error for the first variable (not a JSON one) whose text holds U+0000."""
+    for name, value in variables.items():
+        if has_nul(value) and name not in _json_variables(query, operation_name):
+            where = nul_path(value, name)
+            refused = Invalid(
+                f"variable ${name} holds the NUL character", {str(where): NUL_REFUSED}
+            )
+            return GraphQLError(refused.message, original_error=refused)
+    return None
 
 
 class GatewayRequest(PublicErrors):
@@ -71,9 +128,11 @@ class GatewayRequest(PublicErrors):
         # strawberry's own parse raised too and the operation ended there). Errors left
         # unset, strawberry validates the document itself.
         if ctx.query is not None:
-            ctx.pre_execution_errors = _validate(
-                ctx.schema._schema, ctx.query, ctx.validation_rules
-            )
+            errors = _validate(ctx.schema._schema, ctx.query, ctx.validation_rules)
+            if not errors and ctx.variables:
+                found = nul_in_variables(ctx.query, ctx.operation_name, ctx.variables)
+                errors = [found] if found is not None else errors
+            ctx.pre_execution_errors = errors
         yield
 
     def _process_result(self, result: Any) -> None:

@@ -23,7 +23,7 @@ from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.errors import PublicSchema
-from preflog_gateway.graphql.request_extension import GatewayRequest
+from preflog_gateway.graphql.request_extension import GatewayRequest, NoNulInStrings
 from preflog_gateway.graphql.types.accounts import (
     ApiTokenSecret,
     CreateUserInput,
@@ -667,6 +667,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     rules = (
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         complexity_rule(settings.max_query_complexity),
+        NoNulInStrings,
     )
     return PublicSchema(
         query=Query,
