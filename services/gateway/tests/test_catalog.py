@@ -115,6 +115,37 @@ async def test_import_idempotency_key_returns_first_result(system: Server) -> No
     assert count == 1
 
 
+async def test_an_idempotency_key_belongs_to_its_mutation(system: Server) -> None:
+    """The key a client used for one mutation, sent with another, is a new request of that
+    one: never the first mutation's result (of another type)."""
+    key = f"k-{uuid.uuid4().hex}"
+    calls = [
+        ('mutation($k: String) { createDataset(name: "d", idempotencyKey: $k) { id } }', {}),
+        (
+            'mutation($k: String) { createProject(input: {name: "p"}, idempotencyKey: $k) { id } }',
+            {},
+        ),
+        (
+            'mutation($k: String, $e: String!) { createUser(input: {email: $e, name: "n"},'
+            " idempotencyKey: $k) { id } }",
+            {"e": f"{uuid.uuid4().hex[:8]}@example.com"},
+        ),
+    ]
+    ids = []
+    for query, extra in calls:
+        first = data_of(await system.gql(query, {"k": key, **extra}))
+        again = data_of(await system.gql(query, {"k": key, **extra}))
+        assert first == again
+        ids.append(next(iter(first.values()))["id"])
+    assert len(set(ids)) == 3
+    project = ids[1]
+    claimed = await system.gql(
+        "mutation($k: String, $p: ID!) { claimNextTask(projectId: $p, idempotencyKey: $k) { id } }",
+        {"k": key, "p": project},
+    )
+    assert data_of(claimed) == {"claimNextTask": None}  # an empty queue, not another result
+
+
 async def _body(lines: list[bytes], piece: int = 64 * 1024) -> AsyncIterator[bytes]:
     data = b"".join(lines)
     for start in range(0, len(data), piece):

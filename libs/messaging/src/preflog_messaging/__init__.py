@@ -9,7 +9,7 @@ from preflog_messaging.connection import (
     events_stream,
 )
 from preflog_messaging.consumer import EventConsumer
-from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject
+from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject, scoped_key
 
 __all__ = [
     "CallContext",
@@ -21,4 +21,5 @@ __all__ = [
     "ensure_events_stream",
     "events_stream",
     "rpc_subject",
+    "scoped_key",
 ]

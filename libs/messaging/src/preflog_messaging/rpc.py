@@ -71,6 +71,13 @@ class CallContext(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
         )
 
 
+def scoped_key(operation: str, key: str | None) -> str | None:
+    """An idempotency key as stored: the client's key within one operation. The same key
+    sent to another operation is another request (it used to return the first operation's
+    result, of another type)."""
+    return None if key is None else f"{operation}:{key}"
+
+
 class RpcRequest(msgspec.Struct, frozen=True, kw_only=True):
     ctx: CallContext
     signature: str
@@ -259,7 +266,12 @@ class RpcServer:
         except msgspec.ValidationError as exc:
             raise Invalid("invalid input", validation_fields(exc)) from None
         structlog.contextvars.bind_contextvars(correlation_id=request.ctx.correlation_id)
-        return await op.handler(request.ctx, body)
+        ctx = request.ctx
+        if ctx.idempotency_key is not None:
+            ctx = msgspec.structs.replace(
+                ctx, idempotency_key=scoped_key(operation, ctx.idempotency_key)
+            )
+        return await op.handler(ctx, body)
 
 
 class NoResponders(Unavailable):

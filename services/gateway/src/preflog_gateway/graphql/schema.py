@@ -55,6 +55,7 @@ from preflog_gateway.graphql.types.labeling import (
 )
 from preflog_gateway.graphql.types.review import AgreementReport, Issue, Leaderboard
 from preflog_gateway.limits import check_page_size
+from preflog_messaging import scoped_key
 from preflog_settings import Settings
 
 
@@ -195,7 +196,7 @@ class Mutation:
             email=input.email,
             name=input.name,
             org_role=input.org_role.value,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key("create_user", idempotency_key),
             correlation_id=ctx.correlation_id,
         )
         return User.of(user)
@@ -213,7 +214,7 @@ class Mutation:
             ctx.identity,
             user_id=str(user_id),
             name=name,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key("create_api_token", idempotency_key),
             correlation_id=ctx.correlation_id,
         )
         return ApiTokenSecret(id=strawberry.ID(issued.token_id), token=issued.secret)
@@ -226,7 +227,7 @@ class Mutation:
         done = await ctx.gateway.accounts.revoke_token(
             ctx.identity,
             token_id=str(token_id),
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key("revoke_api_token", idempotency_key),
             correlation_id=ctx.correlation_id,
         )
         ctx.gateway.authenticator.forget(str(token_id))
