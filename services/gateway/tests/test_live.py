@@ -169,3 +169,20 @@ async def test_a_subscription_with_a_nul_is_refused_as_invalid_input(server: Ser
         assert msg["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
     finally:
         await sub.close()
+
+
+async def test_subscriptions_beyond_the_connections_limit_are_rate_limited(server: Server) -> None:
+    """One connection holds at most 100 operations; the next is refused with a code."""
+    sub = await Subscriber.open(server, server.admin_token, {"p": str(uuid.uuid4())})
+    try:
+        for i in range(2, 102):
+            payload = {"query": SUB, "variables": {"p": str(uuid.uuid4())}}
+            await sub.ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+        while True:
+            msg = json.loads(await asyncio.wait_for(sub.ws.recv(), 15))
+            if msg.get("id") == "101":
+                break
+        assert msg["type"] == "error", msg
+        assert msg["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+    finally:
+        await sub.close()

@@ -15,6 +15,10 @@ from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError
 from preflog_gateway.graphiql import graphiql_page
@@ -37,6 +41,27 @@ def _wants_ide(request: Request[Any, Any, Any]) -> bool:
 
 def graphql_body_cap(gateway: Gateway) -> int:
     return min(GRAPHQL_MAX_BODY, gateway.runtime.settings.max_body_bytes)
+
+
+class TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """strawberry's handler, with a code on the one error it writes itself: a subscription
+    beyond the connection's limit (``RATE_LIMITED``, as API.md has every error carry one)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            refused = {
+                "message": f"at most {limit} operations at once on one connection",
+                "extensions": {"code": "RATE_LIMITED"},
+            }
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+            return
+        await super().handle_subscribe(message)
 
 
 def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> type:
@@ -72,6 +97,7 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
         return None
 
     class GraphQLController(base):  # type: ignore[misc, valid-type]
+        graphql_transport_ws_handler_class = TransportWsHandler
         dependencies: ClassVar[Dependencies] = {
             **base.dependencies,
             "response": Provide(response_getter),
