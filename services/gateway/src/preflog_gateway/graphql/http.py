@@ -7,6 +7,7 @@ import json
 from typing import Any, ClassVar
 
 import msgspec
+from graphql import GraphQLError
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
@@ -18,7 +19,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    SubscribeMessage,
+)
 
 from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError
 from preflog_gateway.graphiql import graphiql_page
@@ -55,11 +59,12 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             and message["id"] not in self.operations
             and len(self.operations) >= limit
         ):
-            refused = {
-                "message": f"at most {limit} operations at once on one connection",
-                "extensions": {"code": "RATE_LIMITED"},
-            }
-            await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+            refused = GraphQLError(
+                f"at most {limit} operations at once on one connection",
+                extensions={"code": "RATE_LIMITED"},
+            )
+            error = ErrorMessage(id=message["id"], type="error", payload=[refused.formatted])
+            await self.send_message(error)
             return
         await super().handle_subscribe(message)
 
