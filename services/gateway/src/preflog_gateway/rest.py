@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
+from preflog_contracts.errors import HTTP_STATUS, ErrorCode, Invalid, PreflogError, RateLimited
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
 from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
 from preflog_gateway.accounts.authenticate import Authenticated
@@ -34,6 +36,31 @@ def error_response(exc: PreflogError) -> Response[dict[str, Any]]:
     if exc.fields:
         body["fields"] = exc.fields
     return Response(body, status_code=HTTP_STATUS[exc.code])
+
+
+log = structlog.get_logger(__name__)
+_CODE_OF_STATUS = {status: code for code, status in HTTP_STATUS.items()}
+
+
+def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """What litestar itself refuses (no such route, a method not allowed, a body over the
+    cap) or fails on, in the shape of every other error: REST ``{code, message}``, GraphQL
+    ``{errors: [{message, extensions: {code}}]}``. A failure is logged, never shown."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        log.error("http.internal_error", path=request.url.path, exc_info=exc)
+        code, message = ErrorCode.INTERNAL, "internal error"
+    else:
+        code = _CODE_OF_STATUS.get(status, ErrorCode.INVALID_INPUT)
+        message = str(exc.detail) if isinstance(exc, HTTPException) else "invalid request"
+    if request.url.path.startswith("/graphql"):
+        body: dict[str, Any] = {
+            "data": None,
+            "errors": [{"message": message, "extensions": {"code": code.value}}],
+        }
+    else:
+        body = {"code": code.value, "message": message}
+    return Response(body, status_code=status)
 
 
 async def authenticate(gateway: Gateway, request: Request[Any, Any, Any]) -> Authenticated:
