@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -186,3 +187,38 @@ async def test_subscriptions_beyond_the_connections_limit_are_rate_limited(serve
         assert msg["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
     finally:
         await sub.close()
+
+
+async def test_malformed_websocket_messages_are_refused_cleanly(server: Server) -> None:
+    """Protocol violations close the connection with graphql-transport-ws's 44xx codes; a
+    subscribe whose query is not text is an INVALID_INPUT error; nothing breaks the gateway."""
+    closes = {
+        "{nope": 4400,
+        json.dumps({"type": "boom"}): 4400,
+        json.dumps({"id": "1", "type": "subscribe"}): 4400,
+        json.dumps({"type": "connection_init"}): 4429,
+    }
+    for frame, close_code in closes.items():
+        sub = await Subscriber.open(server, server.admin_token, {"p": str(uuid.uuid4())})
+        try:
+            await sub.ws.send(frame)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    await asyncio.wait_for(sub.ws.recv(), 5)
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == close_code, (frame, closed)
+        else:
+            raise AssertionError(f"{frame!r} did not close the connection")
+        finally:
+            await sub.close()
+    sub = await Subscriber.open(server, server.admin_token, {"p": str(uuid.uuid4())})
+    try:
+        for i, payload in enumerate([{"query": 5}, {"query": SUB, "variables": [1]}], start=2):
+            await sub.ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            msg = json.loads(await asyncio.wait_for(sub.ws.recv(), 5))
+            assert msg["type"] == "error" and msg["id"] == str(i), msg
+            assert msg["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
+    finally:
+        await sub.close()
+    ok = await server.gql("{ viewer { id } }")
+    assert "errors" not in ok

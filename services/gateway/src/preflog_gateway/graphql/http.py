@@ -48,25 +48,40 @@ def graphql_body_cap(gateway: Gateway) -> int:
 
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """strawberry's handler, with a code on the one error it writes itself: a subscription
-    beyond the connection's limit (``RATE_LIMITED``, as API.md has every error carry one)."""
+    """strawberry's handler, refusing with a code what it would not: a subscription beyond
+    the connection's limit (``RATE_LIMITED``; strawberry's own error has no code), and a
+    payload whose query is not text or whose variables are not an object (``INVALID_INPUT``;
+    strawberry passed them to the parser, which raised, and answered only "complete")."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
-        if (
-            self.connection_acknowledged
-            and limit is not None
-            and message["id"] not in self.operations
-            and len(self.operations) >= limit
-        ):
-            refused = GraphQLError(
-                f"at most {limit} operations at once on one connection",
-                extensions={"code": "RATE_LIMITED"},
+        payload: Any = message["payload"]
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            pass  # strawberry closes the connection for these
+        elif limit is not None and len(self.operations) >= limit:
+            await self._refuse(
+                message, f"at most {limit} operations at once on one connection", "RATE_LIMITED"
             )
-            error = ErrorMessage(id=message["id"], type="error", payload=[refused.formatted])
-            await self.send_message(error)
+            return
+        elif not (
+            isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables") or {}, dict)
+            and isinstance(payload.get("operationName") or "", str)
+        ):
+            await self._refuse(
+                message,
+                "a subscribe payload needs a query string, variables as an object"
+                " and an operationName string",
+                "INVALID_INPUT",
+            )
             return
         await super().handle_subscribe(message)
+
+    async def _refuse(self, message: SubscribeMessage, text: str, code: str) -> None:
+        refused = GraphQLError(text, extensions={"code": code})
+        await self.send_message(
+            ErrorMessage(id=message["id"], type="error", payload=[refused.formatted])
+        )
 
 
 def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> type:
