@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -41,6 +41,8 @@ class Server:
     parts: GatewayParts
     http: httpx.AsyncClient
     greeting: list[str]
+    services: list[ServiceParts] = field(default_factory=list)
+    """The backend services running beside the gateway (``system``), none for ``server``."""
 
     async def gql(
         self,
@@ -116,6 +118,7 @@ async def running_gateway(
                 gateway_parts(runtime),
                 http,
                 greeting,
+                parts,
             )
     finally:
         uv.should_exit = True

@@ -259,7 +259,8 @@ async def seeded(system: Server) -> Seed:
         {"id": "overall", "title": "Overall", "kind": "RADIO", "options": [{"value": "A"}]},
         {"id": "why", "title": "Why", "kind": "TEXT"},
     ]
-    project = await new_project(system, ontology={"questions": questions})
+    allowed = {"allowResponseEdit": True, "allowResponseAdd": True, "allowResponseDelete": True}
+    project = await new_project(system, ontology={"questions": questions}, settings=allowed)
     await add_rows(system, project, [row])
     user, annotator = await new_member(system, project, "ANNOTATOR")
     token = data_of(

@@ -190,6 +190,10 @@ class RpcServer:
     def operations(self) -> list[str]:
         return sorted(self._ops)
 
+    def request_type(self, operation: str) -> type[Any]:
+        """The body type ``operation`` decodes its requests into."""
+        return self._ops[operation].request_type
+
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(
             rpc_subject(self.namespace, self.service, "*"),
