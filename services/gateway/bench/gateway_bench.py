@@ -673,7 +673,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
         "seconds": seconds,
         "cores": os.cpu_count(),
         "mix": "rank 25% / crown 20% / answer 40% (scale, radio, yes-no) / comment 15%",
-        "system": "preflog up (gateway and every service in one process)",
+        "system": "preflog up (every service in one process, the gateway in a child process)",
     }
     emit(
         "gateway_mutations_throughput",
