@@ -129,3 +129,30 @@ async def test_a_page_of_100_tasks_costs_few_service_calls(system: Server) -> No
     # few more at most): not one call per task.
     print("service calls for the page:", calls)
     assert calls <= 10, calls
+
+
+async def test_computed_fields_cost_one_call_per_project_and_count_against_the_budget(
+    system: Server,
+) -> None:
+    """Aliases of one project's leaderboard or agreement are one computation each; a query
+    asking for a thousand of them is refused by the complexity budget before any call."""
+    project = await new_project(system)
+    await eventually(lambda: _known_to_review(system, project), "review to learn of the project")
+    aliases = " ".join(f"l{i}: leaderboard(projectId: $p) {{ comparisons }}" for i in range(5))
+    aliases += " ".join(f" a{i}: agreement(projectId: $p) {{ consensusScore }}" for i in range(3))
+    calls = system.runtime.rpc.calls
+    body = data_of(await system.gql(f"query($p: ID!) {{ {aliases} }}", {"p": project}))
+    assert system.runtime.rpc.calls - calls == 2
+    assert len({str(v) for k, v in body.items() if k.startswith("l")}) == 1
+    many = " ".join(f"l{i}: leaderboard(projectId: $p) {{ comparisons }}" for i in range(60))
+    refused = await system.gql(f"query($p: ID!) {{ {many} }}", {"p": project})
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "complex" in refused["errors"][0]["message"]
+    assert system.runtime.rpc.calls - calls == 2
+
+
+async def _known_to_review(system: Server, project: str) -> bool | None:
+    body = await system.gql(
+        "query($p: ID!) { leaderboard(projectId: $p) { comparisons } }", {"p": project}
+    )
+    return True if not body.get("errors") else None

@@ -48,12 +48,19 @@ class RateLimiter:
         return True
 
 
+FIELD_COSTS: dict[str, int] = {"leaderboard": 100, "agreement": 100, "taskAsOf": 10, "history": 5}
+"""Fields whose answer is computed, not looked up (a leaderboard over every comparison of a
+project, a fold of a task's log), by what they cost against one plain field. Without them a
+query could ask for a thousand aliases of one leaderboard within the budget."""
+
+
 def complexity_rule(budget: int, default_page: int = 100) -> type[ValidationRule]:
     """A validation rule refusing operations whose estimated cost exceeds ``budget``.
 
-    Each field costs 1; a field with a ``first`` argument multiplies its children's cost by
-    that page size (or ``default_page`` when it is a variable or omitted). Plain lists are
-    bounded by the data (a conversation's messages), not by the client, so count once.
+    Each field costs 1 (those in ``FIELD_COSTS`` more); a field with a ``first`` argument
+    multiplies its children's cost by that page size (or ``default_page`` when it is a
+    variable or omitted). Plain lists are bounded by the data (a conversation's messages),
+    not by the client, so count once.
     """
 
     class ComplexityRule(ValidationRule):
@@ -89,7 +96,8 @@ def complexity_rule(budget: int, default_page: int = 100) -> type[ValidationRule
                             )
                     if sel.selection_set is not None and factor == 1 and _is_connection(sel):
                         factor = default_page
-                    total += 1 + max(factor, 1) * self._cost(sel.selection_set, seen)
+                    own = FIELD_COSTS.get(sel.name.value, 1)
+                    total += own + max(factor, 1) * self._cost(sel.selection_set, seen)
                 elif isinstance(sel, InlineFragmentNode):
                     total += self._cost(sel.selection_set, seen)
                 elif isinstance(sel, FragmentSpreadNode):

@@ -14,7 +14,7 @@ from weakref import proxy
 
 from strawberry.dataloader import DataLoader
 
-from preflog_contracts.errors import NotFound
+from preflog_contracts.errors import NotFound, PreflogError
 from preflog_contracts.rpc import ingest, labeling, review
 from preflog_gateway.accounts.records import UserRecord
 
@@ -96,6 +96,43 @@ class Loaders:
     @cached_property
     def datasets(self) -> DataLoader[str, ingest.DatasetView | None]:
         return DataLoader(partial(_datasets, self._ctx))
+
+    @cached_property
+    def leaderboards(self) -> DataLoader[str, review.LeaderboardView]:
+        return self._review("leaderboard", review.LeaderboardRequest, review.LeaderboardView)
+
+    @cached_property
+    def agreements(self) -> DataLoader[str, review.AgreementReport]:
+        return self._review("agreement", review.AgreementRequest, review.AgreementReport)
+
+    def _review(
+        self, operation: str, request: Callable[..., Any], answer: type[V]
+    ) -> DataLoader[str, V]:
+        return DataLoader(partial(_per_project, self._ctx, operation, request, answer))
+
+
+async def _per_project(
+    ctx: GatewayContext,
+    operation: str,
+    request_type: Callable[..., Any],
+    response_type: type[Any],
+    ids: Sequence[str],
+) -> list[Any]:
+    """A review computation per distinct project, however many aliases ask for it (review
+    answers one project a call). A refusal is that project's answer."""
+
+    async def one(project_id: str) -> Any:
+        try:
+            return await ctx.call(
+                "review",
+                operation,
+                request_type(project_id=project_id),
+                response_type=response_type,
+            )
+        except PreflogError as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(i) for i in ids)))
 
 
 async def _users(ctx: GatewayContext, ids: Sequence[str]) -> list[UserRecord | None]:

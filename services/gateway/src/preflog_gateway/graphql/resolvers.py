@@ -321,23 +321,11 @@ async def issue_action(info: strawberry.Info, op: str, body: Any, key: str | Non
 
 
 async def leaderboard(info: strawberry.Info, project_id: str) -> Leaderboard:
-    view = await ctx_of(info).call(
-        "review",
-        "leaderboard",
-        rev.LeaderboardRequest(project_id=project_id),
-        response_type=rev.LeaderboardView,
-    )
-    return Leaderboard.of(view)
+    return Leaderboard.of(await ctx_of(info).loaders.leaderboards.load(project_id))
 
 
 async def agreement(info: strawberry.Info, project_id: str) -> AgreementReport:
-    view = await ctx_of(info).call(
-        "review",
-        "agreement",
-        rev.AgreementRequest(project_id=project_id),
-        response_type=rev.AgreementReport,
-    )
-    return AgreementReport.of(view)
+    return AgreementReport.of(await ctx_of(info).loaders.agreements.load(project_id))
 
 
 __all__ = [
