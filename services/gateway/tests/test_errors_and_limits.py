@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -9,6 +10,7 @@ import uuid
 
 import httpx
 import pytest
+import websockets
 from graphql import GraphQLError
 
 from preflog_contracts.errors import Conflict, Invalid
@@ -139,6 +141,43 @@ async def test_rate_limit_per_token(server: Server) -> None:
     finally:
         gateway.rate_limiter = saved
     assert statuses[:2] == [200, 200] and statuses[-1] == 429
+
+
+async def test_each_mutation_of_a_request_counts_against_the_rate(server: Server) -> None:
+    """Twenty aliased mutations in one request are twenty requests' worth: aliases do not
+    get around the limit, nor does a WebSocket."""
+    gateway = server.parts.gateway
+    saved = gateway.rate_limiter
+    gateway.rate_limiter = RateLimiter(60, burst=30)
+    aliases = " ".join(f'r{i}: revokeApiToken(tokenId: "{uuid.uuid4()}")' for i in range(20))
+    try:
+        first = await server.gql(f"mutation {{ {aliases} }}")
+        assert {e["extensions"]["code"] for e in first["errors"]} == {"NOT_FOUND"}
+        second = await server.gql(f"mutation {{ {aliases} }}")
+        assert code(second) == "RATE_LIMITED" and second["data"] is None
+        gateway.rate_limiter = RateLimiter(60, burst=2)
+        ws = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"])
+        try:
+            init = {"authorization": f"Bearer {server.admin_token}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            await ws.recv()
+            codes = []
+            for i in range(3):
+                query = f'mutation {{ revokeApiToken(tokenId: "{uuid.uuid4()}") }}'
+                await ws.send(
+                    json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": query}})
+                )
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if msg["type"] == "error":  # refused before execution: no "complete" follows
+                    codes.append(msg["payload"][0]["extensions"]["code"])
+                else:
+                    codes.append(msg["payload"]["errors"][0]["extensions"]["code"])
+                    await asyncio.wait_for(ws.recv(), 5)  # complete
+            assert codes == ["NOT_FOUND", "NOT_FOUND", "RATE_LIMITED"]
+        finally:
+            await ws.close()
+    finally:
+        gateway.rate_limiter = saved
 
 
 async def test_service_down_is_unavailable(server: Server) -> None:

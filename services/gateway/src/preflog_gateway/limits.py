@@ -36,15 +36,17 @@ class RateLimiter:
         self.burst = float(burst if burst is not None else max(per_minute // 6, 1))
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        """True if the request may go ahead (and counts it)."""
+    def allow(self, key: str, now: float | None = None, cost: int = 1) -> bool:
+        """True if a request of ``cost`` requests' worth may go ahead (and counts it); one
+        dearer than a full bucket waits for a full one."""
         now = time.monotonic() if now is None else now
+        price = min(float(cost), self.burst)
         tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
+        if tokens < price:
             self._buckets[key] = (tokens, now)
             return False
-        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets[key] = (tokens - price, now)
         return True
 
 

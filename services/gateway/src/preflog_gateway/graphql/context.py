@@ -43,6 +43,9 @@ class GatewayContext:
     response: Any = None
     websocket: Any = None
     connection_params: dict[str, Any] | None = None
+    prepaid: int = 0
+    """Requests' worth already counted against the token's rate for the next operation (an
+    HTTP request counts one when admitted; a WebSocket operation, none)."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)

@@ -74,6 +74,7 @@ async def admit(gateway: Gateway, ctx: GatewayContext, authorization: str | None
     ctx.auth = await gateway.authenticator.authenticate(authorization)
     if not gateway.rate_limiter.allow(ctx.auth.token_id):
         raise RateLimited("too many requests for this token; slow down")
+    ctx.prepaid = 1
 
 
 class GraphQLPost:

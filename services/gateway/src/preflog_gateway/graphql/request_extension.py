@@ -19,10 +19,15 @@ from typing import Any
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
     ListTypeNode,
     NonNullTypeNode,
+    OperationType,
     StringValueNode,
     TypeNode,
     get_operation_ast,
@@ -30,7 +35,7 @@ from graphql import (
 )
 from strawberry.schema.schema import validate_document
 
-from preflog_contracts.errors import Invalid
+from preflog_contracts.errors import Invalid, RateLimited
 from preflog_contracts.text import NUL, NUL_REFUSED, has_nul, nul_path
 from preflog_gateway.graphql.errors import PublicErrors
 
@@ -99,6 +104,50 @@ def nul_in_variables(
     return None
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def operation_cost(query: str, operation_name: str | None) -> int:
+    """Requests' worth of the operation against the token's rate: one, or for a mutation one
+    per mutation field at its root (a thousand aliased mutations in one request are a
+    thousand mutations)."""
+    document = cached_parse(query)
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.MUTATION:
+        return 1
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    count, pending = 0, list(operation.selection_set.selections)
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, FieldNode):
+            count += 1
+        elif isinstance(node, InlineFragmentNode):
+            pending.extend(node.selection_set.selections)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
+            seen.add(node.name.value)
+            found = fragments.get(node.name.value)
+            if found is not None:
+                pending.extend(found.selection_set.selections)
+    return max(count, 1)
+
+
+def charge(ctx: Any, query: str, operation_name: str | None) -> GraphQLError | None:
+    """Count the operation against its token's rate, less what admission counted already;
+    the error when that is beyond the rate."""
+    gateway_ctx = ctx.get("ctx") if isinstance(ctx, dict) else None
+    if gateway_ctx is None or gateway_ctx.auth is None:
+        return None
+    limiter = gateway_ctx.gateway.rate_limiter
+    # An operation dearer than a full bucket waits for a full one (else it never passes).
+    owed = min(operation_cost(query, operation_name), int(limiter.burst)) - gateway_ctx.prepaid
+    gateway_ctx.prepaid = 0
+    if owed > 0 and not limiter.allow(gateway_ctx.auth.token_id, cost=owed):
+        refused = RateLimited("too many requests for this token; slow down")
+        return GraphQLError(refused.message, original_error=refused)
+    return None
+
+
 class GatewayRequest(PublicErrors):
     def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
         super().__init__()
@@ -132,6 +181,9 @@ class GatewayRequest(PublicErrors):
             if not errors and ctx.variables:
                 found = nul_in_variables(ctx.query, ctx.operation_name, ctx.variables)
                 errors = [found] if found is not None else errors
+            if not errors:
+                limited = charge(ctx.context, ctx.query, ctx.operation_name)
+                errors = [limited] if limited is not None else errors
             ctx.pre_execution_errors = errors
         yield
 
