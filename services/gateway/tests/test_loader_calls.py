@@ -3,7 +3,11 @@ service calls (DataLoaders batch each level), and every field is right."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+
+import websockets
 
 from preflog_contracts.errors import NotFound
 from preflog_contracts.identity import Identity
@@ -156,3 +160,45 @@ async def _known_to_review(system: Server, project: str) -> bool | None:
         "query($p: ID!) { leaderboard(projectId: $p) { comparisons } }", {"p": project}
     )
     return True if not body.get("errors") else None
+
+
+async def test_each_websocket_operation_reads_afresh(system: Server) -> None:
+    """Queries sent over one WebSocket connection: the second sees what changed since the
+    first (the connection's loaders once answered it from their cache)."""
+    dataset = await new_dataset(system)
+    imported = await import_rows(system, dataset, [shopping_row(f"ws-{uuid.uuid4().hex}")])
+    project = await new_project(system)
+    (task,) = await add_rows(system, project, imported["dataRowIds"])
+    query = "query($t: ID!) { task(id: $t) { issues { id } } }"
+    ws = await websockets.connect(system.ws_url, subprotocols=["graphql-transport-ws"])
+    try:
+        init = {"authorization": f"Bearer {system.admin_token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        await ws.recv()
+
+        async def issues(op: str) -> list[dict[str, str]]:
+            payload = {"query": query, "variables": {"t": task}}
+            await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await asyncio.wait_for(ws.recv(), 10)  # complete
+            found: list[dict[str, str]] = answer["payload"]["data"]["task"]["issues"]
+            return found
+
+        assert await issues("1") == []
+        issue = await eventually(lambda: _open_issue(system, task), "review to learn the task")
+        await eventually(lambda: _issue_listed(system, task), "the issue in the task's read model")
+        assert await issues("2") == [{"id": issue}]
+    finally:
+        await ws.close()
+
+
+async def _open_issue(system: Server, task: str) -> str | None:
+    body = await system.gql(
+        'mutation($t: ID!) { openIssue(taskId: $t, body: "b") { id } }', {"t": task}
+    )
+    return None if body.get("errors") else str(body["data"]["openIssue"]["id"])
+
+
+async def _issue_listed(system: Server, task: str) -> bool | None:
+    body = await system.gql("query($t: ID!) { task(id: $t) { issues { id } } }", {"t": task})
+    return True if data_of(body)["task"]["issues"] else None

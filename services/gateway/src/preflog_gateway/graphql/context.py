@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from preflog_contracts.errors import Unauthenticated
@@ -46,9 +46,18 @@ class GatewayContext:
     prepaid: int = 0
     """Requests' worth already counted against the token's rate for the next operation (an
     HTTP request counts one when admitted; a WebSocket operation, none)."""
+    connection: bool = False
+    """The context of a WebSocket connection: each operation on it runs in a copy of its own
+    (:meth:`for_operation`)."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
+
+    def for_operation(self) -> GatewayContext:
+        """A context for one operation of this connection: its caller, its own correlation id
+        and fresh loaders. The connection's loaders would answer a query with what an earlier
+        operation read, however long ago (they cache for as long as they live)."""
+        return replace(self, correlation_id=str(uuid.uuid4()), connection=False, prepaid=0)
 
     @property
     def runtime(self) -> Runtime:

@@ -163,6 +163,7 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
                 ctx.auth = await gateway.authenticator.authenticate(
                     value if isinstance(value, str) else None
                 )
+                ctx.connection = True
             except PreflogError:
                 raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
             return await super().on_ws_connect(context)

@@ -155,6 +155,10 @@ class GatewayRequest(PublicErrors):
 
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
+        shared = ctx.context.get("ctx") if isinstance(ctx.context, dict) else None
+        if shared is not None and shared.connection:
+            # One operation of a WebSocket connection: a context of its own (fresh loaders).
+            ctx.context = {**ctx.context, "ctx": shared.for_operation()}
         # strawberry parses with these options when the cached parse below raised
         ctx.parse_options["max_tokens"] = MAX_TOKENS
         ctx.validation_rules = ctx.validation_rules + self.rules
