@@ -42,9 +42,11 @@ typecheck: ## mypy (strict on libs/, default rules on the services)
 
 proto: install ## regenerate contracts in proto/ (event schemas, golden examples, AsyncAPI, GraphQL SDL)
 	$(UV) run --frozen python -m preflog_cli.contracts --write
+	$(UV) run --frozen python -m preflog_gateway.sdl write
 
 proto-check: ## fail if proto/ differs from what the code generates, or a contract broke
 	$(UV) run --frozen python -m preflog_cli.contracts --check
+	$(UV) run --frozen python -m preflog_gateway.sdl check
 
 bench: install ## benchmarks; JSON lines into bench-results/ and on stdout
 	@mkdir -p bench-results

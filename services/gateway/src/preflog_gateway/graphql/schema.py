@@ -144,17 +144,26 @@ class Query:
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=str(page.end_position)),
         )
 
-    @strawberry.field(description="The task as it was at that time (a fold of its log).")
+    @strawberry.field(
+        description="The task as it was at that time (a fold of its log). Counts 10 against"
+        " a query's complexity budget."
+    )
     async def task_as_of(
         self, info: strawberry.Info, task_id: strawberry.ID, at: datetime
     ) -> Task | None:
         return await r.task_as_of(info, str(task_id), at)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Computed over every comparison of the project: counts 100 against a"
+        " query's complexity budget."
+    )
     async def leaderboard(self, info: strawberry.Info, project_id: strawberry.ID) -> Leaderboard:
         return await r.leaderboard(info, str(project_id))
 
-    @strawberry.field
+    @strawberry.field(
+        description="Computed over every label of the project: counts 100 against a query's"
+        " complexity budget."
+    )
     async def agreement(self, info: strawberry.Info, project_id: strawberry.ID) -> AgreementReport:
         return await r.agreement(info, str(project_id))
 

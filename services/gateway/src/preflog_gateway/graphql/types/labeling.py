@@ -405,7 +405,10 @@ class Task:
         found = await info.context["ctx"].loaders.issues.load((self.view.project_id, str(self.id)))
         return [Issue.of(i) for i in found]
 
-    @strawberry.field(description="This task's audit events, oldest first.")
+    @strawberry.field(
+        description="This task's audit events, oldest first. Counts 5 against a query's"
+        " complexity budget."
+    )
     async def history(self, info: strawberry.Info) -> list[AuditEvent]:
         from preflog_gateway.graphql.audit import task_history
 
