@@ -310,3 +310,19 @@ async def test_a_submission_records_when_its_lease_began(service: Any) -> None:
             "select leased_at from labeling.assignments where task_id = $1 and user_id = $2", task.id, a.user_id
         )
         assert submitted.leased_at == leased_at, fresh
+
+
+async def test_concurrent_first_claims_by_one_annotator_lease_one_task(service: Any) -> None:
+    """An annotator clicking "next" in two tabs at once gets one task in both, not a lease on
+    each (the second would hold a consensus slot nobody works on until it expires)."""
+    org = service.org()
+    ann = org.user()
+    project, _ = await service.project(org, members={ann.user_id: "ANNOTATOR"}, rows=5)
+    got = await asyncio.gather(*(claim(service, ann, project.id) for _ in range(8)))
+    assert len({t.id for t in got if t is not None}) == 1
+    leases = await service.rt.pool.fetchval(
+        "select count(*) from labeling.assignments where project_id = $1 and user_id = $2 and lease_expires_at > now()",
+        project.id,
+        ann.user_id,
+    )
+    assert leases == 1

@@ -90,6 +90,9 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
     expires = now + timedelta(seconds=deps.settings.lease_seconds)
     fresh = {}
     async with deps.pool.acquire() as conn, conn.transaction():
+        # One claim of a caller in a project at a time: two at once (two tabs) would each
+        # find no lease held and each lease a task.
+        await conn.execute(_ONE_CLAIM_AT_A_TIME, project_id, ident.user_id)
         task = await _lease_next_task(conn, project_id, ident, now, expires)
         if task is None:
             return None
@@ -253,6 +256,9 @@ else the next claimable task, locked, leased to the caller and counted, with its
 Parameters: project, user, now, a new label id (the caller's earlier label on the task is
 kept instead), org, lease end. Both empty: nothing claimable is unlocked (see
 ``_lease_next_task``)."""
+
+# Held to the claim's commit, in a key space of its own (the two-key form; 7401 is ours).
+_ONE_CLAIM_AT_A_TIME = "select pg_advisory_xact_lock(7401, hashtext($1 || '/' || $2))"
 
 # The claimable task ahead of the others, locked or not.
 _BUSY_SQL = f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1"
