@@ -18,7 +18,7 @@ from graphql import (
     ValidationRule,
 )
 
-from preflog_contracts.errors import Invalid
+from preflog_contracts.errors import Invalid, RateLimited
 
 
 def check_page_size(first: int, maximum: int) -> None:
@@ -48,6 +48,11 @@ class RateLimiter:
             return False
         self._buckets[key] = (tokens - price, now)
         return True
+
+    def take(self, key: str, cost: int = 1) -> None:
+        """Count a request of ``cost`` requests' worth; RATE_LIMITED when it may not go ahead."""
+        if not self.allow(key, cost=cost):
+            raise RateLimited("too many requests for this token; slow down")
 
 
 FIELD_COSTS: dict[str, int] = {"leaderboard": 100, "agreement": 100, "taskAsOf": 10, "history": 5}

@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from preflog_contracts.errors import HTTP_STATUS, ErrorCode, Invalid, PreflogError, RateLimited
+from preflog_contracts.errors import HTTP_STATUS, ErrorCode, Invalid, PreflogError
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
 from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
 from preflog_gateway.accounts.authenticate import Authenticated
@@ -65,8 +65,7 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
 
 async def authenticate(gateway: Gateway, request: Request[Any, Any, Any]) -> Authenticated:
     auth = await gateway.authenticator.authenticate(request.headers.get("authorization"))
-    if not gateway.rate_limiter.allow(auth.token_id):
-        raise RateLimited("too many requests for this token; slow down")
+    gateway.rate_limiter.take(auth.token_id)
     return auth
 
 

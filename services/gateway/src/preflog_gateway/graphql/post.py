@@ -36,7 +36,7 @@ from strawberry import Schema
 from strawberry.http import process_result
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError, RateLimited
+from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError
 from preflog_gateway.graphql.context import Gateway, GatewayContext
 from preflog_gateway.graphql.live import LiveEvents
 from preflog_gateway.graphql.request_extension import cached_parse
@@ -72,8 +72,7 @@ async def admit(gateway: Gateway, ctx: GatewayContext, authorization: str | None
     """Authenticate the caller into ``ctx`` and count the request against its token's rate;
     raises UNAUTHENTICATED or RATE_LIMITED."""
     ctx.auth = await gateway.authenticator.authenticate(authorization)
-    if not gateway.rate_limiter.allow(ctx.auth.token_id):
-        raise RateLimited("too many requests for this token; slow down")
+    gateway.rate_limiter.take(ctx.auth.token_id)
     ctx.prepaid = 1
 
 

@@ -142,9 +142,11 @@ def charge(ctx: Any, query: str, operation_name: str | None) -> GraphQLError | N
     # An operation dearer than a full bucket waits for a full one (else it never passes).
     owed = min(operation_cost(query, operation_name), int(limiter.burst)) - gateway_ctx.prepaid
     gateway_ctx.prepaid = 0
-    if owed > 0 and not limiter.allow(gateway_ctx.auth.token_id, cost=owed):
-        refused = RateLimited("too many requests for this token; slow down")
-        return GraphQLError(refused.message, original_error=refused)
+    if owed > 0:
+        try:
+            limiter.take(gateway_ctx.auth.token_id, cost=owed)
+        except RateLimited as refused:
+            return GraphQLError(refused.message, original_error=refused)
     return None
 
 
