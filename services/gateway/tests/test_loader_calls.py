@@ -170,6 +170,7 @@ async def test_each_websocket_operation_reads_afresh(system: Server) -> None:
     project = await new_project(system)
     (task,) = await add_rows(system, project, imported["dataRowIds"])
     query = "query($t: ID!) { task(id: $t) { issues { id } } }"
+    await eventually(lambda: _issues_readable(system, task), "review to learn the project")
     ws = await websockets.connect(system.ws_url, subprotocols=["graphql-transport-ws"])
     try:
         init = {"authorization": f"Bearer {system.admin_token}"}
@@ -197,6 +198,11 @@ async def _open_issue(system: Server, task: str) -> str | None:
         'mutation($t: ID!) { openIssue(taskId: $t, body: "b") { id } }', {"t": task}
     )
     return None if body.get("errors") else str(body["data"]["openIssue"]["id"])
+
+
+async def _issues_readable(system: Server, task: str) -> bool | None:
+    body = await system.gql("query($t: ID!) { task(id: $t) { issues { id } } }", {"t": task})
+    return None if body.get("errors") else True
 
 
 async def _issue_listed(system: Server, task: str) -> bool | None:
