@@ -111,3 +111,12 @@ async def other_org_token(server: Server) -> str:
         {"e": f"{uuid.uuid4().hex[:8]}@else.example"},
     )
     return str(data_of(made)["createOrganization"]["token"]["token"])
+
+
+async def issue_opened(server: Server, task_id: str) -> str | None:
+    """An issue opened on the task, or None while review has yet to learn of the task (use
+    with :func:`eventually`)."""
+    body = await server.gql(
+        'mutation($t: ID!) { openIssue(taskId: $t, body: "b") { id } }', {"t": task_id}
+    )
+    return None if body.get("errors") else str(body["data"]["openIssue"]["id"])

@@ -34,7 +34,17 @@ from preflog_gateway.graphql.schema import build_schema
 from preflog_settings import load_settings
 
 from .conftest import Server
-from .flows import add_rows, data_of, fixture, import_rows, new_dataset, new_member, new_project
+from .flows import (
+    add_rows,
+    data_of,
+    eventually,
+    fixture,
+    import_rows,
+    issue_opened,
+    new_dataset,
+    new_member,
+    new_project,
+)
 from .test_errors_and_limits import INTERNALS
 
 CODES = {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "INVALID_INPUT", "CONFLICT", "RATE_LIMITED"}
@@ -282,11 +292,7 @@ async def seeded(system: Server) -> Seed:
             break
     assert task is not None
     prompt = task["dataRow"]["prompts"][0]
-    issue = data_of(
-        await system.gql(
-            'mutation($t: ID!) { openIssue(taskId: $t, body: "b") { id } }', {"t": task["id"]}
-        )
-    )["openIssue"]["id"]
+    issue = await eventually(lambda: issue_opened(system, task["id"]), "review to learn the task")
     return Seed(
         {
             "project": project,

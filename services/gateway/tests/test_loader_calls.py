@@ -20,6 +20,7 @@ from .flows import (
     data_of,
     eventually,
     import_rows,
+    issue_opened,
     new_dataset,
     new_member,
     new_project,
@@ -186,18 +187,11 @@ async def test_each_websocket_operation_reads_afresh(system: Server) -> None:
             return found
 
         assert await issues("1") == []
-        issue = await eventually(lambda: _open_issue(system, task), "review to learn the task")
+        issue = await eventually(lambda: issue_opened(system, task), "review to learn the task")
         await eventually(lambda: _issue_listed(system, task), "the issue in the task's read model")
         assert await issues("2") == [{"id": issue}]
     finally:
         await ws.close()
-
-
-async def _open_issue(system: Server, task: str) -> str | None:
-    body = await system.gql(
-        'mutation($t: ID!) { openIssue(taskId: $t, body: "b") { id } }', {"t": task}
-    )
-    return None if body.get("errors") else str(body["data"]["openIssue"]["id"])
 
 
 async def _issues_readable(system: Server, task: str) -> bool | None:
