@@ -461,3 +461,81 @@ async def test_an_idle_consumer_keeps_its_subscription_and_takes_the_next_event(
     await task
     assert applied == [written.events[0].event_id]
     assert consumer.resubscribed == 0
+
+
+async def test_a_batch_longer_than_the_ack_wait_is_not_handed_to_another_instance(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    """The ack wait is short (a dead instance's events come back soon), so a live instance
+    keeps its batch in progress while it works: a second instance on the same durable never
+    receives it, however long the handler takes."""
+    org = str(uuid.uuid4())
+    handled: list[tuple[str, str]] = []
+
+    def handler(name: str):  # type: ignore[no-untyped-def]
+        async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
+            handled.append((name, event.event_id))
+            await asyncio.sleep(2.5)  # more than twice the ack wait
+
+        return effect
+
+    written = await fresh_store.append(
+        StreamWrite("dataset-slow", [_event()], ANY), org_id=org, metadata=META
+    )
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 1
+    first, second = (
+        EventConsumer(
+            fresh_js,
+            fresh_store.pool,
+            namespace=fresh_namespace,
+            durable="slow",
+            handler=handler(name),
+            ack_wait_seconds=1.0,
+        )
+        for name in ("first", "second")
+    )
+    stop = asyncio.Event()
+    one = asyncio.create_task(first.run(stop))
+    await _run_until(stop, one, lambda: bool(handled))
+    two = asyncio.create_task(second.run(stop))
+    await _run_until(stop, one, lambda: first.processed == 1)
+    await asyncio.sleep(1.5)  # past another ack wait: a redelivery would have come by now
+    stop.set()
+    await asyncio.gather(one, two)
+    assert handled == [("first", written.events[0].event_id)]
+    info = await fresh_js.consumer_info(events_stream(fresh_namespace), "slow")
+    assert info.num_redelivered == 0
+    assert info.num_ack_pending == 0
+
+
+async def test_a_durable_made_with_another_ack_wait_takes_the_current_one(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str
+) -> None:
+    """A durable made by an earlier version (30 s) is brought to this version's ack wait."""
+    await ensure_events_stream(fresh_js, fresh_namespace)
+    stream = events_stream(fresh_namespace)
+    await fresh_js.add_consumer(
+        stream,
+        config=ConsumerConfig(durable_name="old", ack_policy=AckPolicy.EXPLICIT, ack_wait=30),
+    )
+
+    async def effect(conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        return None
+
+    consumer = EventConsumer(
+        fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="old", handler=effect
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    seconds = await eventually(
+        lambda: _ack_wait(fresh_js, stream, "old"), lambda s: s == consumer.ack_wait_seconds
+    )
+    stop.set()
+    await task
+    assert seconds == consumer.ack_wait_seconds < 30
+
+
+async def _ack_wait(js: JetStreamContext, stream: str, durable: str) -> float | None:
+    return (await js.consumer_info(stream, durable)).config.ack_wait

@@ -32,6 +32,12 @@ BatchHandler = Callable[[Conn, list[RecordedEvent]], Awaitable[object]]
 tables once per batch rather than once per event)."""
 
 
+ACK_WAIT_SECONDS = 5.0
+"""How long JetStream waits for an ack before it hands a message to a fetcher again: after a
+crash, how long the dead process's fetched but unapplied events wait. A live consumer keeps
+its batch in progress (see ``EventConsumer._still_working``), so this bounds no batch's time."""
+
+
 class EventConsumer:
     """Feed events of ``categories`` (None: all) to ``handler``, each exactly once in effect.
 
@@ -39,7 +45,10 @@ class EventConsumer:
     back and the message is redelivered later. ``batch_handler`` instead of ``handler`` gets
     every new event of a fetched batch in one call (same transaction, same order).
 
-    Events of one category always arrive in log order. With a single category, or with
+    Events of one category arrive in log order, but for one case: the events a dead instance
+    had fetched and not acknowledged come back after the ack wait (``ACK_WAIT_SECONDS``),
+    behind any later ones another instance took meanwhile; handlers must not be hurt by that
+    (``tests/e2e/test_crash_recovery.py``). With a single category, or with
     ``independent=True`` (the handler does not care in which order events of different
     categories arrive), each category gets its own durable filtered on the server
     (``<ns>.events.<category>.>``), so the traffic of other categories never reaches this
@@ -65,7 +74,7 @@ class EventConsumer:
         batch_size: int = 256,
         apply_size: int | None = None,
         fetch_timeout: float = 0.5,
-        ack_wait_seconds: float = 30.0,
+        ack_wait_seconds: float = ACK_WAIT_SECONDS,
     ) -> None:
         self.js = js
         self.pool = pool
@@ -93,17 +102,19 @@ class EventConsumer:
         return [(events_subjects(self.namespace), self.durable)]
 
     async def _subscribe(self, subject: str, durable: str) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=durable,
+            filter_subject=subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_seconds,
+            max_ack_pending=20_000,
+        )
+        # Create the durable, or bring an existing one's settings (its ack wait) up to date:
+        # pull_subscribe alone leaves an existing durable as it was made.
+        await self.js.add_consumer(events_stream(self.namespace), config=config)
         return await self.js.pull_subscribe(
-            subject,
-            durable=durable,
-            stream=events_stream(self.namespace),
-            config=ConsumerConfig(
-                durable_name=durable,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=self.ack_wait_seconds,
-                max_ack_pending=20_000,
-            ),
+            subject, durable=durable, stream=events_stream(self.namespace), config=config
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -146,6 +157,24 @@ class EventConsumer:
         )
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
+        working = asyncio.create_task(self._still_working(msgs))
+        try:
+            await self._apply_batch(msgs)
+        finally:
+            working.cancel()
+
+    async def _still_working(self, msgs: list[Msg]) -> None:
+        """Tell JetStream, every third of the ack wait, that the batch's unacknowledged
+        messages are still being worked on, so however long a batch takes, it is not handed
+        to another instance while this one lives (the ack wait is short so that a dead
+        instance's messages come back soon)."""
+        while True:
+            await asyncio.sleep(self.ack_wait_seconds / 3)
+            for msg in msgs:
+                if not msg.is_acked:
+                    await msg.in_progress()
+
+    async def _apply_batch(self, msgs: list[Msg]) -> None:
         events: list[tuple[Msg, RecordedEvent | None]] = []
         for msg in msgs:
             if msg.metadata.num_delivered > 1:
