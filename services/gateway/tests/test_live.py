@@ -103,6 +103,31 @@ async def test_events_arrive_in_order_once_and_resume_after_reconnect(server: Se
     await again.close()
 
 
+async def test_after_zero_replays_the_project_from_its_first_event(server: Server) -> None:
+    """A subscriber that has seen nothing yet asks for everything with ``after: 0``; a
+    stranger asking the same learns nothing."""
+    org_id = await admin_org(server)
+    project_id = str(uuid.uuid4())
+    await append_project_events(server, org_id, project_id, 3)
+    other = await server.gql(
+        """mutation($e: String!) { createOrganization(name: "Else", adminEmail: $e, adminName: "E")
+           { token { token } } }""",
+        {"e": f"{uuid.uuid4().hex[:8]}@else.example"},
+    )
+    stranger = await Subscriber.open(
+        server, other["data"]["createOrganization"]["token"]["token"], {"p": project_id, "after": 0}
+    )
+    sub = await Subscriber.open(server, server.admin_token, {"p": project_id, "after": 0})
+    got = [await sub.next() for _ in range(3)]
+    assert all(g["projectId"] == project_id for g in got) and len({g["id"] for g in got}) == 3
+    await append_project_events(server, org_id, project_id, 1)
+    assert (await sub.next())["position"] > max(g["position"] for g in got)
+    assert await sub.nothing_within(0.3)
+    assert await stranger.nothing_within(0.1)
+    for s in (sub, stranger):
+        await s.close()
+
+
 async def test_only_allowed_subscribers_see_events(server: Server) -> None:
     org_id = await admin_org(server)
     project_id = str(uuid.uuid4())

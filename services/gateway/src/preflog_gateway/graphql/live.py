@@ -127,10 +127,19 @@ class LiveEvents:
         return None if row is None else Cursor(row[0], row[1])
 
     async def subscribe(
-        self, match: Match, *, resume: Cursor | None = None
+        self,
+        match: Match,
+        *,
+        resume: Cursor | None = None,
+        org_id: str | None = None,
+        project_id: str | None = None,
     ) -> AsyncIterator[RecordedEvent]:
         """Events accepted by ``match``, in commit order: first those after ``resume`` (if
-        given), then live ones, each once. Raises Unavailable if it falls 10,000 behind."""
+        given), then live ones, each once. Raises Unavailable if it falls 10,000 behind.
+
+        ``org_id`` and ``project_id`` narrow the catch-up read to the events ``match`` can
+        accept (it reads only those from the log), so catching up from far back costs the
+        subscriber's own events, not everyone's."""
         await self.start()
         sub = _Subscriber(match)
         self._subscribers.add(sub)
@@ -139,7 +148,9 @@ class LiveEvents:
             last = None if resume is None else (resume.tx_id, resume.global_position)
             if resume is not None:
                 cursor = resume
-                while batch := await self.store.read_all(cursor, limit=1000):
+                while batch := await self.store.read_all(
+                    cursor, limit=1000, org_id=org_id, project_id=project_id
+                ):
                     for rec in batch:
                         if match(rec):
                             yield rec

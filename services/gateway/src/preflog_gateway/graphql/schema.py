@@ -11,7 +11,7 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 
-from preflog_contracts.envelope import RecordedEvent
+from preflog_contracts.envelope import START, RecordedEvent
 from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events.labels import Target
 from preflog_contracts.rpc import labeling as lab
@@ -624,7 +624,9 @@ async def _live(
         {} if identity.is_admin else await project_roles(pool, identity.org_id, identity.user_id)
     )
     resume = None
-    if after is not None:
+    if after == 0:
+        resume = START  # from the first event
+    elif after is not None:
         resume = await live.cursor_of(identity.org_id, after)
         if resume is None:
             raise Invalid("unknown position", {"after": "no event at this position"})
@@ -637,7 +639,9 @@ async def _live(
             return False
         return may_see(identity, roles, rec)
 
-    async for rec in live.subscribe(match, resume=resume):
+    async for rec in live.subscribe(
+        match, resume=resume, org_id=identity.org_id, project_id=project_id
+    ):
         if rec.event_type in ("MemberAdded", "MemberRoleChanged") and not identity.is_admin:
             roles.clear()
             roles.update(await project_roles(pool, identity.org_id, identity.user_id))
@@ -647,7 +651,10 @@ async def _live(
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Live changes to one task; `after` resumes after a position."
+        description=(
+            "Live changes to one task; `after` resumes after a position (0: from the"
+            " task's first event)."
+        )
     )
     async def task_events(
         self, info: strawberry.Info, task_id: strawberry.ID, after: int | None = None
@@ -656,7 +663,10 @@ class Subscription:
             yield event
 
     @strawberry.subscription(
-        description="Live activity in a project; `after` resumes after a position."
+        description=(
+            "Live activity in a project; `after` resumes after a position (0: from the"
+            " project's first event)."
+        )
     )
     async def project_events(
         self, info: strawberry.Info, project_id: strawberry.ID, after: int | None = None
