@@ -51,6 +51,7 @@ from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing import system
 from preflog_testing.infra import choose_infra
+from preflog_testing.rows import labelbox_conversation
 
 WARMUP = 3.0
 # Tasks loaded per second of a mutation phase, for both phases: one task takes 8-12 mutations,
@@ -109,31 +110,15 @@ def emit(
 
 
 def conversation(i: int) -> dict[str, Any]:
-    """A Labelbox v1 conversation: two messages and three model outputs."""
-    return {
-        "row_data": {
-            "type": "application/vnd.labelbox.conversational",
-            "version": 1,
-            "messages": [
-                {
-                    "messageId": "m0",
-                    "content": f"Question {i}: which vacuum for a small flat?",
-                    "user": {"userId": "u", "name": "User"},
-                    "align": "right",
-                    "canLabel": True,
-                },
-            ],
-            "modelOutputs": [
-                {
-                    "title": f"Response {'ABC'[j]}",
-                    "content": f"Answer {j} to {i}: " + "a *reasonable* suggestion. " * 12,
-                    "modelConfigName": MODELS[j],
-                }
-                for j in range(3)
-            ],
-        },
-        "global_key": f"bench-{i}",
-    }
+    """A Labelbox v1 conversation: a question and three model outputs."""
+    return labelbox_conversation(
+        f"bench-{i}",
+        f"Question {i}: which vacuum for a small flat?",
+        [
+            (MODELS[j], f"Answer {j} to {i}: " + "a *reasonable* suggestion. " * 12)
+            for j in range(3)
+        ],
+    )
 
 
 # --- a lean HTTP/1.1 keep-alive client ----------------------------------------------------

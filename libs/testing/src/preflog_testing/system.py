@@ -55,6 +55,13 @@ class Up:
             await nc.close()
         return int(self.process.returncode or 0)
 
+    async def kill(self) -> None:
+        """SIGKILL to the process and every child of it (its gateway), at once, as when the
+        machine or container under it dies; its NATS streams stay (see :func:`start_again`)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+
 
 def preflog_env(
     database_url: str, nats_url: str, namespace: str, port: int, token: str, **extra: str
@@ -95,8 +102,25 @@ async def start(
     namespace = f"{prefix}{uuid.uuid4().hex[:10]}"
     env = preflog_env(database_url, nats_url, namespace, port, token, **(extra_env or {}))
     log_path = _log_file(log_dir, f"preflog-up-{prefix}-{port}.log")
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
+    process = await _spawn(env, log_path, "wb")
+    up = Up(f"http://127.0.0.1:{port}", port, token, namespace, nats_url, process, log_path, env)
+    return await _ready(up, ready_within)
+
+
+async def start_again(up: Up, *, ready_within: float = 90.0) -> Up:
+    """``up`` (which has ended) started again exactly as before: the same database, NATS
+    namespace, port and bootstrap token; its output appended to the same log."""
+    if up.process.returncode is None:
+        raise RuntimeError("start_again: the process is still running")
+    process = await _spawn(up.env, up.log_path, "ab")
+    again = Up(up.url, up.port, up.token, up.namespace, up.nats_url, process, up.log_path, up.env)
+    return await _ready(again, ready_within)
+
+
+async def _spawn(env: dict[str, str], log_path: Path, mode: str) -> asyncio.subprocess.Process:
+    """``preflog up`` in a session of its own (so a kill of its group reaches its gateway)."""
+    with log_path.open(mode) as log:
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "preflog_cli.main",
@@ -106,9 +130,12 @@ async def start(
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
-    up = Up(f"http://127.0.0.1:{port}", port, token, namespace, nats_url, process, log_path, env)
+
+
+async def _ready(up: Up, within: float) -> Up:
+    """``up`` once ready; stopped (and the error raised) if it is not."""
     try:
-        await _wait_ready(up, ready_within)
+        await _wait_ready(up, within)
     except BaseException:
         await up.stop()
         raise
