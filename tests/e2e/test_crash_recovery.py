@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
 
-from preflog_eventstore import create_database, drop_database
+from preflog_eventstore import create_database, drop_database, with_database
 from preflog_testing.infra import Infra
 from preflog_testing.rows import labelbox_conversation
 from preflog_testing.system import start, start_again
@@ -132,6 +133,8 @@ class Crash:
     annotators: list[Annotator]
     sub: Subscription
     seen: list[dict[str, Any]]
+    database: str
+    admin_dsn: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -167,7 +170,7 @@ async def crash(
         await sub.close()
         up = await start_again(up)
         system.up = up
-        yield Crash(system, project_id, annotators, sub, seen)
+        yield Crash(system, project_id, annotators, sub, seen, name, infra.admin_dsn)
         print("\n--- preflog up log (tail) ---\n" + system.log_tail())
     finally:
         await http.aclose()
@@ -392,3 +395,83 @@ async def test_the_export_holds_each_approved_label_once(crash: Crash) -> None:
 
     ids = await eventually(exported, "the export to hold every approved label", 30)
     assert sorted(ids) == submitted
+
+
+async def test_the_system_rides_out_postgres_dropping_every_connection(crash: Crash) -> None:
+    """Every connection of the database ended by the server at once (a failover, a network
+    cut): with nothing restarted, the next mutations land, the relay publishes them to a
+    live subscriber, review takes the submission in, and the label read model catches up."""
+    admin = crash.system.admin
+    sub = await Subscription.open(
+        crash.system.ws_url,
+        crash.system.admin_token,
+        PROJECT_EVENTS,
+        {"p": crash.project_id},
+        "projectEvents",
+    )
+    try:
+        await asyncio.sleep(0.2)  # the subscription is registered
+        conn = await asyncpg.connect(crash.admin_dsn)
+        try:
+            ended = await conn.fetchval(
+                "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = $1 and pid <> pg_backend_pid()) t",
+                crash.database,
+            )
+        finally:
+            await conn.close()
+        assert ended > 0
+        a = crash.annotators[0]
+
+        async def claimed() -> dict[str, Any] | None:
+            body = await a.client.raw(CLAIM, {"p": crash.project_id})
+            # A call that met a dead connection is refused as retryable, never as a bug.
+            codes = {e["extensions"]["code"] for e in body.get("errors") or []}
+            assert codes <= {"UNAVAILABLE", "CONFLICT"}, body
+            return None if codes else body["data"]["claimNextTask"]
+
+        task = await eventually(claimed, "a claim after the connections were cut", 30)
+        await a.label_task(task)
+        label_id = task["myLabel"]["id"]
+        types = [
+            e["type"]
+            for e in await sub.drain_until(
+                lambda got: any(
+                    e["type"] == "LabelSubmitted" and e["labelId"] == label_id for e in got
+                ),
+                30,
+            )
+        ]
+        assert {"ResponsesRanked", "ResponseCrowned", "QuestionAnswered", "LabelSubmitted"} <= set(
+            types
+        )
+
+        async def in_review() -> bool | None:
+            data = await admin.gql("query($t: ID!) { task(id: $t) { status } }", {"t": task["id"]})
+            return True if data["task"]["status"] == "IN_REVIEW" else None
+
+        await eventually(in_review, "review to take the submission in", 30)
+        at = datetime.now(UTC).isoformat()
+        data = await admin.gql(TASK_LABELS, {"t": task["id"], "at": at})
+        assert data["now"]["labels"] == data["folded"]["labels"]
+        # Reads fold the log when the read model is behind, so ask its table directly: the
+        # label projection kept running (it once ended for good on the dead connection).
+        conn = await asyncpg.connect(with_database(crash.admin_dsn, crash.database))
+        try:
+
+            async def projected() -> bool | None:
+                caught_up = await conn.fetchval(
+                    "select l.version = (select max(stream_position) from eventlog.events"
+                    " where stream_name = 'label-' || l.label_id)"
+                    " from labeling.labels l where l.label_id = $1",
+                    label_id,
+                )
+                return True if caught_up else None
+
+            await eventually(projected, "the label read model to catch up", 30)
+        finally:
+            await conn.close()
+        # No background loop of the process ended on an exception.
+        assert "exception was never retrieved" not in crash.system.up.log()
+    finally:
+        await sub.close()

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from preflog_contracts.errors import Forbidden, Invalid, NotFound, Unavailable
 from preflog_contracts.identity import Identity
+from preflog_eventstore import DATABASE_UNAVAILABLE, EventStore
 from preflog_messaging import CallContext, RpcClient, RpcServer
 
 
@@ -136,3 +137,30 @@ async def test_a_request_over_the_servers_payload_limit_is_invalid_input(
         await client.call("echo", "echo", Echo("x" * (nc.max_payload + 1)), ctx=CTX)
     assert "body" in refused.value.fields
     assert client.calls == 0
+
+
+async def test_a_lost_database_connection_answers_unavailable_not_internal(
+    nc: Client, fresh_namespace: str, fresh_store: EventStore
+) -> None:
+    """A handler whose Postgres connection the server ended (a restart, a failover) is not a
+    bug: the caller is told UNAVAILABLE, which it may retry."""
+    server = RpcServer(nc, namespace=fresh_namespace, service="db", secret="s")
+    conn = await fresh_store.pool.acquire()
+    try:
+
+        async def read(ctx: CallContext, req: Echo) -> Echo:
+            await conn.fetchval("select 1")
+            return req
+
+        server.register("read", Echo, read)
+        await server.start()
+        client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+        assert await client.call("db", "read", Echo("a"), ctx=CTX, response_type=Echo) == Echo("a")
+        pid = await conn.fetchval("select pg_backend_pid()")
+        await fresh_store.pool.fetchval("select pg_terminate_backend($1)", pid)
+        with pytest.raises(Unavailable) as lost:
+            await client.call("db", "read", Echo("a"), ctx=CTX)
+        assert lost.value.message == DATABASE_UNAVAILABLE
+    finally:
+        await fresh_store.pool.release(conn)
+        await server.stop()

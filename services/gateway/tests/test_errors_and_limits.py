@@ -8,13 +8,15 @@ import logging
 import re
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 import websockets
 from graphql import GraphQLError
 
 from preflog_contracts.errors import Conflict, Invalid
-from preflog_gateway.graphql.errors import public_error
+from preflog_eventstore import DATABASE_UNAVAILABLE
+from preflog_gateway.graphql.errors import public_error, public_failure
 from preflog_gateway.graphql.schema import build_schema
 from preflog_gateway.limits import RateLimiter
 from preflog_settings import load_settings
@@ -252,3 +254,32 @@ async def test_a_body_that_is_not_json_is_answered_as_json(server: Server) -> No
         assert r.status_code == 400
         assert code(r.json()) == "INVALID_INPUT"
         assert_clean(r.json())
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 11; another operation (2) is in progress"
+        ),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+)
+def test_a_lost_database_connection_is_unavailable_and_says_nothing_internal(
+    lost: Exception,
+) -> None:
+    error = public_error(GraphQLError("x", original_error=lost, path=["viewer"]))
+    assert error.extensions == {"code": "UNAVAILABLE"}
+    assert error.message == DATABASE_UNAVAILABLE
+    refused = public_failure(lost, "test")
+    assert (refused.code.value, refused.message) == ("UNAVAILABLE", DATABASE_UNAVAILABLE)
+
+
+def test_a_statement_timeout_is_not_taken_for_a_lost_connection() -> None:
+    slow = asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+    assert public_error(GraphQLError("x", original_error=slow, path=["t"])).extensions == {
+        "code": "INTERNAL"
+    }

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.db import (
+    DATABASE_UNAVAILABLE,
+    LostConnections,
+    connection_lost,
     create_database,
     create_pool,
     drop_database,
@@ -28,17 +31,20 @@ from preflog_eventstore.timetravel import fold
 
 __all__ = [
     "ANY",
+    "DATABASE_UNAVAILABLE",
     "NO_STREAM",
     "AppendResult",
     "AppendedEvent",
     "Conn",
     "Effect",
     "EventStore",
+    "LostConnections",
     "Migration",
     "Projection",
     "ProjectionRunner",
     "StreamWrite",
     "apply_migrations",
+    "connection_lost",
     "create_database",
     "create_pool",
     "drop_database",

@@ -2,11 +2,61 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from preflog_eventstore.migrate import Migration, all_migrations, apply_migrations
+
+DATABASE_UNAVAILABLE = "the database is not reachable just now; retry"
+"""What a client is told (as UNAVAILABLE) when :func:`connection_lost` is true."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection went away (a restart, a failover, an
+    ended session, a network cut) rather than that the statement was wrong: callers answer
+    UNAVAILABLE (retry later), never INTERNAL. asyncpg reports an idle pooled connection
+    the server ended in several ways, one of them an ``InternalClientError`` about protocol
+    states (MagicStack/asyncpg#1069); the pool replaces such a connection on its next use."""
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError  # SQLSTATE 08: connection exceptions
+        | asyncpg.exceptions.OperatorInterventionError  # 57: admin/crash shutdown, ended session
+        | asyncpg.InterfaceError  # the client's side of a closed connection
+        | asyncpg.InternalClientError
+        | ConnectionError,
+    ) and not isinstance(exc, asyncpg.exceptions.QueryCanceledError)
+
+
+class LostConnections:
+    """Has a pool replace its connections once one was found dead.
+
+    A Postgres restart or failover ends every session at once, but asyncpg learns that an
+    idle pooled connection is dead only when it next uses it, and sometimes (asyncpg#1069)
+    fails that use with an ``InternalClientError`` while the connection still looks open.
+    Expiring the pool's connections when the first loss is seen makes each next acquire
+    reconnect instead of failing in turn. At most once per ``interval`` seconds, so a burst
+    of failures does not churn the fresh connections.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, interval: float = 1.0) -> None:
+        self.pool = pool
+        self.interval = interval
+        self._last = -interval
+        self.recycled = 0
+
+    async def noticed(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a lost connection (see :func:`connection_lost`); if so, the
+        pool's connections are expired (unless that was done just now)."""
+        if not connection_lost(exc):
+            return False
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.recycled += 1
+            await self.pool.expire_connections()
+        return True
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -36,6 +36,7 @@ from preflog_contracts.errors import (
 )
 from preflog_contracts.identity import Identity
 from preflog_contracts.text import NUL_REFUSED, nul_path
+from preflog_eventstore import DATABASE_UNAVAILABLE, LostConnections, connection_lost
 from preflog_observability.metrics import RPC_LATENCY, RPC_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -142,12 +143,22 @@ class RpcServer:
     """Answers ``<ns>.rpc.<service>.*`` in the service's queue group, many calls at once."""
 
     def __init__(
-        self, nc: Client, *, namespace: str, service: str, secret: str, concurrency: int = 256
+        self,
+        nc: Client,
+        *,
+        namespace: str,
+        service: str,
+        secret: str,
+        concurrency: int = 256,
+        lost: LostConnections | None = None,
     ) -> None:
+        """``lost``: the pool the handlers use, told of a lost database connection (so that
+        its other dead connections are replaced before the caller retries)."""
         self.nc = nc
         self.namespace = namespace
         self.service = service
         self.secret = secret
+        self.lost = lost
         self._ops: dict[str, _Operation] = {}
         self._sub: Subscription | None = None
         self._slots = asyncio.Semaphore(concurrency)
@@ -231,10 +242,23 @@ class RpcServer:
             reply = RpcReply(
                 error=RpcFailure(code=exc.code.value, message=exc.message, fields=exc.fields)
             )
-        except Exception:
-            outcome = "INTERNAL"
-            log.exception("rpc.failed", service=self.service, operation=operation)
-            reply = RpcReply(error=RpcFailure(code="INTERNAL", message="internal error"))
+        except Exception as exc:
+            if connection_lost(exc):
+                # A restart or failover of Postgres: the caller may retry; not a bug.
+                if self.lost is not None:
+                    await self.lost.noticed(exc)
+                outcome = "UNAVAILABLE"
+                log.warning(
+                    "rpc.database_unavailable",
+                    service=self.service,
+                    operation=operation,
+                    error=repr(exc),
+                )
+                reply = RpcReply(error=RpcFailure(code=outcome, message=DATABASE_UNAVAILABLE))
+            else:
+                outcome = "INTERNAL"
+                log.exception("rpc.failed", service=self.service, operation=operation)
+                reply = RpcReply(error=RpcFailure(code="INTERNAL", message="internal error"))
         counted, timed = self._metrics(operation, outcome)
         counted.inc()
         timed.observe(time.perf_counter() - started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from preflog_eventstore import EventStore, ProjectionRunner, create_pool
+from preflog_eventstore import EventStore, LostConnections, ProjectionRunner, create_pool
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer, Handler
 from preflog_messaging.rpc import RpcClient, RpcServer
@@ -42,6 +43,11 @@ class Runtime:
     nc: Client
     js: JetStreamContext
     rpc: RpcClient
+    lost: LostConnections = field(init=False)
+    """Told of every lost database connection the process's parts meet."""
+
+    def __post_init__(self) -> None:
+        self.lost = LostConnections(self.pool)
 
     def rpc_server(self, service: str) -> RpcServer:
         return RpcServer(
@@ -49,6 +55,7 @@ class Runtime:
             namespace=self.settings.namespace,
             service=service,
             secret=self.settings.internal_secret,
+            lost=self.lost,
         )
 
     def consumer(
@@ -113,18 +120,19 @@ class ServiceParts:
         )
 
 
-async def start_parts(parts: list[ServiceParts], stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """Start RPC servers and every loop; returns the tasks (they end when ``stop`` is set)."""
+async def start_parts(
+    parts: list[ServiceParts], stop: asyncio.Event, *, lost: LostConnections | None = None
+) -> list[asyncio.Task[None]]:
+    """Start RPC servers and every loop, each supervised (see :func:`supervise`); returns
+    the tasks (they end when ``stop`` is set). ``lost`` is told of lost connections."""
     for p in parts:
         if p.rpc is not None:
             await p.rpc.start()
-    tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(
-            _as_coroutine(loop(stop)), name=f"{p.name}:{getattr(loop, '__qualname__', 'loop')}"
-        )
-        for p in parts
-        for loop in p.loops_to_run()
-    ]
+    tasks: list[asyncio.Task[None]] = []
+    for p in parts:
+        for loop in p.loops_to_run():
+            name = f"{p.name}:{_loop_name(loop)}"
+            tasks.append(asyncio.create_task(supervise(loop, stop, name, lost), name=name))
     log.info("services.started", services=[p.name for p in parts])
     return tasks
 
@@ -133,8 +141,42 @@ def _loop_name(loop: Loop) -> str:
     return str(getattr(loop, "__qualname__", "loop"))
 
 
-async def _as_coroutine(awaitable: Awaitable[None]) -> None:
-    await awaitable
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+"""Seconds before a failed loop runs again: the first failure, the second in a row, ..."""
+
+
+async def supervise(
+    loop: Loop, stop: asyncio.Event, name: str, lost: LostConnections | None = None
+) -> None:
+    """Run ``loop(stop)`` until ``stop``, starting it again whenever it fails.
+
+    A projection, a consumer, the relay or a sweeper that raised used to end for good (a
+    Postgres restart left the label read model and lease expiry stopped until the process
+    restarted). A failure is logged (a lost database connection as a warning, anything else
+    with its trace) and the loop starts again after ``RESTART_DELAYS``; a run that lasted a
+    minute resets the delay.
+    """
+    failures = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await loop(stop)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if stop.is_set():
+                return
+            if time.monotonic() - started > 60:
+                failures = 0
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            failures += 1
+            if lost is not None and await lost.noticed(exc):
+                log.warning("loop.restarting", loop=name, error=repr(exc), after_seconds=delay)
+            else:
+                log.error("loop.failed", loop=name, after_seconds=delay, exc_info=exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
 
 
 async def stop_parts(

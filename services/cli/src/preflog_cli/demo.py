@@ -18,7 +18,14 @@ from preflog_cli.services import backend_services, builder
 from preflog_contracts.errors import PreflogError
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
-from preflog_messaging.runtime import Runtime, ServiceParts, open_runtime, start_parts, stop_parts
+from preflog_messaging.runtime import (
+    Runtime,
+    ServiceParts,
+    open_runtime,
+    start_parts,
+    stop_parts,
+    supervise,
+)
 from preflog_settings import Settings
 
 
@@ -63,9 +70,9 @@ async def _demo(settings: Settings) -> int:
             if missing:
                 print(f"running {', '.join(missing)} in this process for the demo", flush=True)
                 parts = [await builder(name)(runtime) for name in missing]
-                tasks = await start_parts(parts, stop)
+                tasks = await start_parts(parts, stop, lost=runtime.lost)
                 relay = Relay(runtime.store, runtime.nc, namespace=settings.namespace)
-                tasks.append(asyncio.create_task(relay.run(stop)))
+                tasks.append(asyncio.create_task(supervise(relay.run, stop, "relay", runtime.lost)))
             admin = await gateway.accounts.find_user_by_email(settings.bootstrap_admin_email)
             if admin is None:
                 print(

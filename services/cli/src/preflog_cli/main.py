@@ -21,7 +21,14 @@ from preflog_cli.import_command import add_import_parser
 from preflog_cli.services import backend_services, builder
 from preflog_eventstore import migrate
 from preflog_eventstore.relay import Relay
-from preflog_messaging.runtime import ServiceParts, open_runtime, run, start_parts, stop_parts
+from preflog_messaging.runtime import (
+    ServiceParts,
+    open_runtime,
+    run,
+    start_parts,
+    stop_parts,
+    supervise,
+)
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
 from preflog_settings import SERVICES, Settings, env_var, load_settings
@@ -69,8 +76,8 @@ async def _run(
     _stop_on_signals(stop)
     parts: list[ServiceParts] = [await builder(n)(runtime) for n in names]
     relay = Relay(runtime.store, runtime.nc, namespace=settings.namespace)
-    tasks = await start_parts(parts, stop)
-    tasks.append(asyncio.create_task(relay.run(stop)))
+    tasks = await start_parts(parts, stop, lost=runtime.lost)
+    tasks.append(asyncio.create_task(supervise(relay.run, stop, "relay", runtime.lost)))
     server: uvicorn.Server | None = None
     failed = False
     health = None

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from preflog_contracts.errors import HTTP_STATUS, ErrorCode, Invalid, PreflogError
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
 from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
+from preflog_eventstore import DATABASE_UNAVAILABLE, connection_lost
 from preflog_gateway.accounts.authenticate import Authenticated
 from preflog_gateway.bulk_import import (
     camel_case,
@@ -47,7 +48,10 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
     cap) or fails on, in the shape of every other error: REST ``{code, message}``, GraphQL
     ``{errors: [{message, extensions: {code}}]}``. A failure is logged, never shown."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    if status >= 500:
+    if connection_lost(exc):
+        log.warning("http.database_unavailable", path=request.url.path, error=repr(exc))
+        status, code, message = 503, ErrorCode.UNAVAILABLE, DATABASE_UNAVAILABLE
+    elif status >= 500:
         log.error("http.internal_error", path=request.url.path, exc_info=exc)
         code, message = ErrorCode.INTERNAL, "internal error"
     else:

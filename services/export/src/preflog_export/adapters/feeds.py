@@ -31,7 +31,7 @@ from preflog_contracts.rpc.export import (
     exports_stream,
     exports_subject,
 )
-from preflog_eventstore import EventStore, StreamWrite
+from preflog_eventstore import Conn, EventStore, StreamWrite
 from preflog_export.adapters.access import project_for_export, project_view
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import item_page, project_high_water
@@ -206,18 +206,23 @@ class FeedPublisher:
                         await _sleep_or_stop(stop, 1.0)
                         continue
                     try:
-                        await self._lead(stop)
+                        await self._lead(stop, conn)
                     finally:
-                        await conn.execute("select pg_advisory_unlock($1)", self.lock_key)
+                        with contextlib.suppress(Exception):  # a dead session's lock is gone
+                            await conn.execute("select pg_advisory_unlock($1)", self.lock_key)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("export.feeds_retry", error=repr(exc))
                 await _sleep_or_stop(stop, 0.5)
 
-    async def _lead(self, stop: asyncio.Event) -> None:
+    async def _lead(self, stop: asyncio.Event, lock: Conn) -> None:
+        """Publish while the session holding the leader's lock lives: publishing goes through
+        other connections, so a lost lock session (another instance may take the lock now)
+        is noticed by asking that session each round."""
         wake = self.signal.watch_any()
         while not stop.is_set():
+            await lock.execute("select 1")
             wake.clear()
             if await self.publish_once():
                 continue

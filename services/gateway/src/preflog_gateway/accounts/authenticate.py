@@ -10,13 +10,21 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from preflog_contracts.errors import Unauthenticated
+from preflog_contracts.errors import Unauthenticated, Unavailable
 from preflog_contracts.identity import Identity
+from preflog_eventstore import DATABASE_UNAVAILABLE, LostConnections
 from preflog_gateway.accounts.domain import token_hash
 
 log = structlog.get_logger(__name__)
 
 _REFUSED = "missing, unknown or revoked API token"
+
+_TOKEN_SQL = (
+    "select t.token_id::text, u.user_id::text, u.org_id::text, u.org_role,"
+    " u.is_operator, u.email, u.name from gateway.api_tokens t"
+    " join gateway.users u using (user_id)"
+    " where t.token_hash = $1 and t.revoked_at is null"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Authenticator:
         self, pool: asyncpg.Pool, *, ttl: float = 2.0, usage_interval: float = 30.0
     ) -> None:
         self.pool = pool
+        self.lost = LostConnections(pool)
         self.ttl = ttl
         self.usage_interval = usage_interval
         self._cache: dict[str, tuple[float, Authenticated]] = {}
@@ -44,7 +53,8 @@ class Authenticator:
         """The caller behind an ``Authorization: Bearer <token>`` value.
 
         Raises Unauthenticated with one message for every failure (missing, malformed,
-        unknown, revoked), so a caller learns nothing about which it was.
+        unknown, revoked), so a caller learns nothing about which it was; Unavailable when
+        the database cannot be reached.
         """
         secret = _bearer(authorization)
         if secret is None:
@@ -55,13 +65,7 @@ class Authenticator:
         if cached is not None and cached[0] > now:
             found = cached[1]
         else:
-            row = await self.pool.fetchrow(
-                "select t.token_id::text, u.user_id::text, u.org_id::text, u.org_role,"
-                " u.is_operator, u.email, u.name from gateway.api_tokens t"
-                " join gateway.users u using (user_id)"
-                " where t.token_hash = $1 and t.revoked_at is null",
-                digest,
-            )
+            row = await self._lookup(digest)
             if row is None:
                 self._cache.pop(digest, None)
                 raise Unauthenticated(_REFUSED)
@@ -81,6 +85,19 @@ class Authenticator:
             self._cache[digest] = (now + self.ttl, found)
         self._record_use(found.token_id, now)
         return found
+
+    async def _lookup(self, digest: str) -> asyncpg.Record | None:
+        """The token's row. A read, so it is tried once more when the server had ended the
+        connection (pooled connections all die at once in a failover: they are replaced
+        first, so the retry gets a new one); UNAVAILABLE if that fails too."""
+        for attempt in (1, 2):
+            try:
+                return await self.pool.fetchrow(_TOKEN_SQL, digest)
+            except Exception as exc:
+                if not await self.lost.noticed(exc):
+                    raise
+                log.warning("auth.database_unavailable", attempt=attempt, error=repr(exc))
+        raise Unavailable(DATABASE_UNAVAILABLE)
 
     def forget(self, token_id: str) -> None:
         """Drop a token from the cache (after revoking it)."""

@@ -4,6 +4,7 @@
   keeps its safe message and code; INVALID_INPUT adds ``extensions.fields``.
 - Errors found before execution (syntax, validation, depth, complexity, bad variables) are
   INVALID_INPUT: their messages speak only of the public schema.
+- A lost database connection is UNAVAILABLE (retry later).
 - Anything else is logged with its trace and answered as INTERNAL "internal error".
 """
 
@@ -18,13 +19,27 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
-from preflog_contracts.errors import ErrorCode, PreflogError
+from preflog_contracts.errors import ErrorCode, Internal, PreflogError, Unavailable
+from preflog_eventstore import DATABASE_UNAVAILABLE, connection_lost
 
 log = structlog.get_logger(__name__)
 
 # How graphql-core starts the messages of input coercion failures (these carry the scalar's
 # exception as ``original_error`` but describe only the client's input).
 _COERCION = ("Variable '$", "Argument '", "Expected value", "Expected type", "Field '")
+
+
+def public_failure(exc: BaseException, event: str) -> PreflogError:
+    """What a client is told of ``exc`` raised outside a GraphQL execution: a PreflogError
+    as it is, a lost database connection as UNAVAILABLE (logged as a warning), anything
+    else as INTERNAL (logged under ``event`` with its trace)."""
+    if isinstance(exc, PreflogError):
+        return exc
+    if connection_lost(exc):
+        log.warning(event, error=repr(exc))
+        return Unavailable(DATABASE_UNAVAILABLE)
+    log.error(event, error=type(exc).__name__, exc_info=exc)
+    return Internal("internal error")
 
 
 def _root(error: GraphQLError) -> BaseException | None:
@@ -73,6 +88,10 @@ def public_error(error: GraphQLError) -> GraphQLError:
         # Parse, validation and variable coercion errors: about the request, in schema terms.
         message = error.message
         extensions = {"code": ErrorCode.INVALID_INPUT.value}
+    elif connection_lost(original):
+        log.warning("graphql.database_unavailable", path=error.path, error=repr(original))
+        message = DATABASE_UNAVAILABLE
+        extensions = {"code": ErrorCode.UNAVAILABLE.value}
     else:
         log.error(
             "graphql.internal_error",

@@ -164,8 +164,8 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
                     value if isinstance(value, str) else None
                 )
                 ctx.connection = True
-            except PreflogError:
-                raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
+            except PreflogError as exc:
+                raise ConnectionRejectionError({"code": exc.code.value}) from None
             return await super().on_ws_connect(context)
 
         async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:

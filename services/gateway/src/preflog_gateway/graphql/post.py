@@ -38,6 +38,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from preflog_contracts.errors import HTTP_STATUS, Invalid, PreflogError
 from preflog_gateway.graphql.context import Gateway, GatewayContext
+from preflog_gateway.graphql.errors import public_failure
 from preflog_gateway.graphql.live import LiveEvents
 from preflog_gateway.graphql.request_extension import cached_parse
 
@@ -47,9 +48,6 @@ _ALLOWED = frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUT
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
-_INTERNAL = msgspec.json.encode(
-    {"data": None, "errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]}
-)
 
 
 class _Request(msgspec.Struct, forbid_unknown_fields=True):
@@ -111,8 +109,11 @@ class GraphQLPost:
         try:
             request = _request_of(body)
         except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
-            refused = Invalid("the request body is not valid JSON", {"body": str(exc)})
-            await _answer(send, 400, error_body(refused))
+            await _answer(
+                send,
+                400,
+                error_body(Invalid("the request body is not valid JSON", {"body": str(exc)})),
+            )
             return
         if request is None:
             await self.app(scope, _replay(body, receive), send)
@@ -132,8 +133,8 @@ class GraphQLPost:
         ctx = GatewayContext(self.gateway, user_agent=_text(headers.get(b"user-agent")))
         try:
             await admit(self.gateway, ctx, _text(headers.get(b"authorization")))
-        except PreflogError as exc:
-            await _answer(send, HTTP_STATUS[exc.code], error_body(exc))
+        except Exception as exc:
+            await _refuse(send, public_failure(exc, "graphql.admit_failed"))
             return
         try:
             result = await self.schema.execute(
@@ -144,9 +145,8 @@ class GraphQLPost:
                 allowed_operation_types=_ALLOWED,
             )
             answer = _encoder.encode(process_result(result))
-        except Exception:
-            log.exception("graphql.post_failed")
-            await _answer(send, 500, _INTERNAL)
+        except Exception as exc:
+            await _refuse(send, public_failure(exc, "graphql.post_failed"))
             return
         await _answer(send, 200, answer)
 
@@ -189,6 +189,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+async def _refuse(send: Send, exc: PreflogError) -> None:
+    await _answer(send, HTTP_STATUS[exc.code], error_body(exc))
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
