@@ -309,11 +309,14 @@ async def test_work_carries_on_at_once(crash: Crash) -> None:
             await a.label_task(task)
 
 
-async def test_review_took_in_each_submission_once(crash: Crash) -> None:
-    admin = crash.system.admin
+async def review_took_in_once(
+    admin: Client, project_id: str, annotators: list[Annotator], seconds: float = 30
+) -> set[str]:
+    """Waits until review has moved the task of every label the annotators were told was
+    submitted to IN_REVIEW, and checks it did so once per task; those tasks."""
     submitted = {
         a.tasks[lid]
-        for a in crash.annotators
+        for a in annotators
         for lid, label in a.acked.items()
         if label["status"] == "SUBMITTED"
     }
@@ -321,15 +324,20 @@ async def test_review_took_in_each_submission_once(crash: Crash) -> None:
 
     async def all_in_review() -> list[dict[str, Any]] | None:
         changes = await audit_events(
-            admin, {"projectId": crash.project_id, "types": ["TaskStatusChanged"]}
+            admin, {"projectId": project_id, "types": ["TaskStatusChanged"]}
         )
         moved = {e["taskId"] for e in changes if e["data"]["to_status"] == "IN_REVIEW"}
         return changes if submitted <= moved else None
 
-    changes = await eventually(all_in_review, "review to take in every submission", 30)
+    changes = await eventually(all_in_review, "review to take in every submission", seconds)
     per_task = Counter(e["taskId"] for e in changes if e["data"]["to_status"] == "IN_REVIEW")
     assert all(n == 1 for n in per_task.values()), per_task
-    for task_id in submitted:
+    return submitted
+
+
+async def test_review_took_in_each_submission_once(crash: Crash) -> None:
+    admin = crash.system.admin
+    for task_id in await review_took_in_once(admin, crash.project_id, crash.annotators):
         status = (await admin.gql("query($t: ID!) { task(id: $t) { status } }", {"t": task_id}))[
             "task"
         ]
