@@ -13,7 +13,16 @@ from preflog_contracts.envelope import START, Metadata
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated
-from preflog_eventstore import ANY, NO_STREAM, Effect, EventStore, StreamWrite
+from preflog_eventstore import (
+    ANY,
+    NO_STREAM,
+    Effect,
+    EventStore,
+    StreamWrite,
+    connection_lost,
+    create_pool,
+)
+from preflog_eventstore.db import DatabaseUnreachable
 from preflog_testing.waiting import eventually
 
 from .conftest import dataset_event
@@ -495,3 +504,19 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
             assert not whole, (statement, scans)
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://postgres@127.0.0.1:1/postgres",  # nothing listens: refused
+        "postgresql://postgres@/postgres?host=/nonexistent-socket-dir",  # a stopped local server
+    ],
+)
+async def test_a_pool_that_cannot_reach_its_server_says_so(dsn: str) -> None:
+    """asyncpg raises whatever the socket said; the pool says the database is unreachable,
+    which callers answer as UNAVAILABLE rather than INTERNAL."""
+    with pytest.raises(DatabaseUnreachable) as refused:
+        await create_pool(dsn, min_size=1, max_size=1)
+    assert connection_lost(refused.value)
+    assert not connection_lost(FileNotFoundError("an import file"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -25,7 +26,7 @@ def connection_lost(exc: BaseException) -> bool:
         | asyncpg.exceptions.OperatorInterventionError  # 57: admin/crash shutdown, ended session
         | asyncpg.InterfaceError  # the client's side of a closed connection
         | asyncpg.InternalClientError
-        | ConnectionError,
+        | ConnectionError,  # a socket's errors, and DatabaseUnreachable (no new connection)
     ) and not isinstance(exc, asyncpg.exceptions.QueryCanceledError)
 
 
@@ -59,6 +60,20 @@ class LostConnections:
         return True
 
 
+class DatabaseUnreachable(ConnectionError):
+    """A pool could not open a connection: the server is down, restarting or out of reach.
+    asyncpg raises whatever the socket said (``ConnectionRefusedError`` over TCP, a
+    ``FileNotFoundError`` for a Unix socket whose server is stopped, a timeout); pools made
+    here raise this instead, so :func:`connection_lost` can tell it from other errors."""
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except OSError as exc:  # ConnectionRefusedError, FileNotFoundError, TimeoutError, ...
+        raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Short transactions keep gap-safe readers from lagging (ARCHITECTURE.md).
     await conn.execute("set idle_in_transaction_session_timeout = '60s'")
@@ -78,6 +93,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         dsn,
         min_size=min_size,
         max_size=max_size,
+        connect=_connect,
         init=_init_connection,
         reset=_reset_connection,
         command_timeout=60,

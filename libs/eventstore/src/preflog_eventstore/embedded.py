@@ -6,6 +6,7 @@ new machine needs nothing but Python.
 
 from __future__ import annotations
 
+import atexit
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,4 +32,8 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
+            # The server registered its cleanup to run at exit too; once stopped here, that
+            # run only logs (after a test runner has closed the log's streams: tracebacks).
+            atexit.unregister(self._server.cleanup)
+            atexit.unregister(self._server._cleanup)
             self._server = None

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from preflog_contracts.envelope import RecordedEvent
+from preflog_eventstore import connection_lost
 from preflog_eventstore.conn import Conn
 from preflog_messaging.connection import events_stream, events_subjects
 from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
@@ -93,6 +94,7 @@ class EventConsumer:
         self.ack_wait_seconds = ack_wait_seconds
         self.processed = 0
         self.resubscribed = 0  # subscriptions dropped and made again (NATS down, no consumer)
+        self.database_away = False  # the last batch met a lost database connection
 
     def _feeds(self) -> list[tuple[str, str]]:
         """(subject filter, JetStream durable name) of each pull subscription."""
@@ -148,6 +150,9 @@ class EventConsumer:
                 await _sleep_or_stop(stop, 0.5)
                 continue
             await self._handle_batch(msgs)
+            if self.database_away:
+                self.database_away = False
+                await _sleep_or_stop(stop, 1.0)
 
     def _wanted(self, msg: Msg) -> bool:
         # Subjects are <ns>.events.<category>.<type>: skip by subject, before decoding.
@@ -188,6 +193,18 @@ class EventConsumer:
                 async with self.pool.acquire() as conn, conn.transaction():
                     await self._apply_all(conn, [event for _, event in chunk])
             except Exception as exc:
+                if connection_lost(exc):
+                    # The database is away: nothing after this can be applied either. Hand
+                    # it all back, to come again in order after a pause, rather than fail
+                    # each event in turn.
+                    log.warning(
+                        "consumer.database_unavailable", consumer=self.durable, error=repr(exc)
+                    )
+                    for msg, _ in wanted[start:]:
+                        await msg.nak(delay=1.0)
+                        settled.add(id(msg))
+                    self.database_away = True
+                    break
                 # One bad event must not hold back the rest: retry them one by one.
                 log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
                 for msg, event in chunk:
