@@ -128,6 +128,28 @@ async def test_after_zero_replays_the_project_from_its_first_event(server: Serve
         await s.close()
 
 
+async def test_a_subscription_delivers_nothing_once_its_token_is_revoked(server: Server) -> None:
+    """The WebSocket was admitted with a token; revoking the token ends what it receives."""
+    org_id = await admin_org(server)
+    project_id = str(uuid.uuid4())
+    user_id, token = await new_user(server, role="ADMIN")
+    sub = await Subscriber.open(server, token, {"p": project_id})
+    await asyncio.sleep(0.2)  # the subscription is registered before the events commit
+    await append_project_events(server, org_id, project_id, 1)
+    assert (await sub.next())["projectId"] == project_id
+    users = await server.gql("{ users { id apiTokens { id } } }")
+    token_id = next(u for u in users["data"]["users"] if u["id"] == user_id)["apiTokens"][0]["id"]
+    revoked = await server.gql("mutation($t: ID!) { revokeApiToken(tokenId: $t) }", {"t": token_id})
+    assert revoked["data"]["revokeApiToken"] is True
+    await append_project_events(server, org_id, project_id, 1)
+    msg = json.loads(await asyncio.wait_for(sub.ws.recv(), 5))
+    assert msg["type"] in ("next", "error"), msg
+    errors = msg["payload"]["errors"] if msg["type"] == "next" else msg["payload"]
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", msg
+    assert not (msg["payload"].get("data") if msg["type"] == "next" else None)
+    await sub.close()
+
+
 async def test_only_allowed_subscribers_see_events(server: Server) -> None:
     org_id = await admin_org(server)
     project_id = str(uuid.uuid4())

@@ -19,6 +19,9 @@ log = structlog.get_logger(__name__)
 
 _REFUSED = "missing, unknown or revoked API token"
 
+_UNREVOKED_SQL = (
+    "select true from gateway.api_tokens where token_id = $1::uuid and revoked_at is null"
+)
 _TOKEN_SQL = (
     "select t.token_id::text, u.user_id::text, u.org_id::text, u.org_role,"
     " u.is_operator, u.email, u.name from gateway.api_tokens t"
@@ -46,6 +49,7 @@ class Authenticator:
         self.ttl = ttl
         self.usage_interval = usage_interval
         self._cache: dict[str, tuple[float, Authenticated]] = {}
+        self._valid: dict[str, float] = {}  # token id -> until when it is known unrevoked
         self._used: dict[str, float] = {}
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -65,7 +69,7 @@ class Authenticator:
         if cached is not None and cached[0] > now:
             found = cached[1]
         else:
-            row = await self._lookup(digest)
+            row = await self._read(_TOKEN_SQL, digest)
             if row is None:
                 self._cache.pop(digest, None)
                 raise Unauthenticated(_REFUSED)
@@ -86,21 +90,37 @@ class Authenticator:
         self._record_use(found.token_id, now)
         return found
 
-    async def _lookup(self, digest: str) -> asyncpg.Record | None:
-        """The token's row. A read, so it is tried once more when the server had ended the
-        connection (pooled connections all die at once in a failover: they are replaced
-        first, so the retry gets a new one); UNAVAILABLE if that fails too."""
+    async def _read(self, sql: str, key: str) -> asyncpg.Record | None:
+        """One row of ``sql`` for ``key``. A read, so it is tried once more when the server
+        had ended the connection (pooled connections all die at once in a failover: they
+        are replaced first, so the retry gets a new one); UNAVAILABLE if that fails too."""
         for attempt in (1, 2):
             try:
-                return await self.pool.fetchrow(_TOKEN_SQL, digest)
+                return await self.pool.fetchrow(sql, key)
             except Exception as exc:
                 if not await self.lost.noticed(exc):
                     raise
                 log.warning("auth.database_unavailable", attempt=attempt, error=repr(exc))
         raise Unavailable(DATABASE_UNAVAILABLE)
 
+    async def still_valid(self, auth: Authenticated) -> bool:
+        """Whether the token ``auth`` came from is still unrevoked (cached for ``ttl``, like
+        :meth:`authenticate`), for connections that outlive a request: a subscription checks
+        before it delivers each event. UNAVAILABLE when the database cannot say."""
+        now = time.monotonic()
+        if self._valid.get(auth.token_id, 0.0) > now:
+            return True
+        if await self._read(_UNREVOKED_SQL, auth.token_id) is None:
+            self._valid.pop(auth.token_id, None)
+            return False
+        if len(self._valid) > 10_000:
+            self._valid.clear()
+        self._valid[auth.token_id] = now + self.ttl
+        return True
+
     def forget(self, token_id: str) -> None:
         """Drop a token from the cache (after revoking it)."""
+        self._valid.pop(token_id, None)
         for digest, (_, auth) in list(self._cache.items()):
             if auth.token_id == token_id:
                 self._cache.pop(digest, None)

@@ -12,7 +12,7 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 
 from preflog_contracts.envelope import START, RecordedEvent
-from preflog_contracts.errors import Invalid, NotFound
+from preflog_contracts.errors import Invalid, NotFound, Unauthenticated
 from preflog_contracts.events.labels import Target
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
@@ -639,9 +639,13 @@ async def _live(
             return False
         return may_see(identity, roles, rec)
 
+    authenticator = ctx.gateway.authenticator
     async for rec in live.subscribe(
         match, resume=resume, org_id=identity.org_id, project_id=project_id
     ):
+        # A connection outlives its token's revocation: ask before each delivery.
+        if ctx.auth is None or not await authenticator.still_valid(ctx.auth):
+            raise Unauthenticated("missing, unknown or revoked API token")
         if rec.event_type in ("MemberAdded", "MemberRoleChanged") and not identity.is_admin:
             roles.clear()
             roles.update(await project_roles(pool, identity.org_id, identity.user_id))
