@@ -9,10 +9,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from preflog_contracts.errors import Forbidden, Invalid, NotFound
+from preflog_contracts.events.projects import MemberRemoved
 from preflog_eventstore import EventStore
 from preflog_export.domain import FORMAT_NAMES
 
-from .conftest import Service, ctx_for, export_lines, seed_project
+from .conftest import Service, ctx_for, eventually, export_lines, seed_project
 
 TASKS, APPROVED = 12, 9
 
@@ -194,3 +195,23 @@ async def test_bad_input_and_access_are_refused(
         await export_lines(rt, other.manager_ctx, project_id=pid, format="dpo")
     with pytest.raises(NotFound):
         await export_lines(rt, ctx, project_id="proj-missing", format="dpo")
+
+
+async def test_a_manager_removed_from_the_project_may_no_longer_export(
+    service: Service, store: EventStore, pool: asyncpg.Pool
+) -> None:
+    project = await seed_project(store, pool, 1, 1)
+    rt, pid = service.runtime, project.project_id
+    assert await export_lines(rt, project.manager_ctx, project_id=pid, format="dpo")
+    await project.append(pid, [MemberRemoved(project_id=pid, user_id=project.manager)], "owner")
+
+    async def forgotten() -> bool:
+        return not await pool.fetchval(
+            "select count(*) from export.members where project_id = $1 and user_id = $2",
+            pid,
+            project.manager,
+        )
+
+    await eventually(forgotten)
+    with pytest.raises(Forbidden):
+        await export_lines(rt, project.manager_ctx, project_id=pid, format="dpo")

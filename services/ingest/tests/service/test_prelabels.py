@@ -15,6 +15,7 @@ from preflog_contracts.events.catalog import PreLabelsImported
 from preflog_contracts.events.projects import (
     BatchCreated,
     MemberAdded,
+    MemberRemoved,
     OntologyUpdated,
     Option,
     ProjectCreated,
@@ -162,3 +163,28 @@ async def test_prelabels_outside_the_org_and_project_rights(ingest: Ingest) -> N
     )
     assert len(recorded) == 1
     assert recorded[0].metadata.actor_role == "ADMIN"
+
+
+async def test_a_manager_removed_from_the_project_may_no_longer_import_prelabels(
+    ingest: Ingest,
+) -> None:
+    admin, manager, _, project_id, _ = await project_with_rows(ingest)
+    await ingest.append_as_labeling(
+        admin.org_id, [MemberRemoved(project_id=project_id, user_id=manager.user_id)]
+    )
+
+    async def forgotten() -> bool:
+        return not await ingest.pool.fetchval(
+            "select count(*) from ingest.project_members where project_id = $1 and user_id = $2",
+            project_id,
+            manager.user_id,
+        )
+
+    await ingest.until(forgotten, "the removal")
+    annotation = {"dataRow": {"globalKey": "shopping-1"}, "name": "rationale", "answer": "x"}
+    with pytest.raises(Forbidden):
+        await ingest.call(
+            "import_prelabels",
+            ImportPreLabelsRequest(project_id=project_id, annotations=[annotation]),
+            manager,
+        )

@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from preflog_contracts.errors import ErrorCode, Forbidden, NotFound, PreflogError
+from preflog_contracts.events.projects import MemberRemoved
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
+from preflog_review.adapters.tables import LIVE
 from preflog_testing.waiting import eventually
 
 from .conftest import Org, Service, snapshot
@@ -203,3 +205,32 @@ async def test_another_org_learns_nothing(service: Service) -> None:
 
     listed = await eventually(own_issues, lambda found: found is not None)
     assert listed is not None and listed.issues == []
+
+
+async def test_a_reviewer_removed_from_the_project_may_no_longer_decide(service: Service) -> None:
+    org = Org(service)
+    await org.create_project()
+    label = await _fresh_label(org)
+    reviewer = org.user("reviewer")
+    await org.emit(
+        MemberRemoved(project_id=org.project_id, user_id=reviewer.user_id), org.project_id
+    )
+
+    async def still_member() -> int:
+        return int(
+            await service.pool.fetchval(
+                f"select count(*) from {LIVE.members} where project_id = $1 and user_id = $2",
+                org.project_id,
+                reviewer.user_id,
+            )
+        )
+
+    assert await eventually(still_member, lambda n: n == 0) == 0  # review learned it
+    try:
+        await service.call(
+            reviewer, "approve_label", api.ApproveLabel(label_id=label), api.LabelReviewView
+        )
+    except PreflogError as exc:
+        assert exc.code is ErrorCode.FORBIDDEN
+    else:
+        raise AssertionError("a removed reviewer approved a label")

@@ -77,6 +77,15 @@ class MemberRoleChanged(Event, frozen=True, kw_only=True):
     role: str
 
 
+class MemberRemoved(Event, frozen=True, kw_only=True):
+    """The user no longer belongs to the project: they can no longer see it or work in it;
+    what they labeled stays. Their open leases are released by the same command."""
+
+    category = "project"
+    project_id: str
+    user_id: str
+
+
 class ProjectArchived(Event, frozen=True, kw_only=True):
     category = "project"
     project_id: str

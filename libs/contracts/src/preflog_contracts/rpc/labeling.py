@@ -100,6 +100,11 @@ class AddProjectMemberRequest(msgspec.Struct, frozen=True, kw_only=True):
     role: str  # OWNER | MANAGER | REVIEWER | ANNOTATOR
 
 
+class RemoveProjectMemberRequest(msgspec.Struct, frozen=True, kw_only=True):
+    project_id: str
+    user_id: str
+
+
 class AddDataRowsRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Exactly one of ``data_row_ids``, ``global_keys`` or ``dataset_id``."""
 
@@ -335,6 +340,13 @@ class TaskPage(msgspec.Struct, frozen=True, kw_only=True):
 class ProjectMemberView(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     role: str
+
+
+class MemberRemovedView(msgspec.Struct, frozen=True, kw_only=True):
+    project_id: str
+    user_id: str
+    released_leases: int = 0
+    """The tasks the member had leased, back in the queue."""
 
 
 class ProgressView(msgspec.Struct, frozen=True, kw_only=True):

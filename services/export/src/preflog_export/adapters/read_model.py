@@ -26,6 +26,7 @@ from preflog_contracts.events.labels import LabelStarted, LabelSubmitted, TaskCr
 from preflog_contracts.events.projects import (
     BatchCreated,
     MemberAdded,
+    MemberRemoved,
     MemberRoleChanged,
     OntologyUpdated,
     ProjectCreated,
@@ -62,6 +63,7 @@ HANDLED_TYPES: frozenset[str] = frozenset(
         "ProjectSettingsChanged",
         "MemberAdded",
         "MemberRoleChanged",
+        "MemberRemoved",
         "BatchCreated",
         "TaskCreated",
         "TaskLeased",
@@ -116,7 +118,7 @@ class _Batch:
     new_users: set[str] = field(default_factory=set)
     rows: dict[str, DataRowInfo] = field(default_factory=dict)
     new_rows: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id -> org, info
-    members: dict[tuple[str, str], str] = field(default_factory=dict)
+    members: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: removed
     batches: set[tuple[str, str]] = field(default_factory=set)
     starts: dict[str, Any] = field(default_factory=dict)
     new_starts: set[str] = field(default_factory=set)
@@ -252,6 +254,8 @@ class ExportReadModel:
             project.rank_mode, project.dirty = event.settings.rank_mode, True
         elif isinstance(event, MemberAdded | MemberRoleChanged):
             state.members[(event.project_id, event.user_id)] = event.role
+        elif isinstance(event, MemberRemoved):
+            state.members[(event.project_id, event.user_id)] = None
         elif isinstance(event, BatchCreated):
             state.batches.add((event.project_id, event.batch_id))
         elif isinstance(event, TaskLeased | LabelStarted):
@@ -359,7 +363,8 @@ class ExportReadModel:
                 [dirty_projects[i].questions_blob for i in ids],
             )
         if state.members:
-            keys = list(state.members)
+            keys = [k for k, role in state.members.items() if role is not None]
+            gone = [k for k, role in state.members.items() if role is None]
             await conn.execute(
                 "insert into export.members (project_id, user_id, role)"
                 " select * from unnest($1::text[], $2::text[], $3::text[])"
@@ -367,6 +372,12 @@ class ExportReadModel:
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [state.members[k] for k in keys],
+            )
+            await conn.execute(
+                "delete from export.members m using unnest($1::text[], $2::text[]) g(p, u)"
+                " where m.project_id = g.p and m.user_id = g.u",
+                [k[0] for k in gone],
+                [k[1] for k in gone],
             )
         if state.batches:
             keys = list(state.batches)

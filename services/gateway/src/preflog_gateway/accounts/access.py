@@ -12,11 +12,16 @@ import asyncpg
 
 from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.events import decode_event_data
-from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectCreated
+from preflog_contracts.events.projects import (
+    MemberAdded,
+    MemberRemoved,
+    MemberRoleChanged,
+    ProjectCreated,
+)
 from preflog_eventstore.conn import Conn
 
 ACCESS = "gateway.project_access"
-_WATCHED = {"ProjectCreated", "MemberAdded", "MemberRoleChanged"}
+_WATCHED = {"ProjectCreated", "MemberAdded", "MemberRoleChanged", "MemberRemoved"}
 
 
 class ProjectAccessProjection:
@@ -40,6 +45,12 @@ class ProjectAccessProjection:
                 await _upsert(conn, table, event.project_id, rec.org_id, owner, "OWNER")
             elif isinstance(event, MemberAdded | MemberRoleChanged):
                 await _upsert(conn, table, event.project_id, rec.org_id, event.user_id, event.role)
+            elif isinstance(event, MemberRemoved):
+                await conn.execute(
+                    f"delete from {table} where project_id = $1 and user_id = $2",
+                    event.project_id,
+                    event.user_id,
+                )
 
 
 async def _upsert(

@@ -231,6 +231,19 @@ async def add_member(
     return ProjectMember.of(view)
 
 
+async def remove_member(
+    info: strawberry.Info, project_id: str, user_id: str, key: str | None
+) -> bool:
+    await ctx_of(info).call(
+        "labeling",
+        "remove_project_member",
+        lab.RemoveProjectMemberRequest(project_id=project_id, user_id=user_id),
+        response_type=lab.MemberRemovedView,
+        idempotency_key=key,
+    )
+    return True
+
+
 async def add_rows(
     info: strawberry.Info,
     project_id: str,

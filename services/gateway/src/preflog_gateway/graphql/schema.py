@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -12,8 +13,10 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 
 from preflog_contracts.envelope import START, RecordedEvent
-from preflog_contracts.errors import Invalid, NotFound, Unauthenticated
+from preflog_contracts.errors import Invalid, NotFound, PreflogError, Unauthenticated
+from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.labels import Target
+from preflog_contracts.events.projects import MemberRemoved
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
 from preflog_gateway.accounts.access import project_roles
@@ -298,6 +301,22 @@ class Mutation:
         idempotency_key: str | None = None,
     ) -> ProjectMember:
         return await r.add_member(info, str(project_id), str(user_id), role.value, idempotency_key)
+
+    @strawberry.mutation(
+        description=(
+            "Takes a member out of a project (an owner only by an owner or org admin; the last"
+            " owner stays). They can no longer see or work in it; tasks they had leased go back"
+            " to the queue at once; what they labeled stays."
+        )
+    )
+    async def remove_project_member(
+        self,
+        info: strawberry.Info,
+        project_id: strawberry.ID,
+        user_id: strawberry.ID,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        return await r.remove_member(info, str(project_id), str(user_id), idempotency_key)
 
     @strawberry.mutation
     async def add_data_rows_to_project(
@@ -623,6 +642,18 @@ async def _live(
     roles = (
         {} if identity.is_admin else await project_roles(pool, identity.org_id, identity.user_id)
     )
+    if project_id is not None and not identity.is_admin and project_id not in roles:
+        # The access table is a projection and may not have a membership made a moment
+        # ago; the project's owner answers from the project's own state.
+        with contextlib.suppress(PreflogError):
+            view = await ctx.call(
+                "labeling",
+                "get_project",
+                lab.ProjectRef(project_id=project_id),
+                response_type=lab.ProjectView,
+            )
+            if view.my_role is not None and view.my_role != "ADMIN":
+                roles[project_id] = view.my_role
     resume = None
     if after == 0:
         resume = START  # from the first event
@@ -633,6 +664,12 @@ async def _live(
 
     def match(rec: RecordedEvent) -> bool:
         meta = rec.metadata
+        if rec.event_type == "MemberRemoved" and meta.project_id in roles:
+            # In log order, as events are matched: nothing after the removal gets through.
+            # (Added members and changed roles are read again below, as delivered.)
+            removed = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+            if isinstance(removed, MemberRemoved) and removed.user_id == identity.user_id:
+                roles.pop(removed.project_id, None)
         if task_id is not None and meta.task_id != task_id:
             return False
         if project_id is not None and meta.project_id != project_id:

@@ -11,6 +11,7 @@ from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.projects import (
     BatchCreated,
     MemberAdded,
+    MemberRemoved,
     MemberRoleChanged,
     OntologyUpdated,
     ProjectArchived,
@@ -42,6 +43,8 @@ async def learn_project_event(conn: Conn, recorded: RecordedEvent) -> None:
             | MemberRoleChanged(project_id=project_id, user_id=user_id, role=role)
         ):
             await project_tables.set_member(conn, project_id, org, user_id, role)
+        case MemberRemoved(project_id=project_id, user_id=user_id):
+            await project_tables.remove_member(conn, project_id, user_id)
         case BatchCreated(project_id=project_id, data_row_ids=data_row_ids):
             await project_tables.add_rows(conn, project_id, org, data_row_ids)
         case ProjectArchived(project_id=project_id):

@@ -63,6 +63,14 @@ async def set_member(conn: Conn, project_id: str, org_id: str, user_id: str, rol
     )
 
 
+async def remove_member(conn: Conn, project_id: str, user_id: str) -> None:
+    await conn.execute(
+        "delete from ingest.project_members where project_id = $1 and user_id = $2",
+        project_id,
+        user_id,
+    )
+
+
 async def add_rows(conn: Conn, project_id: str, org_id: str, data_row_ids: Sequence[str]) -> None:
     await upsert_project(conn, project_id, org_id)
     await conn.execute(

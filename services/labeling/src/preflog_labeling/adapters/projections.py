@@ -14,7 +14,13 @@ from asyncpg.pool import PoolConnectionProxy
 
 from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.events import decode_event_data
-from preflog_contracts.events.projects import MemberAdded, MemberRoleChanged, ProjectArchived, ProjectCreated
+from preflog_contracts.events.projects import (
+    MemberAdded,
+    MemberRemoved,
+    MemberRoleChanged,
+    ProjectArchived,
+    ProjectCreated,
+)
 from preflog_eventstore import EventStore
 from preflog_labeling.adapters.consumers import learn_workflow
 from preflog_labeling.domain import label as label_domain
@@ -124,7 +130,13 @@ class ProjectIndexProjection:
         projects = tables_map["labeling.projects"]
         members = tables_map["labeling.project_members"]
         for rec in events:
-            if rec.event_type not in ("ProjectCreated", "MemberAdded", "MemberRoleChanged", "ProjectArchived"):
+            if rec.event_type not in (
+                "ProjectCreated",
+                "MemberAdded",
+                "MemberRoleChanged",
+                "MemberRemoved",
+                "ProjectArchived",
+            ):
                 continue
             event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
             if isinstance(event, ProjectCreated):
@@ -144,6 +156,10 @@ class ProjectIndexProjection:
                     event.user_id,
                     rec.org_id,
                     event.role,
+                )
+            elif isinstance(event, MemberRemoved):
+                await conn.execute(
+                    f"delete from {members} where project_id = $1 and user_id = $2", event.project_id, event.user_id
                 )
             elif isinstance(event, ProjectArchived):
                 await conn.execute(f"update {projects} set archived = true where project_id = $1", event.project_id)

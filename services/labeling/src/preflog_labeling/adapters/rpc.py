@@ -17,6 +17,7 @@ OPERATIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[Any]]]] = {
     "update_ontology": (api.UpdateOntologyRequest, projects.update_ontology),
     "update_project_settings": (api.UpdateProjectSettingsRequest, projects.update_project_settings),
     "add_project_member": (api.AddProjectMemberRequest, projects.add_project_member),
+    "remove_project_member": (api.RemoveProjectMemberRequest, projects.remove_project_member),
     "add_data_rows_to_project": (api.AddDataRowsRequest, projects.add_data_rows_to_project),
     "claim_next_task": (api.ProjectRef, queue.claim_next_task),
     "release_task": (api.TaskRef, queue.release_task),

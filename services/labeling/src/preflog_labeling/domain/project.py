@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 import msgspec
 
-from preflog_contracts.errors import Invalid
+from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.projects import (
     BatchCreated,
     MemberAdded,
+    MemberRemoved,
     MemberRoleChanged,
     OntologyUpdated,
     ProjectArchived,
@@ -72,6 +73,8 @@ def evolve(state: ProjectState, event: Event) -> ProjectState:
             return r(state, settings=event.settings)
         case MemberAdded() | MemberRoleChanged():
             return r(state, members={**state.members, event.user_id: event.role})
+        case MemberRemoved():
+            return r(state, members={u: role for u, role in state.members.items() if u != event.user_id})
         case ProjectArchived():
             return r(state, archived=True)
     return state
@@ -181,6 +184,17 @@ def decide_member(state: ProjectState, user_id: str, role: str) -> list[Event]:
     if current is None:
         return [MemberAdded(project_id=state.project_id, user_id=user_id, role=role)]
     return [MemberRoleChanged(project_id=state.project_id, user_id=user_id, role=role)]
+
+
+def decide_member_removal(state: ProjectState, user_id: str) -> list[Event]:
+    """MemberRemoved; NotFound for someone who is not a member; the last owner stays (the
+    project would be left to org admins alone)."""
+    role = state.members.get(user_id)
+    if role is None:
+        raise NotFound("not a member of this project")
+    if role == "OWNER" and sum(1 for r in state.members.values() if r == "OWNER") == 1:
+        raise Invalid("a project keeps at least one owner", {"user_id": "the project's last owner"})
+    return [MemberRemoved(project_id=state.project_id, user_id=user_id)]
 
 
 def required_labels(state: ProjectState, data_row_id: str) -> int:

@@ -18,12 +18,14 @@ from preflog_contracts.rpc.labeling import (
     BatchView,
     CreateProjectRequest,
     ListProjectsRequest,
+    MemberRemovedView,
     OntologyView,
     ProgressView,
     ProjectMemberView,
     ProjectPage,
     ProjectRef,
     ProjectView,
+    RemoveProjectMemberRequest,
     UpdateOntologyRequest,
     UpdateProjectSettingsRequest,
 )
@@ -31,6 +33,7 @@ from preflog_eventstore import NO_STREAM, StreamWrite
 from preflog_labeling.domain import project as domain
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require, role_in
+from preflog_labeling.handlers.queue import release_leases_of
 from preflog_labeling.handlers.rows import resolve_rows
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
@@ -139,7 +142,10 @@ async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) 
     items = []
     for pid in ids[:first]:
         state = await deps.project(pid, ident.org_id)
-        items.append(await project_view(deps, state, role_in(state, ident)))
+        role = role_in(state, ident)
+        if role is None:
+            continue  # removed from it since the index (a projection) was written
+        items.append(await project_view(deps, state, role))
     return ProjectPage(
         items=items, next_cursor=ids[first - 1] if len(ids) > first else None, has_next_page=len(ids) > first
     )
@@ -204,6 +210,21 @@ async def add_project_member(deps: Deps, ctx: CallContext, req: AddProjectMember
 
     await _change_project(deps, ctx, req.project_id, Permission.MANAGE_MEMBERS, decide)
     return ProjectMemberView(user_id=req.user_id, role=req.role)
+
+
+async def remove_project_member(deps: Deps, ctx: CallContext, req: RemoveProjectMemberRequest) -> MemberRemovedView:
+    """Managers remove members (an owner takes an owner or org admin); the member's open
+    leases in the project go back to the queue, their labels stay."""
+
+    def decide(state: domain.ProjectState, ident: Any) -> list[Event]:
+        if state.members.get(req.user_id) == "OWNER":
+            require(state, ident, Permission.CHANGE_OWNERS)
+        return domain.decide_member_removal(state, req.user_id)
+
+    await _change_project(deps, ctx, req.project_id, Permission.MANAGE_MEMBERS, decide)
+    # After the removal committed: the member can no longer claim, so nothing re-leases.
+    released = await release_leases_of(deps, req.project_id, req.user_id)
+    return MemberRemovedView(project_id=req.project_id, user_id=req.user_id, released_leases=released)
 
 
 async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:

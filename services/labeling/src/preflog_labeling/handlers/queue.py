@@ -385,17 +385,38 @@ async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
 
 async def expire_leases_once(deps: Deps, limit: int = 500) -> int:
     """Return expired leases to the queue (TaskReleased reason="expired"); returns how many."""
+    return await _release_leases(
+        deps,
+        "where lease_expires_at < now() order by lease_expires_at limit $1",
+        [limit],
+        "expired",
+    )
+
+
+async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
+    """Return a member's open leases in a project to the queue (TaskReleased
+    reason="member_removed"), as when they are removed from it; returns how many."""
+    return await _release_leases(
+        deps,
+        "where project_id = $1 and user_id = $2 and lease_expires_at is not null",
+        [project_id, user_id],
+        "member_removed",
+    )
+
+
+async def _release_leases(deps: Deps, where: str, args: list[object], reason: str) -> int:
     async with deps.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "select task_id, user_id, label_id, org_id::text, project_id from labeling.assignments"
-            " where lease_expires_at < now() order by lease_expires_at limit $1 for update skip locked",
-            limit,
+            "select task_id, user_id, label_id, org_id::text, project_id from labeling.assignments "
+            + where
+            + " for update skip locked",
+            *args,
         )
         for task_id, user_id, label_id, org_id, project_id in rows:
             await deps.store.append(
                 StreamWrite(
                     stream_name("task", task_id),
-                    [TaskReleased(task_id=task_id, project_id=project_id, user_id=user_id, reason="expired")],
+                    [TaskReleased(task_id=task_id, project_id=project_id, user_id=user_id, reason=reason)],
                     ANY,
                 ),
                 org_id=org_id,

@@ -22,6 +22,7 @@ from preflog_contracts.events.catalog import DataRowImported
 from preflog_contracts.events.labels import LabelStarted, LabelSubmitted, TaskCreated, TaskLeased
 from preflog_contracts.events.projects import (
     MemberAdded,
+    MemberRemoved,
     MemberRoleChanged,
     OntologyUpdated,
     ProjectCreated,
@@ -119,6 +120,12 @@ async def _set_member(
         user_id,
         rec.org_id,
         role,
+    )
+
+
+async def _member_removed(conn: Conn, t: Tables, rec: RecordedEvent, e: MemberRemoved) -> None:
+    await conn.execute(
+        f"delete from {t.members} where project_id = $1 and user_id = $2", e.project_id, e.user_id
     )
 
 
@@ -409,6 +416,7 @@ _HANDLERS: dict[type[Event], Callable[..., Awaitable[None]]] = {
     ProjectSettingsChanged: _settings_changed,
     MemberAdded: _member_added,
     MemberRoleChanged: _member_added,
+    MemberRemoved: _member_removed,
     DataRowImported: _data_row_imported,
     TaskCreated: _task_created,
     TaskLeased: _task_leased,

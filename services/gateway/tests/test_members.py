@@ -1,0 +1,43 @@
+"""removeProjectMember through the gateway: the member's live events stop at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .conftest import Server
+from .flows import data_of, new_member, new_project
+from .test_live import Subscriber
+
+SETTINGS = """mutation($p: ID!, $on: Boolean!) {
+  updateProjectSettings(projectId: $p, settings: {allowResponseEdit: $on}) { id } }"""
+REMOVE = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }"
+
+
+async def test_a_removed_reviewer_stops_receiving_the_projects_events(system: Server) -> None:
+    project_id = await new_project(system)
+    user_id, token = await new_member(system, project_id, "REVIEWER")
+    watcher = await Subscriber.open(system, system.admin_token, {"p": project_id})
+    leaving = await Subscriber.open(system, token, {"p": project_id})
+    await asyncio.sleep(0.3)  # both subscriptions are registered
+    data_of(await system.gql(SETTINGS, {"p": project_id, "on": True}))
+    assert (await leaving.next())["type"] == "ProjectSettingsChanged"
+    assert (await watcher.next())["type"] == "ProjectSettingsChanged"
+
+    removed = await system.gql(REMOVE, {"p": project_id, "u": user_id})
+    assert data_of(removed)["removeProjectMember"] is True
+    data_of(await system.gql(SETTINGS, {"p": project_id, "on": False}))
+    seen = [(await watcher.next())["type"] for _ in range(2)]
+    assert seen == ["MemberRemoved", "ProjectSettingsChanged"]  # delivered, to those allowed
+    assert await leaving.nothing_within(0.5)
+    for s in (watcher, leaving):
+        await s.close()
+
+    gone = await system.gql(
+        "query($p: ID!) { project(id: $p) { id } }", {"p": project_id}, token=token
+    )
+    assert gone["data"]["project"] is None or gone["errors"][0]["extensions"]["code"] in (
+        "FORBIDDEN",
+        "NOT_FOUND",
+    )
+    again = await system.gql(REMOVE, {"p": project_id, "u": user_id})
+    assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
