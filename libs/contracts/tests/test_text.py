@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflog_contracts.text import has_nul, nul_path
+from preflog_contracts.errors import Invalid
+from preflog_contracts.text import has_nul, nul_path, shown
 
 
 def test_paths_name_the_first_string_or_key_holding_a_nul() -> None:
@@ -31,3 +32,17 @@ def test_any_depth() -> None:
         deep = [deep]
     assert has_nul(deep)
     assert nul_path(deep) == "[0]" * 50_000
+
+
+def test_a_long_value_is_shown_cut_with_its_length() -> None:
+    assert shown("text/csv") == "'text/csv'"
+    long = shown("x" * 100_000)
+    assert len(long) < 100 and "100,002 characters" in long
+    assert shown(5) == "5"
+
+
+def test_an_error_never_carries_a_huge_message_or_field() -> None:
+    err = Invalid("bad " + "y" * 50_000, {"k" * 5_000: "v" * 50_000})
+    assert len(err.message) <= 1_000 and "characters" in err.message
+    ((key, value),) = err.fields.items()
+    assert len(key) <= 300 and len(value) <= 1_000

@@ -37,13 +37,19 @@ class PreflogError(Exception):
 
     def __init__(self, message: str = "", fields: dict[str, str] | None = None) -> None:
         super().__init__(message or self.code.value)
-        self.message = message or self.code.value.replace("_", " ").lower()
-        self.fields = dict(fields or {})
+        # Capped, as a last resort against echoing a huge input back (call sites quote
+        # values with ``text.shown``).
+        self.message = _capped(message or self.code.value.replace("_", " ").lower(), 1_000)
+        self.fields = {_capped(k, 300): _capped(str(v), 1_000) for k, v in (fields or {}).items()}
 
     @staticmethod
     def from_code(code: str, message: str, fields: dict[str, str] | None = None) -> PreflogError:
         cls = _BY_CODE.get(ErrorCode(code), Internal) if code in ErrorCode.__members__ else Internal
         return cls(message, fields)
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text):,} characters)"
 
 
 class Unauthenticated(PreflogError):

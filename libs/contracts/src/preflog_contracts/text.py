@@ -63,3 +63,15 @@ def _key_path(path: str, key: str) -> str:
     if _NAME.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
+
+
+SHOWN_CHARACTERS = 60
+
+
+def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
+    """``value`` as an error message quotes it (``repr``), cut to ``limit`` characters with
+    its full length said: a refused megabyte is not echoed back whole."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"

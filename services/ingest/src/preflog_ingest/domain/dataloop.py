@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from preflog_contracts.datarow import Author, DataRow, Message, Part, PromptPoint, Response, Role
+from preflog_contracts.text import shown
 from preflog_ingest.domain.content_parts import media_url, parts_from_markup
 from preflog_ingest.domain.conversation_checks import (
     content_part_errors,
@@ -169,7 +170,7 @@ def _message(
                         RowError(
                             code=IngestErrorCode.INVALID_VALUE,
                             path=f"{path}.value.role",
-                            message=f"role {declared!r} is not one of user, assistant, system",
+                            message=f"role {shown(declared)} is not one of user, assistant, system",
                         )
                     )
             continue
@@ -192,7 +193,7 @@ def _message(
                 RowError(
                     code=IngestErrorCode.UNSUPPORTED_MIMETYPE,
                     path=f"{path}.mimetype",
-                    message=f"mimetype '{element.mimetype}' is not supported "
+                    message=f"mimetype {shown(element.mimetype)} is not supported "
                     "(text, image/*, video/*, audio/*)",
                 )
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from preflog_contracts.text import shown
 from preflog_ingest.domain.labelbox_v1 import V1_TYPE
 from preflog_ingest.domain.labelbox_v2 import V2_TYPE
 from preflog_ingest.domain.native_row import NATIVE_TYPE
@@ -41,7 +42,7 @@ def detect_format(value: Any) -> DetectedFormat | RowError:
         return RowError(
             code=IngestErrorCode.UNKNOWN_FORMAT,
             path="shebang",
-            message=f"unknown shebang {value['shebang']!r}; expected 'dataloop'",
+            message=f"unknown shebang {shown(value['shebang'])}; expected 'dataloop'",
         )
     row_type = value.get("type")
     if row_type is None:
@@ -61,7 +62,7 @@ def detect_format(value: Any) -> DetectedFormat | RowError:
         return RowError(
             code=IngestErrorCode.WRONG_TYPE,
             path="type",
-            message=f"data type '{row_type}' is not supported; expected one of "
+            message=f"data type {shown(row_type)} is not supported; expected one of "
             + ", ".join(sorted(_VERSIONED)),
         )
     detected, version = _VERSIONED[row_type]
@@ -76,7 +77,10 @@ def detect_format(value: Any) -> DetectedFormat | RowError:
         return RowError(
             code=IngestErrorCode.WRONG_VERSION,
             path="version",
-            message=f"version {found!r} is not supported for '{row_type}'; expected {version}",
+            message=(
+                f"version {shown(found)} is not supported for {shown(row_type)};"
+                f" expected {version}"
+            ),
         )
     return detected
 

@@ -25,6 +25,7 @@ from preflog_contracts.datarow import (
     Response,
     Role,
 )
+from preflog_contracts.text import shown
 from preflog_ingest.domain.content_parts import media_url, parts_from_markup
 from preflog_ingest.domain.conversation_checks import too_long, too_many_messages
 from preflog_ingest.domain.limits import Limits
@@ -121,7 +122,7 @@ def _node_errors(conversation: V2Conversation, limits: Limits) -> list[RowError]
                     RowError(
                         code=IngestErrorCode.UNSUPPORTED_CONTENT,
                         path=f"{part_path}.type",
-                        message=f"content type '{part.type}' is not supported "
+                        message=f"content type {shown(part.type)} is not supported "
                         "(text, image, video, audio)",
                     )
                 )

@@ -17,6 +17,7 @@ from typing import Final, Protocol
 
 import msgspec
 
+from preflog_contracts.text import shown
 from preflog_ingest.domain.results import Rejected
 from preflog_ingest.domain.row_errors import IngestErrorCode, RowError
 
@@ -267,6 +268,6 @@ def splitter_for(content_type: str, max_row_bytes: int = MAX_ROW_BYTES) -> RowSp
     if base == "application/json" or base.endswith("+json"):
         return JsonSplitter(max_row_bytes)
     raise BodyError(
-        f"content type '{content_type}' is not supported; send application/x-ndjson"
+        f"content type {shown(content_type)} is not supported; send application/x-ndjson"
         " or application/json"
     )
