@@ -78,8 +78,7 @@ def detect_format(value: Any) -> DetectedFormat | RowError:
             code=IngestErrorCode.WRONG_VERSION,
             path="version",
             message=(
-                f"version {shown(found)} is not supported for {shown(row_type)};"
-                f" expected {version}"
+                f"version {shown(found)} is not supported for {shown(row_type)}; expected {version}"
             ),
         )
     return detected
