@@ -283,3 +283,22 @@ def test_a_statement_timeout_is_not_taken_for_a_lost_connection() -> None:
     assert public_error(GraphQLError("x", original_error=slow, path=["t"])).extensions == {
         "code": "INTERNAL"
     }
+
+
+async def test_two_authorization_headers_are_refused(server: Server) -> None:
+    """Which of two would count depends on the code reading them: neither does."""
+    headers = [
+        ("authorization", f"Bearer {server.admin_token}"),
+        ("authorization", "Bearer pfl_someone_else_entirely_0000000000"),
+    ]
+    graphql = await server.http.post(
+        "/graphql", json={"query": "{ viewer { id } }"}, headers=headers
+    )
+    assert graphql.status_code == 400
+    assert graphql.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    rest = await server.http.get("/v1/imports/whatever", headers=headers)
+    assert rest.status_code == 400 and rest.json()["code"] == "INVALID_INPUT"
+    one = await server.http.post(
+        "/graphql", json={"query": "{ viewer { id } }"}, headers=headers[:1]
+    )
+    assert one.status_code == 200 and one.json()["data"]["viewer"]["id"]

@@ -28,15 +28,13 @@ from preflog_gateway.bulk_import import (
     stream_import,
 )
 from preflog_gateway.graphql.context import Gateway
+from preflog_gateway.graphql.post import rest_error
 from preflog_messaging.rpc import CallContext, validation_fields
 from preflog_messaging.streams import stream_call
 
 
 def error_response(exc: PreflogError) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
-    if exc.fields:
-        body["fields"] = exc.fields
-    return Response(body, status_code=HTTP_STATUS[exc.code])
+    return Response(rest_error(exc), status_code=HTTP_STATUS[exc.code])
 
 
 log = structlog.get_logger(__name__)

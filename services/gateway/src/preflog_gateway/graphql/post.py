@@ -85,6 +85,14 @@ class GraphQLPost:
         self.body_cap = body_cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and _twice(scope["headers"], b"authorization"):
+            # Which one counts would depend on the code reading it: refuse the request.
+            refused = Invalid("more than one Authorization header", {"authorization": "once"})
+            if scope["path"].startswith("/graphql"):
+                await _refuse(send, refused)
+            else:
+                await _answer(send, 400, msgspec.json.encode(rest_error(refused)))
+            return
         if (
             scope["type"] != ScopeType.HTTP
             or scope["path"] != "/graphql"
@@ -159,6 +167,18 @@ def _request_of(body: bytes) -> _Request | None:
     except msgspec.ValidationError:
         _decoder.decode(body)  # raises if it is not JSON at all
         return None
+
+
+def _twice(headers: Any, name: bytes) -> bool:
+    return sum(1 for key, _ in headers if key.lower() == name) > 1
+
+
+def rest_error(exc: PreflogError) -> dict[str, Any]:
+    """A refused REST request's body: ``{code, message, fields?}`` (API.md)."""
+    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
+    if exc.fields:
+        body["fields"] = exc.fields
+    return body
 
 
 def _text(value: bytes | None) -> str | None:
