@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 
 from preflog_contracts.envelope import START, Metadata
@@ -520,3 +521,15 @@ async def test_a_pool_that_cannot_reach_its_server_says_so(dsn: str) -> None:
         await create_pool(dsn, min_size=1, max_size=1)
     assert connection_lost(refused.value)
     assert not connection_lost(FileNotFoundError("an import file"))
+
+
+def test_a_misused_connection_is_not_taken_for_a_lost_one() -> None:
+    assert connection_lost(asyncpg.InterfaceError("connection is closed"))
+    assert connection_lost(
+        asyncpg.InterfaceError(
+            "cannot call Connection.execute(): connection has been released back to the pool"
+        )
+    )
+    assert not connection_lost(
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+    )

@@ -20,14 +20,20 @@ def connection_lost(exc: BaseException) -> bool:
     UNAVAILABLE (retry later), never INTERNAL. asyncpg reports an idle pooled connection
     the server ended in several ways, one of them an ``InternalClientError`` about protocol
     states (MagicStack/asyncpg#1069); the pool replaces such a connection on its next use."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        # The client's side of a closed connection, not its misuse ("another operation is
+        # in progress" is a bug of ours and stays INTERNAL, with its trace).
+        return any(s in str(exc) for s in _CLOSED)
     return isinstance(
         exc,
         asyncpg.PostgresConnectionError  # SQLSTATE 08: connection exceptions
         | asyncpg.exceptions.OperatorInterventionError  # 57: admin/crash shutdown, ended session
-        | asyncpg.InterfaceError  # the client's side of a closed connection
         | asyncpg.InternalClientError
         | ConnectionError,  # a socket's errors, and DatabaseUnreachable (no new connection)
     ) and not isinstance(exc, asyncpg.exceptions.QueryCanceledError)
+
+
+_CLOSED = ("connection is closed", "released back to the pool", "pool is clos")
 
 
 class LostConnections:
