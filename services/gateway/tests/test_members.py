@@ -41,3 +41,25 @@ async def test_a_removed_reviewer_stops_receiving_the_projects_events(system: Se
     )
     again = await system.gql(REMOVE, {"p": project_id, "u": user_id})
     assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_membership_news_grants_and_history_does_not(system: Server) -> None:
+    project_id = await new_project(system)
+    data_of(await system.gql(SETTINGS, {"p": project_id, "on": True}))
+    # Removed: replaying the project from its start shows them nothing of it.
+    user_id, token = await new_member(system, project_id, "REVIEWER")
+    data_of(await system.gql(REMOVE, {"p": project_id, "u": user_id}))
+    replay = await Subscriber.open(system, token, {"p": project_id, "after": 0})
+    assert await replay.nothing_within(0.5)
+    # Added while subscribed: what follows the addition arrives.
+    data_of(
+        await system.gql(
+            "mutation($p: ID!, $u: ID!) {"
+            " addProjectMember(projectId: $p, userId: $u, role: REVIEWER) { role } }",
+            {"p": project_id, "u": user_id},
+        )
+    )
+    assert (await replay.next())["type"] == "MemberAdded"
+    data_of(await system.gql(SETTINGS, {"p": project_id, "on": False}))
+    assert (await replay.next())["type"] == "ProjectSettingsChanged"
+    await replay.close()

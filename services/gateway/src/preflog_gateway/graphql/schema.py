@@ -16,7 +16,7 @@ from preflog_contracts.envelope import START, RecordedEvent
 from preflog_contracts.errors import Invalid, NotFound, PreflogError, Unauthenticated
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.labels import Target
-from preflog_contracts.events.projects import MemberRemoved
+from preflog_contracts.events.projects import MemberAdded, MemberRemoved, MemberRoleChanged
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
 from preflog_gateway.accounts.access import project_roles
@@ -632,28 +632,16 @@ class Mutation:
         )
 
 
+_MEMBERSHIP = ("MemberAdded", "MemberRoleChanged", "MemberRemoved")
+
+
 async def _live(
     info: strawberry.Info, *, task_id: str | None, project_id: str | None, after: int | None
 ) -> AsyncGenerator[AuditEvent, None]:
     ctx = _ctx(info)
     identity = ctx.identity
     live = info.context["live"]
-    pool = ctx.runtime.pool
-    roles = (
-        {} if identity.is_admin else await project_roles(pool, identity.org_id, identity.user_id)
-    )
-    if project_id is not None and not identity.is_admin and project_id not in roles:
-        # The access table is a projection and may not have a membership made a moment
-        # ago; the project's owner answers from the project's own state.
-        with contextlib.suppress(PreflogError):
-            view = await ctx.call(
-                "labeling",
-                "get_project",
-                lab.ProjectRef(project_id=project_id),
-                response_type=lab.ProjectView,
-            )
-            if view.my_role is not None and view.my_role != "ADMIN":
-                roles[project_id] = view.my_role
+    roles = {} if identity.is_admin else await _roles_now(ctx, project_id)
     resume = None
     if after == 0:
         resume = START  # from the first event
@@ -661,15 +649,32 @@ async def _live(
         resume = await live.cursor_of(identity.org_id, after)
         if resume is None:
             raise Invalid("unknown position", {"after": "no event at this position"})
+    await live.start()
+    subscribed = live.cursor  # events after it are news; those before, history
+    current = dict(roles)
+
+    def learn(rec: RecordedEvent) -> None:
+        """The caller's own membership changes, in log order as events are matched, so
+        nothing after a removal gets through. History (a replay) never grants more than
+        the caller has now; news does."""
+        event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+        if not isinstance(event, MemberAdded | MemberRoleChanged | MemberRemoved):
+            return
+        if event.user_id != identity.user_id:
+            return
+        if isinstance(event, MemberRemoved):
+            roles.pop(event.project_id, None)
+        elif (
+            event.project_id in current
+            or subscribed is None
+            or ((rec.tx_id, rec.global_position) > (subscribed.tx_id, subscribed.global_position))
+        ):
+            roles[event.project_id] = event.role
 
     def match(rec: RecordedEvent) -> bool:
         meta = rec.metadata
-        if rec.event_type == "MemberRemoved" and meta.project_id in roles:
-            # In log order, as events are matched: nothing after the removal gets through.
-            # (Added members and changed roles are read again below, as delivered.)
-            removed = decode_event_data(rec.event_type, rec.schema_version, rec.data)
-            if isinstance(removed, MemberRemoved) and removed.user_id == identity.user_id:
-                roles.pop(removed.project_id, None)
+        if rec.event_type in _MEMBERSHIP and not identity.is_admin:
+            learn(rec)
         if task_id is not None and meta.task_id != task_id:
             return False
         if project_id is not None and meta.project_id != project_id:
@@ -683,10 +688,27 @@ async def _live(
         # A connection outlives its token's revocation: ask before each delivery.
         if ctx.auth is None or not await authenticator.still_valid(ctx.auth):
             raise Unauthenticated("missing, unknown or revoked API token")
-        if rec.event_type in ("MemberAdded", "MemberRoleChanged") and not identity.is_admin:
-            roles.clear()
-            roles.update(await project_roles(pool, identity.org_id, identity.user_id))
         yield AuditEvent.of(rec)
+
+
+async def _roles_now(ctx: GatewayContext, project_id: str | None) -> dict[str, str]:
+    """The caller's project roles. The gateway's access table is a projection, a moment
+    behind; for one project the project's owner answers from the project's own state."""
+    identity = ctx.identity
+    roles = await project_roles(ctx.runtime.pool, identity.org_id, identity.user_id)
+    if project_id is None:
+        return roles
+    roles.pop(project_id, None)
+    with contextlib.suppress(PreflogError):  # not a member (or no such project): no role
+        view = await ctx.call(
+            "labeling",
+            "get_project",
+            lab.ProjectRef(project_id=project_id),
+            response_type=lab.ProjectView,
+        )
+        if view.my_role is not None and view.my_role != "ADMIN":
+            roles[project_id] = view.my_role
+    return roles
 
 
 @strawberry.type
