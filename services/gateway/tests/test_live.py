@@ -30,7 +30,9 @@ class Subscriber:
         self.ws = ws
 
     @classmethod
-    async def open(cls, server: Server, token: str, variables: dict[str, Any]) -> Subscriber:
+    async def open(
+        cls, server: Server, token: str, variables: dict[str, Any], query: str = SUB
+    ) -> Subscriber:
         ws = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
@@ -39,7 +41,11 @@ class Subscriber:
         assert ack["type"] == "connection_ack", ack
         await ws.send(
             json.dumps(
-                {"id": "1", "type": "subscribe", "payload": {"query": SUB, "variables": variables}}
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
             )
         )
         return cls(ws)
@@ -47,7 +53,8 @@ class Subscriber:
     async def next(self, timeout: float = 5.0) -> dict[str, Any]:
         msg = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         assert msg["type"] == "next", msg
-        return dict(msg["payload"]["data"]["projectEvents"])
+        (event,) = msg["payload"]["data"].values()
+        return dict(event)
 
     async def nothing_within(self, seconds: float) -> bool:
         try:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from .conftest import Server
-from .flows import data_of, new_member, new_project
+from .flows import (
+    add_rows,
+    data_of,
+    import_rows,
+    new_dataset,
+    new_member,
+    new_project,
+    shopping_row,
+)
 from .test_live import Subscriber
 
 SETTINGS = """mutation($p: ID!, $on: Boolean!) {
@@ -63,3 +72,27 @@ async def test_membership_news_grants_and_history_does_not(system: Server) -> No
     data_of(await system.gql(SETTINGS, {"p": project_id, "on": False}))
     assert (await replay.next())["type"] == "ProjectSettingsChanged"
     await replay.close()
+
+
+TASK_SUB = """subscription($t: ID!) { taskEvents(taskId: $t) { id position type taskId } }"""
+
+
+async def test_a_task_subscription_by_a_member_of_a_moment_ago_gets_its_events(
+    system: Server,
+) -> None:
+    project_id = await new_project(system)
+    dataset = await new_dataset(system)
+    imported = await import_rows(system, dataset, [shopping_row(f"member-{uuid.uuid4().hex[:8]}")])
+    (task_id,) = await add_rows(system, project_id, imported["dataRowIds"])
+    _, reviewer = await new_member(system, project_id, "REVIEWER")
+    _, annotator = await new_member(system, project_id, "ANNOTATOR")
+    watching = await Subscriber.open(system, reviewer, {"t": task_id}, TASK_SUB)
+    await asyncio.sleep(0.3)  # registered
+    claimed = await system.gql(
+        "mutation($p: ID!) { claimNextTask(projectId: $p) { id } }",
+        {"p": project_id},
+        token=annotator,
+    )
+    assert data_of(claimed)["claimNextTask"]["id"] == task_id
+    assert (await watching.next())["taskId"] == task_id
+    await watching.close()

@@ -641,7 +641,7 @@ async def _live(
     ctx = _ctx(info)
     identity = ctx.identity
     live = info.context["live"]
-    roles = {} if identity.is_admin else await _roles_now(ctx, project_id)
+    roles = {} if identity.is_admin else await _roles_now(ctx, project_id, task_id)
     resume = None
     if after == 0:
         resume = START  # from the first event
@@ -691,15 +691,23 @@ async def _live(
         yield AuditEvent.of(rec)
 
 
-async def _roles_now(ctx: GatewayContext, project_id: str | None) -> dict[str, str]:
+async def _roles_now(
+    ctx: GatewayContext, project_id: str | None, task_id: str | None
+) -> dict[str, str]:
     """The caller's project roles. The gateway's access table is a projection, a moment
-    behind; for one project the project's owner answers from the project's own state."""
+    behind; for the project subscribed to (a task's, for a task) the project's owner answers
+    from the project's own state."""
     identity = ctx.identity
     roles = await project_roles(ctx.runtime.pool, identity.org_id, identity.user_id)
-    if project_id is None:
-        return roles
-    roles.pop(project_id, None)
-    with contextlib.suppress(PreflogError):  # not a member (or no such project): no role
+    with contextlib.suppress(PreflogError):  # no such task or project visible: no role
+        if project_id is None and task_id is not None:
+            task = await ctx.call(
+                "labeling", "get_task", lab.TaskRef(task_id=task_id), response_type=lab.TaskView
+            )
+            project_id = task.project_id
+        if project_id is None:
+            return roles
+        roles.pop(project_id, None)
         view = await ctx.call(
             "labeling",
             "get_project",
