@@ -155,6 +155,8 @@ async def _up(settings: Settings) -> None:
     env[env_var("database_url")] = resolved.settings.database_url
     env[env_var("nats_url")] = resolved.settings.nats_url
 
+    gateway_died: list[int] = []
+
     async def start_gateway(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -171,6 +173,9 @@ async def _up(settings: Settings) -> None:
 
         async def watch() -> None:
             await child.wait()
+            if not stop.is_set():  # it ended on its own, not because we are stopping
+                gateway_died.append(child.returncode or 0)
+                print(f"preflog: the gateway exited ({child.returncode}); stopping", flush=True)
             stop.set()
 
         watcher = asyncio.create_task(watch())
@@ -196,6 +201,10 @@ async def _up(settings: Settings) -> None:
         )
     finally:
         resolved.close()
+    if gateway_died:
+        # A failure, so that a supervisor (systemd's on-failure, a container's restart
+        # policy) starts the whole system again.
+        raise SystemExit(1)
 
 
 async def _serve(settings: Settings, service: str, *, announce: bool = False) -> None:
