@@ -9,6 +9,7 @@ import pytest
 from preflog_eventstore import EventStore, LostConnections
 from preflog_messaging import runtime
 from preflog_messaging.runtime import supervise
+from preflog_observability.metrics import LOOP_RESTARTS
 
 
 async def test_a_failing_loop_is_started_again_until_stop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,12 +25,14 @@ async def test_a_failing_loop_is_started_again_until_stop(monkeypatch: pytest.Mo
         third.set()
         await stop.wait()
 
+    before = LOOP_RESTARTS.labels("test", "error")._value.get()
     task = asyncio.create_task(supervise(loop, stop, "test"))
     await asyncio.wait_for(third.wait(), 2)
     assert not task.done()
     stop.set()
     await asyncio.wait_for(task, 2)
     assert runs == [0, 1, 2]
+    assert LOOP_RESTARTS.labels("test", "error")._value.get() - before == 2  # on /metrics
 
 
 async def test_a_loop_that_ends_is_not_started_again() -> None:

@@ -25,6 +25,7 @@ from preflog_eventstore import EventStore, LostConnections, ProjectionRunner, cr
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer, Handler
 from preflog_messaging.rpc import RpcClient, RpcServer
+from preflog_observability.metrics import LOOP_RESTARTS
 from preflog_settings import Settings
 
 T = TypeVar("T")
@@ -172,8 +173,10 @@ async def supervise(
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             failures += 1
             if lost is not None and await lost.noticed(exc):
+                LOOP_RESTARTS.labels(name, "database").inc()
                 log.warning("loop.restarting", loop=name, error=repr(exc), after_seconds=delay)
             else:
+                LOOP_RESTARTS.labels(name, "error").inc()
                 log.error("loop.failed", loop=name, after_seconds=delay, exc_info=exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)

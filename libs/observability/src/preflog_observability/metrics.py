@@ -35,3 +35,8 @@ CONSUMER_EVENTS = Counter(
 CONSUMER_REDELIVERIES = Counter(
     "preflog_consumer_redeliveries_total", "Redelivered JetStream messages", ["consumer"]
 )
+LOOP_RESTARTS = Counter(
+    "preflog_loop_restarts_total",
+    "Service loops (projections, consumers, sweepers, the relay) started again after a failure",
+    ["loop", "cause"],  # cause: database (a lost connection) or error
+)
