@@ -18,7 +18,6 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from preflog_contracts.errors import HTTP_STATUS, ErrorCode, Invalid, PreflogError
 from preflog_contracts.rpc.export import EXPORT_SERVICE, ExportRequest
 from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
-from preflog_eventstore import DATABASE_UNAVAILABLE, connection_lost
 from preflog_gateway.accounts.authenticate import Authenticated
 from preflog_gateway.bulk_import import (
     camel_case,
@@ -28,7 +27,8 @@ from preflog_gateway.bulk_import import (
     stream_import,
 )
 from preflog_gateway.graphql.context import Gateway
-from preflog_gateway.graphql.post import rest_error
+from preflog_gateway.graphql.errors import public_failure
+from preflog_gateway.graphql.post import graphql_error, rest_error
 from preflog_messaging.rpc import CallContext, validation_fields
 from preflog_messaging.streams import stream_call
 
@@ -45,24 +45,16 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
     """What litestar itself refuses (no such route, a method not allowed, a body over the
     cap) or fails on, in the shape of every other error: REST ``{code, message}``, GraphQL
     ``{errors: [{message, extensions: {code}}]}``. A failure is logged, never shown."""
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    if connection_lost(exc):
-        log.warning("http.database_unavailable", path=request.url.path, error=repr(exc))
-        status, code, message = 503, ErrorCode.UNAVAILABLE, DATABASE_UNAVAILABLE
-    elif status >= 500:
-        log.error("http.internal_error", path=request.url.path, exc_info=exc)
-        code, message = ErrorCode.INTERNAL, "internal error"
-    else:
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        status = exc.status_code
         code = _CODE_OF_STATUS.get(status, ErrorCode.INVALID_INPUT)
-        message = str(exc.detail) if isinstance(exc, HTTPException) else "invalid request"
-    if request.url.path.startswith("/graphql"):
-        body: dict[str, Any] = {
-            "data": None,
-            "errors": [{"message": message, "extensions": {"code": code.value}}],
-        }
+        refused = PreflogError.from_code(code.value, str(exc.detail))
     else:
-        body = {"code": code.value, "message": message}
-    return Response(body, status_code=status)
+        refused = public_failure(exc, "http.failed", path=request.url.path)
+        status = exc.status_code if isinstance(exc, HTTPException) else HTTP_STATUS[refused.code]
+    if request.url.path.startswith("/graphql"):
+        return Response(graphql_error(refused), status_code=status)
+    return Response(rest_error(refused), status_code=status)
 
 
 async def authenticate(gateway: Gateway, request: Request[Any, Any, Any]) -> Authenticated:

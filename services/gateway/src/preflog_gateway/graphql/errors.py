@@ -29,16 +29,16 @@ log = structlog.get_logger(__name__)
 _COERCION = ("Variable '$", "Argument '", "Expected value", "Expected type", "Field '")
 
 
-def public_failure(exc: BaseException, event: str) -> PreflogError:
-    """What a client is told of ``exc`` raised outside a GraphQL execution: a PreflogError
-    as it is, a lost database connection as UNAVAILABLE (logged as a warning), anything
-    else as INTERNAL (logged under ``event`` with its trace)."""
+def public_failure(exc: BaseException, event: str, **context: Any) -> PreflogError:
+    """What a client is told of ``exc``: a PreflogError as it is, a lost database connection
+    as UNAVAILABLE (logged under ``event`` as a warning), anything else as INTERNAL (logged
+    under ``event`` with its trace). ``context`` goes into the log line."""
     if isinstance(exc, PreflogError):
         return exc
     if connection_lost(exc):
-        log.warning(event, error=repr(exc))
+        log.warning(event, error=repr(exc), **context)
         return Unavailable(DATABASE_UNAVAILABLE)
-    log.error(event, error=type(exc).__name__, exc_info=exc)
+    log.error(event, error=type(exc).__name__, exc_info=exc, **context)
     return Internal("internal error")
 
 
@@ -76,31 +76,19 @@ def public_error(error: GraphQLError) -> GraphQLError:
     """The client-safe version of ``error``."""
     original = _root(error)
     extensions: dict[str, Any]
-    if isinstance(original, PreflogError):
-        message = original.message
-        extensions = {"code": original.code.value}
-        if original.code is ErrorCode.INVALID_INPUT:
-            extensions["fields"] = dict(original.fields)
-    elif isinstance(original, msgspec.ValidationError):
+    if isinstance(original, msgspec.ValidationError):
         message = "invalid input"
         extensions = {"code": ErrorCode.INVALID_INPUT.value, "fields": {"input": str(original)}}
     elif original is None or (error.path is None and error.message.startswith(_COERCION)):
         # Parse, validation and variable coercion errors: about the request, in schema terms.
         message = error.message
         extensions = {"code": ErrorCode.INVALID_INPUT.value}
-    elif connection_lost(original):
-        log.warning("graphql.database_unavailable", path=error.path, error=repr(original))
-        message = DATABASE_UNAVAILABLE
-        extensions = {"code": ErrorCode.UNAVAILABLE.value}
     else:
-        log.error(
-            "graphql.internal_error",
-            path=error.path,
-            error=type(original).__name__,
-            exc_info=original,
-        )
-        message = "internal error"
-        extensions = {"code": ErrorCode.INTERNAL.value}
+        refused = public_failure(original, "graphql.failed", path=error.path)
+        message = refused.message
+        extensions = {"code": refused.code.value}
+        if refused.code is ErrorCode.INVALID_INPUT:
+            extensions["fields"] = dict(refused.fields)
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -56,14 +56,17 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
     operationName: str | None = None  # the wire name
 
 
-def error_body(exc: PreflogError) -> bytes:
-    """A refused request's answer (no data, one error with its code)."""
+def graphql_error(exc: PreflogError) -> dict[str, Any]:
+    """A refused GraphQL request's body (no data, one error with its code)."""
     extensions: dict[str, Any] = {"code": exc.code.value}
     if exc.fields:
         extensions["fields"] = exc.fields
-    return msgspec.json.encode(
-        {"data": None, "errors": [{"message": exc.message, "extensions": extensions}]}
-    )
+    return {"data": None, "errors": [{"message": exc.message, "extensions": extensions}]}
+
+
+def error_body(exc: PreflogError) -> bytes:
+    """:func:`graphql_error`, encoded."""
+    return msgspec.json.encode(graphql_error(exc))
 
 
 async def admit(gateway: Gateway, ctx: GatewayContext, authorization: str | None) -> None:
