@@ -12,6 +12,7 @@ from preflog_eventstore.db import (
     create_pool,
     drop_database,
     migrate,
+    unlock_advisory,
     with_database,
 )
 from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
@@ -53,5 +54,6 @@ __all__ = [
     "load_migrations",
     "migrate",
     "save_checkpoint",
+    "unlock_advisory",
     "with_database",
 ]

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from preflog_eventstore.conn import Conn
 from preflog_eventstore.migrate import Migration, all_migrations, apply_migrations
 
 DATABASE_UNAVAILABLE = "the database is not reachable just now; retry"
@@ -34,6 +35,17 @@ def connection_lost(exc: BaseException) -> bool:
 
 
 _CLOSED = ("connection is closed", "released back to the pool", "pool is clos")
+
+
+async def unlock_advisory(conn: Conn, key: int) -> None:
+    """Give up a session's advisory lock (a leader stepping down). On a connection the
+    server ended, the lock went with the session: the error that ended it is the one worth
+    reporting, not this call's."""
+    try:
+        await conn.execute("select pg_advisory_unlock($1)", key)
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
 
 
 class LostConnections:

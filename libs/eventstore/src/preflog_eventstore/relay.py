@@ -21,7 +21,7 @@ from nats.aio.subscription import Subscription
 
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
-from preflog_eventstore.db import connection_lost
+from preflog_eventstore.db import unlock_advisory
 from preflog_eventstore.projections import wait_for_appends
 from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
@@ -154,21 +154,12 @@ class Relay:
                         await self._lead(conn, stop)
                     finally:
                         self.is_leader = False
-                        await self._unlock(conn)
+                        await unlock_advisory(conn, self.lock_key)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS down, Postgres restart: log, back off, retry
                 log.warning("relay.retry", error=repr(exc))
                 await _sleep_or_stop(stop, 0.5)
-
-    async def _unlock(self, conn: Conn) -> None:
-        """Give up leadership. On a connection the server ended the lock went with it; the
-        error that ended it is the one worth logging, not this call's."""
-        try:
-            await conn.execute("select pg_advisory_unlock($1)", self.lock_key)
-        except Exception as exc:
-            if not connection_lost(exc):
-                raise
 
     async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
         while not stop.is_set():

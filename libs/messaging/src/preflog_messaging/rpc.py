@@ -243,10 +243,9 @@ class RpcServer:
                 error=RpcFailure(code=exc.code.value, message=exc.message, fields=exc.fields)
             )
         except Exception as exc:
-            if connection_lost(exc):
+            lost = await self.lost.noticed(exc) if self.lost else connection_lost(exc)
+            if lost:
                 # A restart or failover of Postgres: the caller may retry; not a bug.
-                if self.lost is not None:
-                    await self.lost.noticed(exc)
                 outcome = "UNAVAILABLE"
                 log.warning(
                     "rpc.database_unavailable",

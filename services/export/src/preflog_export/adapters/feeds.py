@@ -31,7 +31,7 @@ from preflog_contracts.rpc.export import (
     exports_stream,
     exports_subject,
 )
-from preflog_eventstore import Conn, EventStore, StreamWrite
+from preflog_eventstore import Conn, EventStore, StreamWrite, unlock_advisory
 from preflog_export.adapters.access import project_for_export, project_view
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import item_page, project_high_water
@@ -208,8 +208,7 @@ class FeedPublisher:
                     try:
                         await self._lead(stop, conn)
                     finally:
-                        with contextlib.suppress(Exception):  # a dead session's lock is gone
-                            await conn.execute("select pg_advisory_unlock($1)", self.lock_key)
+                        await unlock_advisory(conn, self.lock_key)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
