@@ -90,6 +90,11 @@ class System:
     http: httpx.AsyncClient
     clients: list[Client] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, up: Up, http: httpx.AsyncClient) -> System:
+        """The running ``up``, spoken to through ``http``."""
+        return cls(up.url, f"ws://127.0.0.1:{up.port}/graphql", up.token, up, http)
+
     def client(self, token: str, user_id: str = "", name: str = "") -> Client:
         return Client(self.http, token, user_id, name)
 
@@ -109,7 +114,7 @@ async def preflog_up(
     up = await start(database_url, nats_url, log_dir, prefix="e2e", extra_env=extra_env)
     try:
         async with httpx.AsyncClient(base_url=up.url, timeout=30) as http:
-            yield System(up.url, f"ws://127.0.0.1:{up.port}/graphql", up.token, up, http)
+            yield System.of(up, http)
     finally:
         await up.stop()
 

@@ -149,7 +149,7 @@ async def crash(
     up = await start(dsn, infra.nats_url, tmp_path_factory.mktemp("crash"), prefix="crash")
     http = httpx.AsyncClient(base_url=up.url, timeout=30)
     try:
-        system = System(up.url, f"ws://127.0.0.1:{up.port}/graphql", up.token, up, http)
+        system = System.of(up, http)
         project_id, annotators = await set_up(system)
         sub = await Subscription.open(
             system.ws_url, up.token, PROJECT_EVENTS, {"p": project_id, "after": 0}, "projectEvents"
