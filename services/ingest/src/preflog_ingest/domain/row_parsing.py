@@ -57,12 +57,13 @@ def parse_line(raw: bytes, line_no: int, limits: Limits = DEFAULT_LIMITS) -> Lin
 
 def parse_value(value: Any, line_no: int, limits: Limits = DEFAULT_LIMITS) -> RowResult:
     """Parse one decoded row in any supported format (see ``detect_format``)."""
-    refused = nul_refusal(value, line_no, _readable_key(value))
+    key = _readable_key(value)
+    refused = nul_refusal(value, line_no, key)
     if refused is not None:
         return refused
     detected = detect_format(value)
     if isinstance(detected, RowError):
-        return Rejected(line=line_no, errors=[detected], global_key=_readable_key(value))
+        return Rejected(line=line_no, errors=[detected], global_key=key)
     if detected != "import_row":
         converted = _CONVERTERS[detected](value, limits)
         if isinstance(converted, list):
