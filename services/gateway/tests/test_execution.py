@@ -151,3 +151,156 @@ def test_a_context_and_its_loaders_are_no_reference_cycle() -> None:
         assert ctx.loaders.users is not None
 
     assert _cyclic_garbage_of((GatewayContext, Loaders), use) == []
+
+
+# --- whole plain subtrees -------------------------------------------------------------------
+
+
+@strawberry.type
+class Leaf:
+    id: str
+    rank: int
+    colour: Colour | None
+
+    @strawberry.field
+    def label(self, prefix: str = "#", loud: bool = False) -> str:
+        text = f"{prefix}{self.id}"
+        return text.upper() if loud else text
+
+    @strawberry.field
+    def fails(self) -> str | None:
+        raise ValueError("no label today")
+
+
+@strawberry.type
+class Branch:
+    name: str
+    leaves: list[Leaf]
+    best: Leaf | None
+    tags: list[str]
+    sizes: list[int] | None
+
+
+def _branch(
+    name: str, *leaves: Any, best: Any = None, tags: Any = ("a",), sizes: Any = None
+) -> Any:
+    return Branch(name=name, leaves=list(leaves), best=best, tags=list(tags), sizes=sizes)
+
+
+GOOD = [
+    _branch("one", Leaf(id="a", rank=1, colour=Colour.RED), Leaf(id="b", rank=2, colour=None)),
+    _branch("two", best=Leaf(id="c", rank=3, colour=Colour.BLUE), sizes=[1, 2]),
+]
+# Each wrong deep inside in a way a plan must hand back to graphql-core: null on a non-null
+# leaf, a list field holding something else, an int field holding text, an enum field holding
+# something else, null in a list of non-null items, a non-null object that is null, an
+# attribute that raises.
+BAD = [
+    _branch("null id", Broken(id=None, rank=1, colour=None)),
+    Broken(name="no list", leaves="not a list", best=None, tags=[], sizes=None),
+    _branch("text rank", Broken(id="x", rank="seven", colour=None)),
+    _branch("green", Broken(id="x", rank=1, colour="green")),
+    _branch("null tag", tags=["ok", None]),
+    Broken(name="no leaves", leaves=None, best=None, tags=[], sizes=None),
+    _branch("null id in a nullable object", best=Broken(id=None, rank=1, colour=None)),
+]
+
+
+class _Raises:
+    @property
+    def id(self) -> str:
+        raise RuntimeError("id unavailable")
+
+    rank = 1
+    colour = None
+
+
+BAD.append(_branch("raising attribute", _Raises()))
+
+
+@strawberry.type
+class TreeQuery:
+    @strawberry.field
+    def good(self) -> list[Branch]:
+        return GOOD
+
+    @strawberry.field
+    def bad(self, case: int) -> Branch | None:
+        return BAD[case]  # type: ignore[no-any-return]
+
+
+TREE_QUERIES = [
+    # plain subtrees: aliases, a resolver with constant and default arguments, __typename,
+    # inline fragments on the type itself
+    """{ good { name __typename tags sizes
+         leaves { id rank colour label shout: label(loud: true) hashed: label(prefix: "~")
+                  ... on Leaf { again: id } ... { rank2: rank } }
+         best { id } } }""",
+    # what a plan leaves to graphql-core: a resolver that raises, a variable argument,
+    # directives, fragment spreads, a field selected twice
+    """{ good { leaves { id fails } } }""",
+    """query($p: String!, $skip: Boolean!) { good { leaves { id label(prefix: $p)
+         rank @skip(if: $skip) } } }""",
+    """{ good { ...B } } fragment B on Branch { name leaves { id } }""",
+    """{ good { leaves { id } leaves { rank } } }""",
+] + [
+    f"{{ bad(case: {case}) {{ name tags sizes leaves {{ id rank colour label }} best {{ id }} }} }}"
+    for case in range(len(BAD))
+]
+
+
+async def _run_tree(cls: Any, query: str) -> Any:
+    schema = strawberry.Schema(query=TreeQuery, execution_context_class=cls)
+    return await schema.execute(query, variable_values={"p": "$", "skip": True})
+
+
+@pytest.mark.parametrize("query", TREE_QUERIES)
+async def test_plain_subtrees_answer_as_graphql_core(query: str) -> None:
+    plain = await _run_tree(None, query)
+    fast = await _run_tree(LeafFastExecution, query)
+    assert _shape(fast) == _shape(plain)
+    assert plain.data is not None
+    if "bad" in query:
+        assert plain.errors, "each bad case must make an error to compare"
+
+
+async def test_plain_subtrees_take_a_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(execution, "_SUBTREES", {})
+    planned: dict[str, set[bool]] = {}
+    for query in TREE_QUERIES[:5]:
+        await _run_tree(LeafFastExecution, query)
+        for node, plan in execution._SUBTREES.values():
+            planned.setdefault(node.name.value, set()).add(plan is not None)
+        execution._SUBTREES.clear()
+    # The first query's subtrees (``leaves``, ``best``) take one; the others' keep
+    # graphql-core's path: a raising resolver only shows when run, so its plan is made and
+    # handed back; a variable argument, a directive, a fragment spread or a field selected
+    # twice makes none. A field with a resolver of its own is never planned at the top (a
+    # root field, say: a mutation must not run twice), only below a field read as it is.
+    assert planned["leaves"] == {True, False}
+    assert planned["best"] == {True}
+    assert planned["good"] == {False}
+
+
+async def test_a_plan_is_made_once_per_parsed_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphql import execute
+
+    from preflog_gateway.graphql.request_extension import cached_parse
+
+    monkeypatch.setattr(execution, "_SUBTREES", {})
+    built: list[object] = []
+    real = execution._completion
+
+    def counting(*args: Any) -> Any:
+        built.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(execution, "_completion", counting)
+    schema = strawberry.Schema(query=TreeQuery, execution_context_class=LeafFastExecution)
+    document = cached_parse("{ good { name leaves { id rank } } }")
+    counts = []
+    for _ in range(3):
+        result: Any = execute(schema._schema, document, executor_class=LeafFastExecution)
+        assert not result.errors
+        counts.append(len(built))
+    assert counts[0] > 0 and counts == [counts[0]] * 3
