@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,9 @@ from preflog_contracts.errors import Invalid
 from preflog_contracts.events.labels import LabelStarted, Target
 from preflog_contracts.events.projects import Option, ProjectSettings, Question
 from preflog_labeling.domain import label_commands as decide
+from preflog_labeling.domain import label_content
 from preflog_labeling.domain.label import LabelState, evolve
-from preflog_labeling.domain.label_content import effective_content
+from preflog_labeling.domain.label_content import effective_content, fold_content
 from preflog_labeling.domain.project import ProjectState
 
 ROW = DataRow(
@@ -63,6 +65,10 @@ def started() -> LabelState:
     return msgspec.structs.replace(evolve(LabelState(label_id="l"), "e0", event), version=0)
 
 
+def _dicts(content: object) -> list[dict[object, object]]:
+    return [getattr(content, f) for f in ("rankings", "crowns", "answers", "responses")]
+
+
 def model_content(done: list[tuple[str, object]]) -> dict[str, object]:
     out: dict[str, object] = {}
     for kind, value in done:
@@ -102,6 +108,10 @@ def test_domain_agrees_with_two_stack_model(ops: list[tuple[str, object]]) -> No
             evolve(state, str(uuid.uuid4()), event, datetime.now(UTC), "u"), version=state.version + 1
         )
         content = effective_content(state)
+        # the content each state keeps is the one folded from the start, in the same order
+        folded = fold_content(state)
+        assert content == folded
+        assert [list(d) for d in _dicts(content)] == [list(d) for d in _dicts(folded)]
         got: dict[str, object] = {}
         if ("q1", None, None) in content.answers:
             got["answer1"] = content.answers[("q1", None, None)].value
@@ -111,3 +121,22 @@ def test_domain_agrees_with_two_stack_model(ops: list[tuple[str, object]]) -> No
             got["crown"] = content.crowns["p"].response_id
         assert got == model_content(done)
         assert state.can_undo == bool(done) and state.can_redo == bool(redo)
+
+
+def test_an_action_applies_once_whatever_the_history() -> None:
+    # Each state keeps its content: a new action is applied to the previous content instead
+    # of replaying the label's whole history (whose cost grew with every action taken).
+    state = started()
+    for i in range(200):
+        event = decide.decide_answer(state, PROJECT, ROW, "q2", Target(), i % 2 == 0)
+        state = evolve(state, f"e{i + 1}", event, datetime.now(UTC), "u")
+    calls: list[object] = []
+    real = label_content._apply
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(label_content, "_apply", lambda *a: (calls.append(a[1]), real(*a))[1])
+        event = decide.decide_crown(state, ROW, None, "r1")
+        after = evolve(state, "last", event, datetime.now(UTC), "u")
+        effective_content(after)
+    assert len(calls) == 1
+    assert after.content.crowns["p"].response_id == "r1"
+    assert after.content == fold_content(after)

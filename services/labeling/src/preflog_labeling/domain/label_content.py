@@ -9,7 +9,7 @@ ranking of its prompt (the annotator ranks the remaining responses again).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -30,7 +30,9 @@ from preflog_contracts.events.labels import (
     ResponsesRanked,
     Target,
 )
-from preflog_labeling.domain.label import LabelState
+
+if TYPE_CHECKING:  # label.py keeps each state's content with this module's functions
+    from preflog_labeling.domain.label import LabelState
 
 
 class Mark(msgspec.Struct, frozen=True):
@@ -92,8 +94,18 @@ def answer_key(question_id: str, target: Target) -> AnswerKey:
     return (question_id, target.message_id, target.response_id)
 
 
+def empty_content() -> LabelContent:
+    return LabelContent(rankings={}, crowns={}, answers={}, comments=[], responses={})
+
+
 def effective_content(state: LabelState) -> LabelContent:
-    content = LabelContent(rankings={}, crowns={}, answers={}, comments=[], responses={})
+    """The label's content as of ``state`` (kept by :func:`label.evolve`; never mutate it)."""
+    return state.content
+
+
+def fold_content(state: LabelState) -> LabelContent:
+    """The content folded from the start: pre-labels, then every action not undone."""
+    content = empty_content()
     for p in state.prelabels:
         mark = Mark(p.source if p.source != "mal" else (state.prelabel_source or p.source), p.confidence)
         if p.kind == "answer" and p.question_id is not None:
@@ -110,6 +122,21 @@ def effective_content(state: LabelState) -> LabelContent:
             continue
         _apply(content, action.event, action.at, action.actor_id or state.author_id)
     return content
+
+
+def with_action(content: LabelContent, event: Any, at: datetime | None, actor: str) -> LabelContent:
+    """``content`` with one more action applied, ``content`` itself untouched: the same as
+    folding again from the start (the action goes last, after everything already applied),
+    at the cost of copying the content's items instead of replaying the label's history."""
+    after = LabelContent(
+        rankings=dict(content.rankings),
+        crowns=dict(content.crowns),
+        answers=dict(content.answers),
+        comments=list(content.comments),
+        responses=dict(content.responses),
+    )
+    _apply(after, event, at, actor)
+    return after
 
 
 def _apply(content: LabelContent, event: Any, at: datetime | None, actor: str) -> None:
