@@ -25,7 +25,7 @@ from preflog_eventstore import EventStore, LostConnections, ProjectionRunner, cr
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer, Handler
 from preflog_messaging.rpc import RpcClient, RpcServer
-from preflog_observability.metrics import LOOP_RESTARTS
+from preflog_observability.metrics import EVENT_LOOP_LAG, LOOP_RESTARTS
 from preflog_settings import Settings
 
 T = TypeVar("T")
@@ -180,6 +180,34 @@ async def supervise(
                 log.error("loop.failed", loop=name, after_seconds=delay, exc_info=exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
+
+
+LAG_PERIOD = 0.25
+"""Seconds between the event-loop lag watcher's timers."""
+STALL_SECONDS = 0.25
+"""A timer this late is logged (``loop.stalled``) besides being counted."""
+
+
+async def watch_loop_lag(stop: asyncio.Event) -> None:
+    """Observe how late the event loop runs a timer every ``LAG_PERIOD`` s, until ``stop``.
+
+    Every request, consumer and projection of a process shares its one event loop, so a
+    handler that computes for 50 ms delays all of them by 50 ms, which no per-request timing
+    attributes to the right cause; ``preflog_event_loop_lag_seconds`` on ``/metrics`` shows
+    it (and a timer later than ``STALL_SECONDS`` is logged). Four timers a second cost
+    nothing measurable; a stall shorter than the period is seen when a timer falls in it.
+    """
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        due = loop.time() + LAG_PERIOD
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LAG_PERIOD)
+        if stop.is_set():
+            return
+        lag = max(0.0, loop.time() - due)
+        EVENT_LOOP_LAG.observe(lag)
+        if lag > STALL_SECONDS:
+            log.warning("loop.stalled", late_seconds=round(lag, 3))
 
 
 async def stop_parts(

@@ -40,3 +40,8 @@ LOOP_RESTARTS = Counter(
     "Service loops (projections, consumers, sweepers, the relay) started again after a failure",
     ["loop", "cause"],  # cause: database (a lost connection) or error
 )
+EVENT_LOOP_LAG = Histogram(
+    "preflog_event_loop_lag_seconds",
+    "How late the process's event loop ran a timer: time it spent on other work in one go",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

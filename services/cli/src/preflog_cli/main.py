@@ -28,6 +28,7 @@ from preflog_messaging.runtime import (
     start_parts,
     stop_parts,
     supervise,
+    watch_loop_lag,
 )
 from preflog_observability import configure_logging
 from preflog_observability.health import serve_health
@@ -78,6 +79,7 @@ async def _run(
     relay = Relay(runtime.store, runtime.nc, namespace=settings.namespace)
     tasks = await start_parts(parts, stop, lost=runtime.lost)
     tasks.append(asyncio.create_task(supervise(relay.run, stop, "relay", runtime.lost)))
+    tasks.append(asyncio.create_task(supervise(watch_loop_lag, stop, "loop_lag")))
     server: uvicorn.Server | None = None
     failed = False
     health = None
