@@ -265,13 +265,18 @@ async def test_plain_subtrees_answer_as_graphql_core(query: str) -> None:
 
 
 async def test_plain_subtrees_take_a_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(execution, "_SUBTREES", {})
     planned: dict[str, set[bool]] = {}
+    real = execution._subtree
+
+    def recording(schema: Any, parent_type: Any, node: Any) -> Any:
+        plan = real(schema, parent_type, node)
+        planned.setdefault(node.name.value, set()).add(plan is not None)
+        return plan
+
+    monkeypatch.setattr(execution, "_SUBTREES", {})
+    monkeypatch.setattr(execution, "_subtree", recording)
     for query in TREE_QUERIES[:5]:
         await _run_tree(LeafFastExecution, query)
-        for node, plan in execution._SUBTREES.values():
-            planned.setdefault(node.name.value, set()).add(plan is not None)
-        execution._SUBTREES.clear()
     # The first query's subtrees (``leaves``, ``best``) take one; the others' keep
     # graphql-core's path: a raising resolver only shows when run, so its plan is made and
     # handed back; a variable argument, a directive, a fragment spread or a field selected
@@ -280,6 +285,21 @@ async def test_plain_subtrees_take_a_plan(monkeypatch: pytest.MonkeyPatch) -> No
     assert planned["leaves"] == {True, False}
     assert planned["best"] == {True}
     assert planned["good"] == {False}
+
+
+async def test_a_plan_leaves_with_its_parsed_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plans must not keep every query ever planned alive (each with its token list).
+    from graphql import execute, parse
+
+    monkeypatch.setattr(execution, "_SUBTREES", {})
+    schema = strawberry.Schema(query=TreeQuery, execution_context_class=LeafFastExecution)
+    document = parse("{ good { name leaves { id rank } best { id } } }")
+    result: Any = execute(schema._schema, document, executor_class=LeafFastExecution)
+    assert not result.errors
+    assert len(execution._SUBTREES) == 3  # good (none: a resolver), leaves, best
+    del document, result
+    gc.collect()
+    assert execution._SUBTREES == {}
 
 
 async def test_a_plan_is_made_once_per_parsed_query(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 from weakref import ReferenceType, ref
 
@@ -95,10 +96,13 @@ Reader = Callable[[Any], Any]
 Complete = Callable[[Any], Any]
 """A compiled completion: the field's value (as read) to its answer, or :class:`_Bail`."""
 
-# By the field node's identity, holding the node so that its id is not reused while the
-# entry lives; cleared when full (a few hundred distinct queries is the working set).
-_SUBTREES: dict[tuple[int, int], tuple[FieldNode, tuple[Reader, Complete] | None]] = {}
-_SUBTREES_MAX = 4096
+# By the field node's identity. An entry holds its node weakly and leaves with it: a query's
+# nodes live as long as its parse in the parse cache, and holding them here would keep every
+# query ever planned (with its token list, up to MAX_TOKENS) alive. The bound is a backstop.
+_SUBTREES: dict[
+    tuple[int, int], tuple[ReferenceType[FieldNode], tuple[Reader, Complete] | None]
+] = {}
+_SUBTREES_MAX = 8192
 
 
 def _alive(this: ReferenceType[LeafFastExecution]) -> LeafFastExecution:
@@ -288,12 +292,18 @@ def _planned(schema: Any, field: GraphQLField, node: FieldNode) -> tuple[Reader,
     return None if read is None or complete is None else (read, complete)
 
 
+def _forget(key: tuple[int, int], _gone: object) -> None:
+    """A planned node is gone (its parse left the cache): its entry goes too. The entry is
+    still the node's own: an id is reused only after its object is freed, which calls this."""
+    _SUBTREES.pop(key, None)
+
+
 def _subtree(
     schema: Any, parent_type: GraphQLObjectType, node: FieldNode
 ) -> tuple[Reader, Complete] | None:
     key = (id(parent_type), id(node))
     entry = _SUBTREES.get(key)
-    if entry is not None and entry[0] is node:
+    if entry is not None and entry[0]() is node:
         return entry[1]
     plan = None
     field = parent_type.fields.get(node.name.value)
@@ -311,7 +321,7 @@ def _subtree(
         plan = _planned(schema, field, node)
     if len(_SUBTREES) >= _SUBTREES_MAX:
         _SUBTREES.clear()
-    _SUBTREES[key] = (node, plan)
+    _SUBTREES[key] = (ref(node, partial(_forget, key)), plan)
     return plan
 
 
