@@ -13,6 +13,7 @@ from preflog_gateway.graphql.http import graphql_body_cap, graphql_controller
 from preflog_gateway.graphql.post import GraphQLPost
 from preflog_gateway.graphql.schema import build_schema
 from preflog_gateway.health import HealthController
+from preflog_gateway.http_metrics import HttpMetrics
 from preflog_gateway.rest import bulk_controller, http_error
 from preflog_messaging.runtime import Runtime
 
@@ -37,4 +38,6 @@ def build_app(runtime: Runtime, parts: GatewayParts | None = None) -> ASGIApp:
         request_max_body_size=runtime.settings.max_body_bytes,
         exception_handlers={HTTPException: http_error, 500: http_error},
     )
-    return GraphQLPost(app, schema, parts.gateway, parts.live, graphql_body_cap(parts.gateway))
+    return HttpMetrics(
+        GraphQLPost(app, schema, parts.gateway, parts.live, graphql_body_cap(parts.gateway))
+    )
