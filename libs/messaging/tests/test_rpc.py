@@ -89,6 +89,11 @@ async def test_calls_are_counted_per_operation_and_outcome(
         2,
     )
     assert count("a1", "INVALID_INPUT") == 0
+    # the caller's side times every call it waited for, answered or refused
+    from preflog_observability.metrics import RPC_CLIENT_LATENCY
+
+    waited = RPC_CLIENT_LATENCY.labels(service, "echo").collect()[0].samples
+    assert next(s.value for s in waited if s.name.endswith("_count")) == 4
     await server.stop()
 
 

@@ -37,7 +37,7 @@ from preflog_contracts.errors import (
 from preflog_contracts.identity import Identity
 from preflog_contracts.text import NUL_REFUSED, nul_path
 from preflog_eventstore import DATABASE_UNAVAILABLE, LostConnections, connection_lost
-from preflog_observability.metrics import RPC_LATENCY, RPC_REQUESTS
+from preflog_observability.metrics import RPC_CLIENT_LATENCY, RPC_LATENCY, RPC_REQUESTS
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -337,6 +337,7 @@ class RpcClient:
                 {"body": f"at most {self.nc.max_payload} bytes per call"},
             )
         self.calls += 1
+        started = time.perf_counter()
         try:
             msg = await self.nc.request(
                 rpc_subject(self.namespace, service, operation),
@@ -347,6 +348,10 @@ class RpcClient:
             raise NoResponders(f"the {service} service did not answer; retry later") from None
         except (NatsTimeout, TimeoutError):
             raise Unavailable(f"the {service} service did not answer; retry later") from None
+        finally:
+            # Beside the service's own handling time (preflog_rpc_latency_seconds), the wait
+            # as the caller sees it: the difference is NATS and the two event loops' queues.
+            RPC_CLIENT_LATENCY.labels(service, operation).observe(time.perf_counter() - started)
         reply = _reply_decoder.decode(msg.data)
         if reply.error is not None:
             raise PreflogError.from_code(reply.error.code, reply.error.message, reply.error.fields)

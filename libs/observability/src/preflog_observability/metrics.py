@@ -13,6 +13,12 @@ RPC_LATENCY = Histogram(
     ["service", "operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
+RPC_CLIENT_LATENCY = Histogram(
+    "preflog_rpc_client_latency_seconds",
+    "Service calls as their caller waits for them (handling, NATS both ways, both event loops)",
+    ["service", "operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
 HTTP_REQUESTS = Counter("preflog_http_requests_total", "Gateway HTTP requests", ["route", "status"])
 HTTP_LATENCY = Histogram(
     "preflog_http_latency_seconds",
