@@ -72,8 +72,10 @@ async def admin_org(server: Server) -> str:
     return str(body["data"]["organization"]["id"])
 
 
-async def append_project_events(server: Server, org_id: str, project_id: str, n: int) -> None:
-    meta = Metadata(actor_id="someone", actor_role="OWNER", project_id=project_id)
+async def append_project_events(
+    server: Server, org_id: str, project_id: str, n: int, task_id: str | None = None
+) -> None:
+    meta = Metadata(actor_id="someone", actor_role="OWNER", project_id=project_id, task_id=task_id)
     for _ in range(n):
         await server.runtime.store.append(
             StreamWrite(
@@ -276,3 +278,56 @@ async def test_malformed_websocket_messages_are_refused_cleanly(server: Server) 
         await sub.close()
     ok = await server.gql("{ viewer { id } }")
     assert "errors" not in ok
+
+
+async def test_a_subscriber_is_offered_only_its_own_events(server: Server) -> None:
+    """Fan-out is indexed: an event goes to the subscriptions of its task or project (and
+    to those that asked for its type anywhere), not through every subscriber's match."""
+    live = server.parts.live
+    org_id = await admin_org(server)
+    project_id = str(uuid.uuid4())
+    offered: dict[str, int] = {}
+    got: dict[str, asyncio.Queue[str]] = {}
+    consumers = []
+
+    def counting(key: str) -> Any:
+        got[key] = asyncio.Queue()
+
+        def match(rec: Any) -> bool:
+            offered[key] = offered.get(key, 0) + 1
+            return True
+
+        return match
+
+    async def consume(key: str, stream: Any) -> None:
+        async for rec in stream:
+            got[key].put_nowait(rec.event_type)
+
+    await live.start()
+    for i in range(20):
+        key = f"task-{i}"
+        consumers.append(
+            asyncio.create_task(consume(key, live.subscribe(counting(key), task_id=key)))
+        )
+    consumers.append(
+        asyncio.create_task(
+            consume(
+                "project",
+                live.subscribe(
+                    counting("project"), project_id=project_id, also=frozenset({"MemberAdded"})
+                ),
+            )
+        )
+    )
+    await asyncio.sleep(0.1)  # each generator has registered
+    try:
+        await append_project_events(server, org_id, project_id, 1, task_id="task-7")
+        assert await asyncio.wait_for(got["task-7"].get(), 5) == "ProjectSettingsChanged"
+        assert await asyncio.wait_for(got["project"].get(), 5) == "ProjectSettingsChanged"
+        # neither the other tasks' subscribers nor anyone else was asked
+        assert offered == {"task-7": 1, "project": 1}
+    finally:
+        for c in consumers:
+            c.cancel()
+        await asyncio.gather(*consumers, return_exceptions=True)
+    assert live._subscribers == set() and live._by_task == {} and live._by_type == {}

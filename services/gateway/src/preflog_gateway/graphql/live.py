@@ -4,6 +4,12 @@ One reader per gateway process follows the log with the gap-safe cursor (``read_
 no event is skipped and each is read once. It wakes on the relay's NATS messages
 (``<ns>.events.>``), on appends made in this process, or after a short poll interval.
 
+Fan-out is indexed: a task subscription is offered only its task's events, a project
+subscription only its project's, plus the event types each asks to see wherever they happen
+(the caller's membership changes). Offering every event to every subscriber cost the
+gateway subscribers x events match calls: 2,000 open task pages at 1,000 events/s would be
+two million a second.
+
 Resuming: a subscriber passes the ``position`` of the last event it saw. Events are
 delivered in commit order, so what it missed is exactly what follows that event's
 ``(tx_id, position)`` cursor in commit order; it is replayed before live delivery begins,
@@ -33,6 +39,9 @@ Match = Callable[[RecordedEvent], bool]
 @dataclass(eq=False)
 class _Subscriber:
     match: Match
+    task_id: str | None = None
+    project_id: str | None = None
+    also: frozenset[str] = frozenset()
     queue: asyncio.Queue[RecordedEvent] = field(default_factory=lambda: asyncio.Queue(10_000))
     overflowed: bool = False
 
@@ -49,6 +58,12 @@ class LiveEvents:
         self.poll_interval = poll_interval
         self.cursor: Cursor | None = None
         self._subscribers: set[_Subscriber] = set()
+        # Who is offered what (see the module's docstring); every subscriber is in one of
+        # the first three, and under each event type of its ``also``.
+        self._by_task: dict[str, set[_Subscriber]] = {}
+        self._by_project: dict[str, set[_Subscriber]] = {}
+        self._everything: set[_Subscriber] = set()
+        self._by_type: dict[str, set[_Subscriber]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._nats_sub: Subscription | None = None
@@ -109,12 +124,43 @@ class LiveEvents:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     def _dispatch(self, rec: RecordedEvent) -> None:
-        for sub in list(self._subscribers):
+        meta = rec.metadata
+        offered = set(self._everything)
+        if meta.task_id is not None:
+            offered.update(self._by_task.get(meta.task_id, ()))
+        if meta.project_id is not None:
+            offered.update(self._by_project.get(meta.project_id, ()))
+        offered.update(self._by_type.get(rec.event_type, ()))
+        for sub in offered:
             if sub.match(rec):
                 try:
                     sub.queue.put_nowait(rec)
                 except asyncio.QueueFull:
                     sub.overflowed = True
+
+    def _add(self, sub: _Subscriber) -> None:
+        self._subscribers.add(sub)
+        if sub.task_id is not None:
+            self._by_task.setdefault(sub.task_id, set()).add(sub)
+        elif sub.project_id is not None:
+            self._by_project.setdefault(sub.project_id, set()).add(sub)
+        else:
+            self._everything.add(sub)
+        for event_type in sub.also:
+            self._by_type.setdefault(event_type, set()).add(sub)
+
+    def _remove(self, sub: _Subscriber) -> None:
+        self._subscribers.discard(sub)
+        self._everything.discard(sub)
+        for index, key in (
+            (self._by_task, sub.task_id),
+            (self._by_project, sub.project_id),
+            *((self._by_type, t) for t in sub.also),
+        ):
+            if key is not None and key in index:
+                index[key].discard(sub)
+                if not index[key]:
+                    del index[key]
 
     async def cursor_of(self, org_id: str, position: int) -> Cursor | None:
         """The commit-order cursor of the event at ``position`` in ``org_id`` (None if none)."""
@@ -133,16 +179,19 @@ class LiveEvents:
         resume: Cursor | None = None,
         org_id: str | None = None,
         project_id: str | None = None,
+        task_id: str | None = None,
+        also: frozenset[str] = frozenset(),
     ) -> AsyncIterator[RecordedEvent]:
         """Events accepted by ``match``, in commit order: first those after ``resume`` (if
         given), then live ones, each once. Raises Unavailable if it falls 10,000 behind.
 
-        ``org_id`` and ``project_id`` narrow the catch-up read to the events ``match`` can
-        accept (it reads only those from the log), so catching up from far back costs the
-        subscriber's own events, not everyone's."""
+        ``match`` is offered only the events of ``task_id`` if given, else of ``project_id``
+        if given, else all; and every event whose type is in ``also``. ``org_id`` and
+        ``project_id`` narrow the catch-up read likewise (it reads only those from the log),
+        so catching up from far back costs the subscriber's own events, not everyone's."""
         await self.start()
-        sub = _Subscriber(match)
-        self._subscribers.add(sub)
+        sub = _Subscriber(match, task_id=task_id, project_id=project_id, also=also)
+        self._add(sub)
         try:
             # Commit-order position up to which events were considered (delivered or not).
             last = None if resume is None else (resume.tx_id, resume.global_position)
@@ -168,4 +217,4 @@ class LiveEvents:
                 last = at  # commit order only grows: anything not after it was delivered
                 yield rec
         finally:
-            self._subscribers.discard(sub)
+            self._remove(sub)

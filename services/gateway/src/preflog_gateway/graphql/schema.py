@@ -683,7 +683,13 @@ async def _live(
 
     authenticator = ctx.gateway.authenticator
     async for rec in live.subscribe(
-        match, resume=resume, org_id=identity.org_id, project_id=project_id
+        match,
+        resume=resume,
+        org_id=identity.org_id,
+        project_id=project_id,
+        task_id=task_id,
+        # the caller's membership changes, wherever they happen: ``learn`` reads them
+        also=frozenset(_MEMBERSHIP),
     ):
         # A connection outlives its token's revocation: ask before each delivery.
         if ctx.auth is None or not await authenticator.still_valid(ctx.auth):
