@@ -96,3 +96,37 @@ async def test_a_task_subscription_by_a_member_of_a_moment_ago_gets_its_events(
     assert data_of(claimed)["claimNextTask"]["id"] == task_id
     assert (await watching.next())["taskId"] == task_id
     await watching.close()
+
+
+async def test_a_removed_reviewers_task_subscription_stops(system: Server) -> None:
+    # The removal is a project event with no task: a task subscription, offered its task's
+    # events only, must still be offered the caller's membership changes to learn of it.
+    project_id = await new_project(system)
+    dataset = await new_dataset(system)
+    rows = [shopping_row(f"gone-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    imported = await import_rows(system, dataset, rows)
+    await add_rows(system, project_id, imported["dataRowIds"])
+    reviewer_id, reviewer = await new_member(system, project_id, "REVIEWER")
+    _, annotator = await new_member(system, project_id, "ANNOTATOR")
+    claim = "mutation($p: ID!) { claimNextTask(projectId: $p) { id } }"
+    first = data_of(await system.gql(claim, {"p": project_id}, token=annotator))
+    task_id = first["claimNextTask"]["id"]
+    watching = await Subscriber.open(system, reviewer, {"t": task_id}, TASK_SUB)
+    admin = await Subscriber.open(system, system.admin_token, {"t": task_id}, TASK_SUB)
+    await asyncio.sleep(0.3)  # registered
+    crown = "mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }"
+    responses = await system.gql(
+        "query($t: ID!) { task(id: $t) { dataRow { prompts { responses { id } } } } }",
+        {"t": task_id},
+    )
+    response_id = data_of(responses)["task"]["dataRow"]["prompts"][0]["responses"][0]["id"]
+    data_of(await system.gql(crown, {"t": task_id, "r": response_id}, token=annotator))
+    assert (await watching.next())["taskId"] == task_id
+    assert (await admin.next())["taskId"] == task_id
+
+    data_of(await system.gql(REMOVE, {"p": project_id, "u": reviewer_id}))
+    data_of(await system.gql(crown, {"t": task_id, "r": response_id}, token=annotator))
+    assert (await admin.next())["taskId"] == task_id  # the task's event was delivered...
+    assert await watching.nothing_within(0.5)  # ...but not to the removed reviewer
+    for s in (watching, admin):
+        await s.close()
