@@ -5,7 +5,7 @@ from __future__ import annotations
 from preflog_eventstore import ProjectionRunner
 from preflog_labeling.adapters import consumers, rpc
 from preflog_labeling.adapters.projections import LabelProjection, ProjectIndexProjection, WorkflowProjection
-from preflog_labeling.handlers.queue import lease_expiry_loop
+from preflog_labeling.handlers.queue import lease_expiry_loop, progress_fold_loop
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging.runtime import Runtime, ServiceParts
 
@@ -34,5 +34,5 @@ async def build(runtime: Runtime) -> ServiceParts:
                 "labeling_catalog", consumers.learn_catalog, consumers.CATALOG_CATEGORIES, independent=True
             ),
         ],
-        loops=[lease_expiry_loop(deps)],
+        loops=[lease_expiry_loop(deps), progress_fold_loop(deps)],
     )

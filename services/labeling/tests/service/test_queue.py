@@ -326,3 +326,84 @@ async def test_concurrent_first_claims_by_one_annotator_lease_one_task(service: 
         ann.user_id,
     )
     assert leases == 1
+
+
+async def test_progress_is_kept_without_counting_the_tasks(service: Any) -> None:
+    """Progress comes from counts the tasks table's trigger keeps (deltas, folded by a loop),
+    and always equals a count of the tasks, before a fold, after one, and after two at once."""
+    from preflog_labeling.handlers.queue import fold_progress_once
+
+    org = service.org()
+    a, b = org.user(), org.user()
+    members = {a.user_id: "ANNOTATOR", b.user_id: "ANNOTATOR"}
+    project, _ = await service.project(
+        org, members=members, rows=5, settings=api.ProjectSettingsPatch(review_required=False)
+    )
+    pool = service.rt.pool
+
+    async def counted() -> dict[str, int]:
+        rows = await pool.fetch(
+            "select status, count(*) from labeling.tasks where project_id = $1 group by status",
+            project.id,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def shown() -> dict[str, int]:
+        view = await service.call(org.admin, "get_project", api.ProjectRef(project_id=project.id), api.ProjectView)
+        p = view.progress
+        out = {
+            "TO_LABEL": p.to_label,
+            "IN_REVIEW": p.in_review,
+            "IN_REWORK": p.in_rework,
+            "DONE": p.done,
+            "SKIPPED": p.skipped,
+        }
+        return {k: v for k, v in out.items() if v}
+
+    assert await shown() == await counted() == {"TO_LABEL": 5}
+    for who in (a, b):
+        task = await claim(service, who, project.id)
+        assert task is not None
+        await service.call(who, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
+    skipped = await claim(service, a, project.id)
+    assert skipped is not None
+    await service.call(a, "skip_task", api.SkipTaskRequest(task_id=skipped.id, reason="unclear"), api.TaskView)
+    await service.eventually(shown, {"TO_LABEL": 2, "DONE": 2, "SKIPPED": 1})
+    assert await shown() == await counted()
+    # two folds at once (and the service's own loop) count nothing twice
+    await asyncio.gather(fold_progress_once(pool), fold_progress_once(pool))
+    assert await shown() == await counted()
+    assert not await pool.fetchval("select count(*) from labeling.progress_deltas where project_id = $1", project.id)
+
+
+async def test_every_change_of_a_tasks_status_writes_its_delta(service: Any) -> None:
+    """Inside one transaction (no fold can see it yet): the trigger's deltas for an insert,
+    a status change, an update that changes no status, and a delete."""
+    project_id, org_id = f"p-{uuid.uuid4()}", str(uuid.uuid4())
+
+    async def deltas(conn: Any) -> dict[str, int]:
+        rows = await conn.fetch(
+            "select status, sum(n) from labeling.progress_deltas where project_id = $1"
+            " group by status having sum(n) <> 0",
+            project_id,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async with service.rt.pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute(
+                "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id)"
+                " select $1 || g, $2, $1, 'row' || g, 'b' from generate_series(1, 3) g",
+                project_id,
+                org_id,
+            )
+            assert await deltas(conn) == {"TO_LABEL": 3}
+            await conn.execute("update labeling.tasks set status = 'DONE' where task_id = $1 || '1'", project_id)
+            await conn.execute("update labeling.tasks set priority = 5 where project_id = $1", project_id)
+            assert await deltas(conn) == {"TO_LABEL": 2, "DONE": 1}
+            await conn.execute("delete from labeling.tasks where task_id = $1 || '2'", project_id)
+            assert await deltas(conn) == {"TO_LABEL": 1, "DONE": 1}
+        finally:
+            await tx.rollback()

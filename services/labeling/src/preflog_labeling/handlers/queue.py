@@ -440,6 +440,43 @@ async def _release_leases(deps: Deps, where: str, args: list[object], reason: st
     return len(rows)
 
 
+# Moves the oldest deltas into the per-project counts (migration 0005). Instances folding at
+# once each delete different rows (a row another has deleted is skipped), so nothing counts
+# twice.
+_FOLD_PROGRESS_SQL = """
+with moved as (
+  delete from labeling.progress_deltas
+   where id in (select id from labeling.progress_deltas order by id limit $1)
+  returning project_id, status, n),
+folded as (
+  insert into labeling.progress (project_id, status, n)
+    select project_id, status, sum(n) from moved group by project_id, status
+    on conflict (project_id, status) do update set n = labeling.progress.n + excluded.n)
+select count(*) from moved
+"""
+FOLD_BATCH = 10_000
+
+
+async def fold_progress_once(pool: asyncpg.Pool) -> None:
+    """Fold every pending progress delta, a batch per statement."""
+    while await pool.fetchval(_FOLD_PROGRESS_SQL, FOLD_BATCH) == FOLD_BATCH:
+        pass
+
+
+def progress_fold_loop(deps: Deps, interval: float = 2.0):  # type: ignore[no-untyped-def]
+    """A ServiceParts loop: fold progress deltas every ``interval`` seconds until stopped."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await fold_progress_once(deps.pool)
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+    return run
+
+
 def lease_expiry_loop(deps: Deps, interval: float = 1.0):  # type: ignore[no-untyped-def]
     """A ServiceParts loop: expire leases every ``interval`` seconds until stopped."""
 
