@@ -16,7 +16,7 @@ from preflog_eventstore.db import (
     with_database,
 )
 from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
-from preflog_eventstore.projections import Projection, ProjectionRunner
+from preflog_eventstore.projections import Projection, ProjectionRunner, sleep_or_stop
 from preflog_eventstore.store import (
     ANY,
     NO_STREAM,
@@ -54,6 +54,7 @@ __all__ = [
     "load_migrations",
     "migrate",
     "save_checkpoint",
+    "sleep_or_stop",
     "unlock_advisory",
     "with_database",
 ]

@@ -8,6 +8,7 @@ shadow tables and swaps them in, while the live runner keeps serving the old one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -240,6 +241,13 @@ class ProjectionRunner:
                 await save_checkpoint(conn, self.checkpoint_name, cursor)
         log.info("projection.rebuilt", projection=self.projection.name, cursor=cursor)
         return cursor
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile: the pause of every loop that
+    runs until its process stops."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def wait_for_appends(wake: asyncio.Event, poll_interval: float, coalesce: float) -> None:

@@ -22,7 +22,7 @@ from nats.aio.subscription import Subscription
 from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.db import unlock_advisory
-from preflog_eventstore.projections import wait_for_appends
+from preflog_eventstore.projections import sleep_or_stop, wait_for_appends
 from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
@@ -147,7 +147,7 @@ class Relay:
                 async with self.store.pool.acquire() as conn:
                     got = await conn.fetchval("select pg_try_advisory_lock($1)", self.lock_key)
                     if not got:
-                        await _sleep_or_stop(stop, 1.0)
+                        await sleep_or_stop(stop, 1.0)
                         continue
                     self.is_leader = True
                     try:
@@ -159,17 +159,10 @@ class Relay:
                 raise
             except Exception as exc:  # NATS down, Postgres restart: log, back off, retry
                 log.warning("relay.retry", error=repr(exc))
-                await _sleep_or_stop(stop, 0.5)
+                await sleep_or_stop(stop, 0.5)
 
     async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
         while not stop.is_set():
             sent = await self.relay_once(conn)
             if sent < self.batch_size:
                 await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

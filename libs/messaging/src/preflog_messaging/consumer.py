@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from preflog_contracts.envelope import RecordedEvent
-from preflog_eventstore import connection_lost
+from preflog_eventstore import connection_lost, sleep_or_stop
 from preflog_eventstore.conn import Conn
 from preflog_messaging.connection import events_stream, events_subjects
 from preflog_observability.metrics import CONSUMER_EVENTS, CONSUMER_REDELIVERIES
@@ -147,12 +147,12 @@ class EventConsumer:
                 log.info("consumer.waiting", consumer=durable, error=repr(exc))
                 self.resubscribed += 1
                 sub = None
-                await _sleep_or_stop(stop, 0.5)
+                await sleep_or_stop(stop, 0.5)
                 continue
             await self._handle_batch(msgs)
             if self.database_away:
                 self.database_away = False
-                await _sleep_or_stop(stop, 1.0)
+                await sleep_or_stop(stop, 1.0)
 
     def _wanted(self, msg: Msg) -> bool:
         # Subjects are <ns>.events.<category>.<type>: skip by subject, before decoding.
@@ -252,10 +252,3 @@ class EventConsumer:
             for event in new:
                 await self.handler(conn, event)
         CONSUMER_EVENTS.labels(self.durable, "applied").inc(len(new))
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

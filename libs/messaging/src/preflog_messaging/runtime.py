@@ -21,7 +21,13 @@ import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from preflog_eventstore import EventStore, LostConnections, ProjectionRunner, create_pool
+from preflog_eventstore import (
+    EventStore,
+    LostConnections,
+    ProjectionRunner,
+    create_pool,
+    sleep_or_stop,
+)
 from preflog_messaging.connection import connect, ensure_events_stream
 from preflog_messaging.consumer import EventConsumer, Handler
 from preflog_messaging.rpc import RpcClient, RpcServer
@@ -178,8 +184,7 @@ async def supervise(
             else:
                 LOOP_RESTARTS.labels(name, "error").inc()
                 log.error("loop.failed", loop=name, after_seconds=delay, exc_info=exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+        await sleep_or_stop(stop, delay)
 
 
 LAG_PERIOD = 0.25
@@ -200,8 +205,7 @@ async def watch_loop_lag(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         due = loop.time() + LAG_PERIOD
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), LAG_PERIOD)
+        await sleep_or_stop(stop, LAG_PERIOD)
         if stop.is_set():
             return
         lag = max(0.0, loop.time() - due)

@@ -12,6 +12,8 @@ import contextlib
 import asyncpg
 import structlog
 
+from preflog_eventstore import sleep_or_stop
+
 log = structlog.get_logger(__name__)
 
 
@@ -60,8 +62,7 @@ class ChangeSignal:
                     self._notify(None)
                     try:
                         while not stop.is_set():
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(stop.wait(), 5.0)
+                            await sleep_or_stop(stop, 5.0)
                             await conn.execute("select 1")  # notices a dead connection
                     finally:
                         self.listening.clear()
@@ -71,5 +72,4 @@ class ChangeSignal:
                 raise
             except Exception as exc:
                 log.warning("export.listen_retry", error=repr(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
+                await sleep_or_stop(stop, 0.5)

@@ -31,7 +31,7 @@ from preflog_contracts.rpc.export import (
     exports_stream,
     exports_subject,
 )
-from preflog_eventstore import Conn, EventStore, StreamWrite, unlock_advisory
+from preflog_eventstore import Conn, EventStore, StreamWrite, sleep_or_stop, unlock_advisory
 from preflog_export.adapters.access import project_for_export, project_view
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import item_page, project_high_water
@@ -203,7 +203,7 @@ class FeedPublisher:
             try:
                 async with self.pool.acquire() as conn:
                     if not await conn.fetchval("select pg_try_advisory_lock($1)", self.lock_key):
-                        await _sleep_or_stop(stop, 1.0)
+                        await sleep_or_stop(stop, 1.0)
                         continue
                     try:
                         await self._lead(stop, conn)
@@ -213,7 +213,7 @@ class FeedPublisher:
                 raise
             except Exception as exc:
                 log.warning("export.feeds_retry", error=repr(exc))
-                await _sleep_or_stop(stop, 0.5)
+                await sleep_or_stop(stop, 0.5)
 
     async def _lead(self, stop: asyncio.Event, lock: Conn) -> None:
         """Publish while the session holding the leader's lock lives: publishing goes through
@@ -227,8 +227,3 @@ class FeedPublisher:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.poll_interval)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -51,7 +51,7 @@ from preflog_contracts.rpc.ingest import (
     ImportView,
     StartImportRequest,
 )
-from preflog_eventstore import ANY, StreamWrite
+from preflog_eventstore import ANY, StreamWrite, sleep_or_stop
 from preflog_ingest.adapters import catalog_tables as tables
 from preflog_ingest.domain import BlankLine, RowResult, parse_line, parse_value
 from preflog_ingest.domain.row_splitting import BodyError, RowPiece, RowSplitter, splitter_for
@@ -473,10 +473,7 @@ class Imports:
     async def reap_idle(self, stop: asyncio.Event) -> None:
         """Fail sessions whose client went quiet (a loop run by the service)."""
         while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 60)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, 60)
             now = time.monotonic()
             for session in list(self._sessions.values()):
                 if now - session.touched > IDLE_SECONDS and not session.lock.locked():

@@ -27,7 +27,7 @@ from preflog_contracts.events.labels import (
 )
 from preflog_contracts.identity import SYSTEM_ACTOR, Identity
 from preflog_contracts.rpc.labeling import LeaseView, ProjectRef, SkipTaskRequest, TaskRef, TaskView
-from preflog_eventstore import ANY, NO_STREAM, StreamWrite
+from preflog_eventstore import ANY, NO_STREAM, StreamWrite, sleep_or_stop
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.project import ProjectState
@@ -469,10 +469,7 @@ def progress_fold_loop(deps: Deps, interval: float = 2.0):  # type: ignore[no-un
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             await fold_progress_once(deps.pool)
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, interval)
 
     return run
 
@@ -486,9 +483,6 @@ def lease_expiry_loop(deps: Deps, interval: float = 1.0):  # type: ignore[no-unt
                 await expire_leases_once(deps)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("lease_expiry.retry", error=str(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, interval)
 
     return run
