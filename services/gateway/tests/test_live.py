@@ -333,6 +333,8 @@ async def test_a_subscriber_is_offered_only_its_own_events(server: Server) -> No
         for c in consumers:
             c.cancel()
         await asyncio.gather(*consumers, return_exceptions=True)
-    assert not [s for s in live._subscribers if s.task_id and s.task_id.startswith("task-")]
+    filed = [*live._everything, *(s for subs in live._by_type.values() for s in subs)]
+    assert not [s for s in filed if s.task_id and s.task_id.startswith("task-")]
+    assert not [s for s in filed if s.project_id == project_id]
     assert not [k for k in live._by_task if k.startswith("task-")]
     assert project_id not in live._by_project

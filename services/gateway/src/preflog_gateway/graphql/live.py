@@ -57,9 +57,8 @@ class LiveEvents:
         self.namespace = namespace
         self.poll_interval = poll_interval
         self.cursor: Cursor | None = None
-        self._subscribers: set[_Subscriber] = set()
-        # Who is offered what (see the module's docstring); every subscriber is in one of
-        # the first three, and under each event type of its ``also``.
+        # Who is offered what (see the module's docstring): every subscriber is under its
+        # task, else its project, else in ``_everything``; and under each type of its ``also``.
         self._by_task: dict[str, set[_Subscriber]] = {}
         self._by_project: dict[str, set[_Subscriber]] = {}
         self._everything: set[_Subscriber] = set()
@@ -138,28 +137,29 @@ class LiveEvents:
                 except asyncio.QueueFull:
                     sub.overflowed = True
 
-    def _add(self, sub: _Subscriber) -> None:
-        self._subscribers.add(sub)
+    def _keys(self, sub: _Subscriber) -> list[tuple[dict[str, set[_Subscriber]], str]]:
+        """The indexes ``sub`` is filed under, with its key in each."""
         if sub.task_id is not None:
-            self._by_task.setdefault(sub.task_id, set()).add(sub)
+            home = [(self._by_task, sub.task_id)]
         elif sub.project_id is not None:
-            self._by_project.setdefault(sub.project_id, set()).add(sub)
+            home = [(self._by_project, sub.project_id)]
         else:
+            home = []
+        return home + [(self._by_type, t) for t in sub.also]
+
+    def _add(self, sub: _Subscriber) -> None:
+        if sub.task_id is None and sub.project_id is None:
             self._everything.add(sub)
-        for event_type in sub.also:
-            self._by_type.setdefault(event_type, set()).add(sub)
+        for index, key in self._keys(sub):
+            index.setdefault(key, set()).add(sub)
 
     def _remove(self, sub: _Subscriber) -> None:
-        self._subscribers.discard(sub)
         self._everything.discard(sub)
-        for index, key in (
-            (self._by_task, sub.task_id),
-            (self._by_project, sub.project_id),
-            *((self._by_type, t) for t in sub.also),
-        ):
-            if key is not None and key in index:
-                index[key].discard(sub)
-                if not index[key]:
+        for index, key in self._keys(sub):
+            filed = index.get(key)
+            if filed is not None:
+                filed.discard(sub)
+                if not filed:
                     del index[key]
 
     async def cursor_of(self, org_id: str, position: int) -> Cursor | None:
