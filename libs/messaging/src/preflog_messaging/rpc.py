@@ -37,7 +37,7 @@ from preflog_contracts.errors import (
 from preflog_contracts.identity import Identity
 from preflog_contracts.text import NUL_REFUSED, nul_path
 from preflog_eventstore import DATABASE_UNAVAILABLE, LostConnections, connection_lost
-from preflog_observability.metrics import RPC_CLIENT_LATENCY, RPC_LATENCY, RPC_REQUESTS
+from preflog_observability.metrics import RPC_CLIENT_LATENCY, RPC_LATENCY, RPC_REQUESTS, Children
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -163,7 +163,8 @@ class RpcServer:
         self._sub: Subscription | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._counted = Children(RPC_REQUESTS)
+        self._timed = Children(RPC_LATENCY)
         self.register("ping", Ping, _pong)
 
     def register(
@@ -182,20 +183,14 @@ class RpcServer:
         )
 
     def _metrics(self, operation: str, outcome: str) -> tuple[Any, Any]:
-        """The request counter and latency histogram of this operation and outcome (looked up
-        once: ``labels()`` takes a lock and builds a key on every call). Subjects naming no
-        operation count as ``unknown``, so callers cannot grow the metrics."""
+        """The request counter and latency histogram of this operation and outcome. Subjects
+        naming no operation count as ``unknown``, so callers cannot grow the metrics."""
         if operation not in self._ops:
             operation = "unknown"
-        key = (operation, outcome)
-        found = self._children.get(key)
-        if found is None:
-            found = (
-                RPC_REQUESTS.labels(self.service, operation, outcome),
-                RPC_LATENCY.labels(self.service, operation),
-            )
-            self._children[key] = found
-        return found
+        return (
+            self._counted(self.service, operation, outcome),
+            self._timed(self.service, operation),
+        )
 
     @property
     def operations(self) -> list[str]:
@@ -314,6 +309,7 @@ class RpcClient:
         self.secret = secret
         self.timeout = timeout
         self.calls = 0  # counted so tests can bound the calls a request costs
+        self._waited = Children(RPC_CLIENT_LATENCY)
 
     async def call(
         self,
@@ -351,7 +347,7 @@ class RpcClient:
         finally:
             # Beside the service's own handling time (preflog_rpc_latency_seconds), the wait
             # as the caller sees it: the difference is NATS and the two event loops' queues.
-            RPC_CLIENT_LATENCY.labels(service, operation).observe(time.perf_counter() - started)
+            self._waited(service, operation).observe(time.perf_counter() - started)
         reply = _reply_decoder.decode(msg.data)
         if reply.error is not None:
             raise PreflogError.from_code(reply.error.code, reply.error.message, reply.error.fields)

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+
+class Children:
+    """A labelled metric's children, each looked up once: ``labels()`` takes a lock and builds
+    a key on every call, which hot paths (every service call, every HTTP request) pay."""
+
+    def __init__(self, metric: MetricWrapperBase) -> None:
+        self.metric = metric
+        self._found: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        found = self._found.get(labels)
+        if found is None:
+            found = self._found[labels] = self.metric.labels(*labels)
+        return found
+
 
 RPC_REQUESTS = Counter(
     "preflog_rpc_requests_total", "Service calls handled", ["service", "operation", "outcome"]

@@ -14,7 +14,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from preflog_gateway.graphiql import ASSETS_PATH
-from preflog_observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from preflog_observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, Children
 
 _EXACT = {
     "/graphql": "graphql",
@@ -45,17 +45,8 @@ class HttpMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._latency = {
-            route: HTTP_LATENCY.labels(route)
-            for route in {
-                *_EXACT.values(),
-                "v1.imports.create",
-                "v1.imports.get",
-                "v1.projects.export",
-                "graphiql.assets",
-                "other",
-            }
-        }
+        self._latency = Children(HTTP_LATENCY)
+        self._requests = Children(HTTP_REQUESTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -74,5 +65,5 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self._latency[route].observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(route, str(status)).inc()
+            self._latency(route).observe(time.perf_counter() - started)
+            self._requests(route, str(status)).inc()
