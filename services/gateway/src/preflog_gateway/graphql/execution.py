@@ -112,15 +112,18 @@ def _alive(this: ReferenceType[LeafFastExecution]) -> LeafFastExecution:
     return executor
 
 
+def _basic(field: GraphQLField) -> bool:
+    """strawberry reads the field as an attribute, and it takes no arguments. strawberry marks
+    the reader it gives a field with no resolver, no extension and no permission (its "basic"
+    fields); every other resolver may need the resolve info."""
+    return not field.args and bool(getattr(field.resolve, "_is_default", False))
+
+
 def _plan(parent_type: GraphQLObjectType, name: str) -> _Plan | None:
     field = parent_type.fields.get(name)
-    if field is None or field.args:
+    if field is None or not _basic(field):
         return None
     resolve = field.resolve
-    # strawberry marks the reader it gives a field with no resolver, no extension and no
-    # permission (its "basic" fields); every other resolver may need the resolve info.
-    if resolve is None or not getattr(resolve, "_is_default", False):
-        return None
     nullable = not isinstance(field.type, GraphQLNonNull)
     leaf = field.type if nullable else field.type.of_type
     if not is_leaf_type(leaf):
@@ -140,9 +143,7 @@ def _reader(schema: Any, field: GraphQLField, node: FieldNode) -> Reader | None:
     """How a plan reads ``field`` off its parent: strawberry's attribute reader, or a call of
     a synchronous resolver that takes no ``info`` with the node's constant arguments."""
     resolve = field.resolve
-    if resolve is not None and getattr(resolve, "_is_default", False):
-        if field.args:
-            return None
+    if resolve is not None and _basic(field):
         return lambda source: resolve(source, None)
     definition = field.extensions.get("strawberry-definition")
     if schema is None:  # not a strawberry schema: no resolver is called outside graphql-core
@@ -309,12 +310,9 @@ def _subtree(
     field = parent_type.fields.get(node.name.value)
     # The field itself only when read as it is: its resolver, if it had one, would run again
     # when the plan hands back (a root mutation twice); resolvers below it are pure renderers.
-    resolve = None if field is None else field.resolve
     if (
         field is not None
-        and not field.args
-        and resolve is not None
-        and getattr(resolve, "_is_default", False)
+        and _basic(field)
         and node.selection_set is not None
         and not node.directives
     ):
