@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from preflog_contracts.envelope import START, Metadata
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
-from preflog_contracts.events.catalog import DatasetCreated
+from preflog_contracts.events.catalog import DatasetCreated, ImportFailed
 from preflog_eventstore import (
     ANY,
     NO_STREAM,
@@ -270,6 +271,67 @@ async def test_query_filters_the_audit_trail(store: EventStore, meta: Metadata) 
     )
     assert await store.query(org_id=str(uuid.uuid4())) == []
     assert isinstance(DatasetCreated, type)
+
+
+async def test_each_audit_filter_alone_and_together(store: EventStore) -> None:
+    """Every filter of the audit trail, alone and with others: the statement holds only the
+    filters given, so each one is checked here against the events it must keep."""
+    org = str(uuid.uuid4())
+    project = str(uuid.uuid4())
+    streams = [f"dataset-{uuid.uuid4()}" for _ in range(3)]
+    shapes = [
+        (
+            streams[0],
+            Metadata(
+                actor_id="u-a",
+                actor_role="MANAGER",
+                project_id=project,
+                task_id="t-1",
+                label_id="l-1",
+            ),
+        ),
+        (
+            streams[1],
+            Metadata(actor_id="u-b", actor_role="MANAGER", project_id=project, task_id="t-2"),
+        ),
+        (streams[2], Metadata(actor_id="u-a", actor_role="MANAGER")),
+    ]
+    positions = []
+    for stream, metadata in shapes:
+        appended = await store.append(
+            StreamWrite(stream, [dataset_event()], ANY), org_id=org, metadata=metadata
+        )
+        positions.append(appended.events[0].global_position)
+    renamed = await store.append(
+        StreamWrite(streams[2], [ImportFailed(import_id="i", dataset_id="d", reason="r")], ANY),
+        org_id=org,
+        metadata=Metadata(actor_id="u-c", actor_role="ADMIN"),
+    )
+    positions.append(renamed.events[0].global_position)
+    everything = await store.query(org_id=org)
+    assert [e.global_position for e in everything] == positions
+
+    async def kept(**filters: Any) -> list[int]:
+        return [
+            positions.index(e.global_position) for e in await store.query(org_id=org, **filters)
+        ]
+
+    assert await kept(project_id=project) == [0, 1]
+    assert await kept(task_id="t-2") == [1]
+    assert await kept(label_id="l-1") == [0]
+    assert await kept(actor_id="u-a") == [0, 2]
+    assert await kept(actor_id="nobody") == []
+    assert await kept(stream_name=streams[2]) == [2, 3]
+    assert await kept(types=["ImportFailed"]) == [3]
+    assert await kept(types=["ImportFailed", "DatasetCreated"]) == [0, 1, 2, 3]
+    assert await kept(types=[]) == [0, 1, 2, 3]  # no types: no filter
+    assert await kept(actor_id="u-a", types=["DatasetCreated"], project_id=project) == [0]
+    assert await kept(since=everything[3].recorded_at) == [3]
+    assert await kept(until=everything[0].recorded_at) == [0]
+    assert await kept(after_position=positions[1]) == [2, 3]
+    assert await kept(after_position=positions[0], limit=2) == [1, 2]
+    # Another org's events are never in a page, whatever the filters.
+    assert await store.query(org_id=str(uuid.uuid4()), actor_id="u-a") == []
 
 
 async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_broken_transaction(

@@ -2,6 +2,12 @@
 
 Each component (the event log, each service) ships ``NNNN_name.sql`` files in a package
 directory. Applying takes an advisory lock, so concurrent start-ups migrate once.
+
+A migration runs in one transaction, unless its first line is ``-- preflog: no transaction``:
+then each of its statements (ended by a ``;`` at the end of a line) runs on its own, for the
+statements Postgres refuses in a transaction (``create index concurrently``, which builds an
+index on a live table without blocking its writes). Such a migration must be safe to run
+again from the start, since it is recorded only after its last statement.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from importlib import resources
 from preflog_eventstore.conn import Conn
 
 _LOCK_KEY = 7_305_001  # advisory lock id reserved for migrations
+_NO_TRANSACTION = "-- preflog: no transaction"
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,24 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def in_transaction(self) -> bool:
+        return not self.sql.startswith(_NO_TRANSACTION)
+
+    def statements(self) -> list[str]:
+        """The statements of a migration that runs outside a transaction, each alone (sent
+        together, Postgres would run them in one implicit transaction)."""
+        out: list[str] = []
+        current: list[str] = []
+        for line in self.sql.splitlines():
+            current.append(line)
+            if line.rstrip().endswith(";"):
+                out.append("\n".join(current))
+                current = []
+        if "\n".join(current).strip():
+            out.append("\n".join(current))
+        return out
 
 
 def load_migrations(component: str, package: str) -> list[Migration]:
@@ -65,8 +90,12 @@ async def apply_migrations(conn: Conn, migrations: list[Migration]) -> list[str]
                         f"migration {m.component}/{m.version} changed after it was applied"
                     )
                 continue
+            if not m.in_transaction:
+                for statement in m.statements():
+                    await conn.execute(statement)
             async with conn.transaction():
-                await conn.execute(m.sql)
+                if m.in_transaction:
+                    await conn.execute(m.sql)
                 await conn.execute(
                     "insert into public.schema_migrations (component, version, name, checksum)"
                     " values ($1, $2, $3, $4)",

@@ -652,35 +652,73 @@ class EventStore:
         limit: int = 100,
         conn: Conn | None = None,
     ) -> list[RecordedEvent]:
-        """The audit trail of one org, filtered, in ``global_position`` order (for paging)."""
-        db = conn if conn is not None else self.pool
-        return await _fetch_events(
-            db,
-            "org_id = $1::uuid and global_position > $2"
-            " and ($3::text is null or project_id = $3)"
-            " and ($4::text is null or task_id = $4)"
-            " and ($5::text is null or label_id = $5)"
-            " and ($6::text is null or actor_id = $6)"
-            " and ($7::text[] is null or event_type = any($7::text[]))"
-            " and ($8::timestamptz is null or recorded_at >= $8)"
-            " and ($9::timestamptz is null or recorded_at <= $9)"
-            " and ($10::text is null or stream_name = $10)",
-            "global_position",
-            [
-                org_id,
-                after_position,
-                project_id,
-                task_id,
-                label_id,
-                actor_id,
-                list(types) if types else None,
-                since,
-                until,
-                stream_name,
-                limit,
-            ],
-            "$11",
+        """The audit trail of one org, filtered, in ``global_position`` order (for paging).
+
+        Only the filters given are in the statement, and it is planned for their values on
+        every call: which index serves it depends on them (an actor with three events in
+        millions, or one with most of them), so one cached plan for every filter could not
+        serve them all (ADR 0023)."""
+        sql, args = audit_sql(
+            org_id=org_id,
+            project_id=project_id,
+            task_id=task_id,
+            label_id=label_id,
+            actor_id=actor_id,
+            stream_name=stream_name,
+            types=types,
+            since=since,
+            until=until,
+            after_position=after_position,
+            limit=limit,
         )
+        if conn is not None:
+            return await _fetch_planned(conn, sql, args)
+        async with self.pool.acquire() as acquired:
+            return await _fetch_planned(acquired, sql, args)
+
+
+def audit_sql(
+    *,
+    org_id: str,
+    project_id: str | None = None,
+    task_id: str | None = None,
+    label_id: str | None = None,
+    actor_id: str | None = None,
+    stream_name: str | None = None,
+    types: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_position: int = 0,
+    limit: int = 100,
+) -> tuple[str, list[Any]]:
+    """The statement of :meth:`EventStore.query` and its arguments, with only the filters
+    given (each is ANDed; an empty ``types`` is no filter)."""
+    args: list[Any] = [org_id, after_position]
+    where = ["org_id = $1::uuid", "global_position > $2"]
+    for condition, value in (
+        ("project_id = ${}", project_id),
+        ("task_id = ${}", task_id),
+        ("label_id = ${}", label_id),
+        ("actor_id = ${}", actor_id),
+        ("stream_name = ${}", stream_name),
+        ("event_type = any(${}::text[])", list(types) if types else None),
+        ("recorded_at >= ${}::timestamptz", since),
+        ("recorded_at <= ${}::timestamptz", until),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(condition.format(len(args)))
+    args.append(limit)
+    return _events_sql(" and ".join(where), "global_position", f"${len(args)}"), args
+
+
+async def _fetch_planned(conn: Conn, sql: str, args: list[Any]) -> list[RecordedEvent]:
+    """Events selected by ``sql``, planned for ``args``: a statement prepared for this call
+    only, where the connection's cached one would keep a generic plan after five calls."""
+    statement = await conn.prepare(sql)
+    text = await statement.fetchval(*args)
+    events: list[RecordedEvent] = _batch_decoder.decode(text)
+    return events
 
 
 async def load_checkpoint(conn: Conn, name: str, *, lock: bool = False) -> Cursor:
