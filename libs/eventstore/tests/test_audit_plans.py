@@ -59,3 +59,41 @@ async def test_rare_actors_and_types_are_found_by_their_index(fresh_database_url
             assert "events_org_order" not in used, (filters, used)
     finally:
         await conn.close()
+
+
+async def test_a_query_from_a_time_reads_from_the_last_mark_before_it(
+    fresh_database_url: str,
+) -> None:
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        # 50,000 events a second apart, and a mark every 1,000 of them.
+        await conn.execute(
+            "insert into eventlog.events (stream_name, stream_position, event_type, schema_version,"
+            " org_id, data, metadata, event_id, recorded_at)"
+            " select 'label-' || i, 0, 'ResponsesRanked', 1, $1::uuid, '{}',"
+            ' \'{"actor_id": "a", "actor_role": "ANNOTATOR"}\', gen_random_uuid(),'
+            " timestamptz '2026-01-01' + i * interval '1 second' from generate_series(1, 50000) i",
+            ORG,
+        )
+        await conn.execute(
+            "insert into eventlog.time_marks (marked_at, position)"
+            " select recorded_at + interval '1 millisecond', global_position from eventlog.events"
+            " where stream_name like 'label-%000'"
+        )
+        await conn.execute("analyze eventlog.events")
+        since = await conn.fetchval(
+            "select recorded_at from eventlog.events where stream_name = 'label-49500'"
+        )
+        sql, args = audit_sql(org_id=ORG, since=since, limit=101)
+        explained = await conn.fetchval(f"explain (analyze, format json) {sql}", *args)
+        nodes = _nodes(json.loads(explained)[0]["Plan"])
+        read = sum(
+            n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)
+            for n in nodes
+            if n["Node Type"] == "Index Scan"
+        )
+        assert read <= 1000 + 101, nodes
+        rows = await conn.fetchval(sql, *args)
+        assert json.loads(rows)[0]["recorded_at"].startswith("2026-01-01T13:45:00")
+    finally:
+        await conn.close()

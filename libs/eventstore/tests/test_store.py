@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from preflog_contracts.envelope import START, Metadata
+from preflog_contracts.envelope import START, Metadata, RecordedEvent
 from preflog_contracts.errors import WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated, ImportFailed
@@ -25,6 +25,7 @@ from preflog_eventstore import (
     create_pool,
 )
 from preflog_eventstore.db import DatabaseUnreachable
+from preflog_eventstore.store import mark_time
 from preflog_testing.waiting import eventually
 
 from .conftest import dataset_event
@@ -332,6 +333,63 @@ async def test_each_audit_filter_alone_and_together(store: EventStore) -> None:
     assert await kept(after_position=positions[0], limit=2) == [1, 2]
     # Another org's events are never in a page, whatever the filters.
     assert await store.query(org_id=str(uuid.uuid4()), actor_id="u-a") == []
+
+
+async def test_a_query_from_a_time_starts_at_a_mark_and_misses_nothing(
+    store: EventStore, pool: asyncpg.Pool, meta: Metadata
+) -> None:
+    org = str(uuid.uuid4())
+
+    async def one() -> RecordedEvent:
+        appended = await store.append(
+            StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY),
+            org_id=org,
+            metadata=meta,
+        )
+        [found] = await store.query(
+            org_id=org, after_position=appended.events[0].global_position - 1, limit=1
+        )
+        return found
+
+    async with pool.acquire() as conn:
+        first = await one()
+        await mark_time(conn)
+        second = await one()
+        # A transaction that began before the next mark and appends after it: its event is
+        # recorded at its start, before the mark's time, and lies above the mark's position.
+        async with pool.acquire() as slow, slow.transaction():
+            began = await slow.fetchval("select now()")
+            await asyncio.sleep(0.01)
+            await mark_time(conn)
+            await store.append(
+                StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY),
+                org_id=org,
+                metadata=meta,
+                conn=slow,
+            )
+        third = await one()
+        await mark_time(conn)
+        marks = await conn.fetch("select marked_at, position from eventlog.time_marks")
+        late = await store.query(org_id=org, since=began)
+    assert late[0].recorded_at == began
+    assert len(late) == 2 and late[1].event_id == third.event_id
+
+    async def since(moment: datetime) -> list[str]:
+        return [e.event_id for e in await store.query(org_id=org, since=moment)]
+
+    assert await since(first.recorded_at) == [
+        first.event_id,
+        second.event_id,
+        late[0].event_id,
+        third.event_id,
+    ]
+    assert await since(second.recorded_at) == [second.event_id, late[0].event_id, third.event_id]
+    assert await since(third.recorded_at) == [third.event_id]
+    # What every mark promises: an event recorded at or after its time lies above it.
+    for event in (first, second, late[0], third):
+        for mark in marks:
+            if event.recorded_at >= mark["marked_at"]:
+                assert event.global_position > mark["position"], (event, dict(mark))
 
 
 async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_broken_transaction(

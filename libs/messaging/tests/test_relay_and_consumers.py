@@ -132,6 +132,31 @@ async def test_relay_publishes_every_event_once_in_stream_order(
     assert all(p == sorted(p) for p in per_stream.values())
 
 
+async def test_the_relays_leader_marks_where_the_time_is_in_the_log(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace, mark_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    org = str(uuid.uuid4())
+
+    async def marks() -> int:
+        return int(await fresh_store.pool.fetchval("select count(*) from eventlog.time_marks"))
+
+    await eventually(marks, lambda n: n >= 1)
+    before = await marks()
+    appended = await fresh_store.append(
+        StreamWrite("dataset-m", [_event()], ANY), org_id=org, metadata=META
+    )
+    await eventually(marks, lambda n: n >= before + 2)
+    stop.set()
+    await task
+    newest = await fresh_store.pool.fetchrow(
+        "select marked_at, position from eventlog.time_marks order by marked_at desc limit 1"
+    )
+    assert newest["position"] >= appended.events[0].global_position
+
+
 async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_consumers_apply_once(
     fresh_store: EventStore,
     fresh_js: JetStreamContext,

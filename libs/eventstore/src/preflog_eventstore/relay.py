@@ -5,6 +5,9 @@ with the gap-safe cursor, publishes each event to ``<ns>.events.<category>.<Even
 ``Nats-Msg-Id = event_id``, and moves its checkpoint only after every publish in the batch is
 acknowledged. A crash republishes from the checkpoint; JetStream's duplicate window and the
 consumers' inboxes absorb the repeats. After a NATS outage it retries until it gets through.
+
+The leader also marks, every few seconds, where in the log the time is (``mark_time``), for
+audit queries from a time.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.db import unlock_advisory
 from preflog_eventstore.projections import sleep_or_stop, wait_for_appends
-from preflog_eventstore.store import EventStore, load_checkpoint, save_checkpoint
+from preflog_eventstore.store import EventStore, load_checkpoint, mark_time, save_checkpoint
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
 log = structlog.get_logger(__name__)
@@ -107,6 +110,7 @@ class Relay:
         poll_interval: float = 0.02,
         publish_timeout: float = 5.0,
         coalesce_seconds: float = 0.005,
+        mark_interval: float = 5.0,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -115,6 +119,9 @@ class Relay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self.coalesce_seconds = coalesce_seconds
+        self.mark_interval = mark_interval
+        """How often the leader marks where in the log the time is (audit queries from a
+        time read from the last mark before it: at most this long of the log too much)."""
         self.checkpoint_name = f"relay:{namespace}"
         self.lock_key = zlib.crc32(self.checkpoint_name.encode())
         self._wake = asyncio.Event()
@@ -162,7 +169,11 @@ class Relay:
                 await sleep_or_stop(stop, 0.5)
 
     async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
+        marked = -self.mark_interval
         while not stop.is_set():
+            if time.monotonic() - marked >= self.mark_interval:
+                await mark_time(conn)
+                marked = time.monotonic()
             sent = await self.relay_once(conn)
             if sent < self.batch_size:
                 await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)

@@ -702,7 +702,13 @@ def audit_sql(
         ("actor_id = ${}", actor_id),
         ("stream_name = ${}", stream_name),
         ("event_type = any(${}::text[])", list(types) if types else None),
-        ("recorded_at >= ${}::timestamptz", since),
+        # The last mark before ``since`` bounds the positions to read (see mark_time).
+        (
+            "recorded_at >= ${0}::timestamptz and global_position > coalesce((select m.position"
+            " from eventlog.time_marks m where m.marked_at <= ${0}::timestamptz"
+            " order by m.marked_at desc limit 1), 0)",
+            since,
+        ),
         ("recorded_at <= ${}::timestamptz", until),
     ):
         if value is not None:
@@ -710,6 +716,19 @@ def audit_sql(
             where.append(condition.format(len(args)))
     args.append(limit)
     return _events_sql(" and ".join(where), "global_position", f"${len(args)}"), args
+
+
+async def mark_time(conn: Conn) -> None:
+    """Add a time mark (``eventlog.time_marks``): the last position handed out, then the
+    clock, in two statements so the clock is read after the position. Every event appended
+    after the mark's time then has a greater position, and every event recorded at or after
+    it (its transaction began then or later) was appended after it."""
+    position = await conn.fetchval("select last_value from eventlog.events_global_position_seq")
+    await conn.execute(
+        "insert into eventlog.time_marks (marked_at, position) values (clock_timestamp(), $1)"
+        " on conflict do nothing",
+        position,
+    )
 
 
 async def _fetch_planned(conn: Conn, sql: str, args: list[Any]) -> list[RecordedEvent]:
