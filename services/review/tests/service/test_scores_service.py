@@ -8,6 +8,7 @@ import pytest
 from preflog_contracts.rpc import review as api
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.adapters.rebuild import rebuild_read_model
+from preflog_review.adapters.scoring import score_unscored
 from preflog_review.adapters.tables import LIVE
 
 from .conftest import Org, Service, eventually, snapshot
@@ -129,6 +130,25 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
     assert (second.labels, second.approved, second.rejected, second.approval_rate) == (2, 0, 1, 0.0)
     assert first.median_seconds_to_label == pytest.approx(150, abs=10)
     assert first.benchmark_accuracy == pytest.approx(sa.benchmark.score)
+    # Tasks scored before their shares of the agreement were kept: the report works their
+    # shares out from their labels until the backfill has scored them again.
+    await service.pool.execute(
+        "update review.tasks set agreement = null where project_id = $1", org.project_id
+    )
+    assert (
+        await service.call(
+            admin, "agreement", api.AgreementRequest(project_id=org.project_id), api.AgreementReport
+        )
+        == report
+    )
+    assert await score_unscored(service.pool) == 2
+    assert await score_unscored(service.pool) == 0
+    assert (
+        await service.call(
+            admin, "agreement", api.AgreementRequest(project_id=org.project_id), api.AgreementReport
+        )
+        == report
+    )
 
     # The same numbers from the log alone.
     shadow = await rebuild_read_model(service.store)
@@ -167,5 +187,9 @@ COMPARED = (
         " outcomes::text, seconds_to_label, is_reference, rejection_reason",
         True,
     ),
-    ("tasks", "task_id, status, status_reason, consensus::text, consensus_score", True),
+    (
+        "tasks",
+        "task_id, status, status_reason, consensus::text, consensus_score, agreement::text",
+        True,
+    ),
 )

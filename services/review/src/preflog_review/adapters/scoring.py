@@ -8,20 +8,27 @@ of one unit: the later transaction waits, then reads what the earlier committed.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import msgspec
+import structlog
 
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
+from preflog_eventstore import sleep_or_stop
 from preflog_eventstore.conn import Conn
-from preflog_review.adapters.tables import Tables
+from preflog_review.adapters.tables import LIVE, Tables
+from preflog_review.domain.agreement import task_agreement
 from preflog_review.domain.consensus import task_consensus
 from preflog_review.domain.label_agreement import benchmark_score
 from preflog_review.domain.pair_deltas import pair_deltas
 from preflog_review.domain.pair_outcomes import PairOutcome, outcomes_from_label
 from preflog_review.domain.rank_direction import rank_direction_for
+
+log = structlog.get_logger(__name__)
 
 COUNTING = ("SUBMITTED", "APPROVED")
 
@@ -65,10 +72,12 @@ async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
     questions = await project_questions(conn, t, rows[0]["project_id"])
     result = task_consensus(counting, questions)
     await conn.execute(
-        f"update {t.tasks} set consensus = $2::jsonb, consensus_score = $3 where task_id = $1",
+        f"update {t.tasks} set consensus = $2::jsonb, consensus_score = $3, agreement = $4::jsonb"
+        " where task_id = $1",
         task_id,
         encode(result) if counting else None,
         result.score if counting else None,
+        encode(task_agreement(result, counting.values(), questions)) if counting else None,
     )
     per_label = {c.label_id: c for c in result.labels}
     ids = [r["label_id"] for r in rows]
@@ -80,6 +89,37 @@ async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
         [encode(per_label[i]) if i in per_label else None for i in ids],
         [per_label[i].score if i in per_label else None for i in ids],
     )
+
+
+async def score_unscored(pool: asyncpg.Pool, t: Tables = LIVE, batch: int = 200) -> int:
+    """Score again up to ``batch`` tasks that have a consensus but no share of the agreement
+    (scored before shares were kept, review migration 0002); returns how many."""
+    async with pool.acquire() as conn:
+        unscored = await conn.fetch(
+            f"select task_id from {t.tasks} where consensus is not null and agreement is null"
+            " limit $1",
+            batch,
+        )
+        for row in unscored:
+            async with conn.transaction():
+                await rescore_task(conn, t, row[0])
+    return len(unscored)
+
+
+def agreement_backfill_loop(pool: asyncpg.Pool, pause: float = 0.5):  # type: ignore[no-untyped-def]
+    """A ServiceParts loop: give every task scored before shares were kept its share, a batch
+    at a time, then end (nothing new is ever left without one: ``rescore_task`` writes it)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            scored = await score_unscored(pool)
+            if scored:
+                log.info("agreement.backfilled", tasks=scored)
+            else:
+                return
+            await sleep_or_stop(stop, pause)
+
+    return run
 
 
 async def rescore_benchmark(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
+from math import fsum
 from statistics import fmean
 
 import msgspec
@@ -84,14 +85,62 @@ def task_consensus(
 
 def summarize_consensus(tasks: Iterable[TaskConsensus]) -> ConsensusSummary:
     """Project agreement (AgreementReport's crownAgreement, rankingKendallTau): pair-weighted."""
-    comparisons = [pair.comparison for task in tasks for pair in task.pairs]
-    return ConsensusSummary(
-        score=_mean(c.score for c in comparisons),
-        crown_agreement=_mean(c.crown_agreement for c in comparisons),
-        kendall_tau=_mean(c.kendall_tau for c in comparisons),
-        answer_agreement=_mean(c.answer_agreement for c in comparisons),
+    return summarize_pair_sums(pair_sums(task) for task in tasks)
+
+
+class PairSums(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One task's share of its project's pair-weighted means: each component's sum over the
+    task's pairs where it is defined, and how many those are."""
+
+    pairs: int = 0
+    score: float = 0.0
+    scored: int = 0
+    crown_agreement: float = 0.0
+    crowned: int = 0
+    kendall_tau: float = 0.0
+    ranked: int = 0
+    answer_agreement: float = 0.0
+    answered: int = 0
+
+
+def pair_sums(task: TaskConsensus) -> PairSums:
+    comparisons = [pair.comparison for pair in task.pairs]
+    score = _present(c.score for c in comparisons)
+    crown = _present(c.crown_agreement for c in comparisons)
+    tau = _present(c.kendall_tau for c in comparisons)
+    answer = _present(c.answer_agreement for c in comparisons)
+    return PairSums(
         pairs=len(comparisons),
+        score=fsum(score),
+        scored=len(score),
+        crown_agreement=fsum(crown),
+        crowned=len(crown),
+        kendall_tau=fsum(tau),
+        ranked=len(tau),
+        answer_agreement=fsum(answer),
+        answered=len(answer),
     )
+
+
+def summarize_pair_sums(parts: Iterable[PairSums]) -> ConsensusSummary:
+    """The project's summary from its tasks' pair sums."""
+    parts = list(parts)
+
+    def mean(sums: list[float], counts: list[int]) -> float | None:
+        count = sum(counts)
+        return fsum(sums) / count if count else None
+
+    return ConsensusSummary(
+        score=mean([p.score for p in parts], [p.scored for p in parts]),
+        crown_agreement=mean([p.crown_agreement for p in parts], [p.crowned for p in parts]),
+        kendall_tau=mean([p.kendall_tau for p in parts], [p.ranked for p in parts]),
+        answer_agreement=mean([p.answer_agreement for p in parts], [p.answered for p in parts]),
+        pairs=sum(p.pairs for p in parts),
+    )
+
+
+def _present(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
 
 
 def _label_consensus(label_id: str, pairs: list[LabelPair]) -> LabelConsensus:

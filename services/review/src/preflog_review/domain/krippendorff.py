@@ -16,7 +16,7 @@ is still reported, so a caller can show "full agreement, no variation".
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -37,10 +37,31 @@ def krippendorff_alpha(
     ``distance`` must be symmetric with distance(v, v) == 0. It is called once per pair of
     distinct values, so cost grows with the number of distinct values, not of units.
     """
+    delta = cached(distance)
     unit_counts = [Counter(unit) for unit in units if len(unit) >= 2]
     totals: Counter[Hashable] = Counter()
     for counts in unit_counts:
         totals.update(counts)
+    observed = sum(unit_disagreement(counts, delta) for counts in unit_counts)
+    return alpha_of(len(unit_counts), observed, totals, delta)
+
+
+def unit_disagreement(
+    counts: Counter[Hashable], delta: Callable[[Hashable, Hashable], float]
+) -> float:
+    """One pairable unit's share of ``n * D_o``: its pair sum over ``m_u - 1``. Units are
+    independent, so these add up across units, and across the tasks that hold them."""
+    return _pair_sum(counts, delta) / (sum(counts.values()) - 1)
+
+
+def alpha_of(
+    units: int,
+    observed: float,
+    totals: Mapping[Hashable, int],
+    delta: Callable[[Hashable, Hashable], float],
+) -> AlphaResult:
+    """Alpha from its sums over the pairable units: how many there are, the sum of their
+    ``unit_disagreement``, and how often each value occurs in them."""
     n = sum(totals.values())
     if n < 2:
         return AlphaResult(
@@ -50,7 +71,22 @@ def krippendorff_alpha(
             observed_disagreement=None,
             expected_disagreement=None,
         )
+    observed_disagreement = observed / n
+    expected = _pair_sum(totals, delta) / (n * (n - 1))
+    alpha = None if expected == 0 else 1.0 - observed_disagreement / expected
+    return AlphaResult(
+        alpha=alpha,
+        units=units,
+        values=n,
+        observed_disagreement=observed_disagreement,
+        expected_disagreement=expected,
+    )
 
+
+def cached(
+    distance: Callable[[Hashable, Hashable], float],
+) -> Callable[[Hashable, Hashable], float]:
+    """``distance`` computed once per pair of distinct values (and symmetric)."""
     cache: dict[tuple[Hashable, Hashable], float] = {}
 
     def delta(a: Hashable, b: Hashable) -> float:
@@ -59,23 +95,12 @@ def krippendorff_alpha(
             cache[key] = cache[(b, a)] = distance(a, b)
         return cache[key]
 
-    observed = 0.0
-    for counts in unit_counts:
-        m = sum(counts.values())
-        observed += _pair_sum(counts, delta) / (m - 1)
-    observed /= n
-    expected = _pair_sum(totals, delta) / (n * (n - 1))
-    alpha = None if expected == 0 else 1.0 - observed / expected
-    return AlphaResult(
-        alpha=alpha,
-        units=len(unit_counts),
-        values=n,
-        observed_disagreement=observed,
-        expected_disagreement=expected,
-    )
+    return delta
 
 
-def _pair_sum(counts: Counter[Hashable], delta: Callable[[Hashable, Hashable], float]) -> float:
+def _pair_sum(
+    counts: Mapping[Hashable, int], delta: Callable[[Hashable, Hashable], float]
+) -> float:
     """sum over ordered pairs i != j of delta, grouped by distinct value (delta(v, v) = 0)."""
     items = list(counts.items())
     total = 0.0
