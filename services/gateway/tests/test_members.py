@@ -20,6 +20,8 @@ from .test_live import Subscriber
 SETTINGS = """mutation($p: ID!, $on: Boolean!) {
   updateProjectSettings(projectId: $p, settings: {allowResponseEdit: $on}) { id } }"""
 REMOVE = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }"
+ADD = """mutation($p: ID!, $u: ID!) {
+  addProjectMember(projectId: $p, userId: $u, role: REVIEWER) { role } }"""
 
 
 async def test_a_removed_reviewer_stops_receiving_the_projects_events(system: Server) -> None:
@@ -133,3 +135,26 @@ async def test_a_removed_reviewers_task_subscription_stops(system: Server) -> No
     assert await watching.nothing_within(0.5)  # ...but not to the removed reviewer
     for s in (watching, admin):
         await s.close()
+
+
+async def test_a_replay_while_the_log_is_held_back_grants_nothing_from_history(
+    system: Server,
+) -> None:
+    # Log readers read only below the oldest running transaction that has written, so one
+    # left open holds the gateway's live follower back: the membership changes below commit,
+    # and the follower has not reached them when the removed member subscribes. Whether a
+    # replayed MemberAdded is history (grants nothing) must not depend on where it is.
+    project_id = await new_project(system)
+    user_id, token = await new_member(system, await new_project(system), "REVIEWER")
+    async with system.runtime.pool.acquire() as held:
+        transaction = held.transaction()
+        await transaction.start()
+        try:
+            await held.fetchval("select pg_current_xact_id()")
+            data_of(await system.gql(ADD, {"p": project_id, "u": user_id}))
+            data_of(await system.gql(REMOVE, {"p": project_id, "u": user_id}))
+            replay = await Subscriber.open(system, token, {"p": project_id, "after": 0})
+        finally:
+            await transaction.rollback()
+    assert await replay.nothing_within(0.5)
+    await replay.close()

@@ -22,7 +22,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import asyncpg
 import structlog
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
@@ -44,6 +46,25 @@ class _Subscriber:
     also: frozenset[str] = frozenset()
     queue: asyncio.Queue[RecordedEvent] = field(default_factory=lambda: asyncio.Queue(10_000))
     overflowed: bool = False
+
+
+class Snapshot(NamedTuple):
+    """Which transactions had committed at one moment (Postgres's ``pg_current_snapshot``)."""
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    def sees(self, tx_id: int) -> bool:
+        """Whether transaction ``tx_id`` (of an event in the log) had committed by then."""
+        return tx_id < self.xmin or (tx_id < self.xmax and tx_id not in self.running)
+
+
+async def committed_now(pool: asyncpg.Pool) -> Snapshot:
+    """The transactions committed now (one round trip)."""
+    text = await pool.fetchval("select pg_current_snapshot()::text")
+    xmin, xmax, running = str(text).split(":")
+    return Snapshot(int(xmin), int(xmax), frozenset(int(x) for x in running.split(",") if x))
 
 
 class LiveEvents:

@@ -26,6 +26,7 @@ from preflog_gateway.graphql import resolvers as r
 from preflog_gateway.graphql.audit import audit_page, decode_cursor
 from preflog_gateway.graphql.context import GatewayContext
 from preflog_gateway.graphql.errors import PublicSchema
+from preflog_gateway.graphql.live import committed_now
 from preflog_gateway.graphql.request_extension import GatewayRequest, NoNulInStrings
 from preflog_gateway.graphql.types.accounts import (
     ApiTokenSecret,
@@ -641,6 +642,10 @@ async def _live(
     ctx = _ctx(info)
     identity = ctx.identity
     live = info.context["live"]
+    # Taken before the roles: a membership change committed by then is in them, so it is
+    # history when replayed; one the snapshot does not see is news. (The live follower's
+    # position cannot tell them apart: it lags the log, more so under load.)
+    seen = await committed_now(ctx.runtime.pool)
     roles = {} if identity.is_admin else await _roles_now(ctx, project_id, task_id)
     resume = None
     if after == 0:
@@ -649,8 +654,6 @@ async def _live(
         resume = await live.cursor_of(identity.org_id, after)
         if resume is None:
             raise Invalid("unknown position", {"after": "no event at this position"})
-    await live.start()
-    subscribed = live.cursor  # events after it are news; those before, history
     current = dict(roles)
 
     def learn(rec: RecordedEvent) -> None:
@@ -664,11 +667,7 @@ async def _live(
             return
         if isinstance(event, MemberRemoved):
             roles.pop(event.project_id, None)
-        elif (
-            event.project_id in current
-            or subscribed is None
-            or ((rec.tx_id, rec.global_position) > (subscribed.tx_id, subscribed.global_position))
-        ):
+        elif event.project_id in current or not seen.sees(rec.tx_id):
             roles[event.project_id] = event.role
 
     def match(rec: RecordedEvent) -> bool:
