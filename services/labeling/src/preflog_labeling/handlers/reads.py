@@ -252,23 +252,43 @@ async def list_tasks(deps: Deps, ctx: CallContext, req: ListTasksRequest) -> Tas
     first = max(1, min(req.first, 500))
     after = int(req.after) if req.after and req.after.isdigit() else 0
     sees_all = sees_all_labels(project, ident)
-    rows = await deps.pool.fetch(
-        "select t.task_id, t.seq from labeling.tasks t where t.project_id = $1 and t.seq > $2"
-        " and ($3::text is null or t.status = $3)"
-        " and ($4 or exists (select 1 from labeling.assignments a where a.task_id = t.task_id and a.user_id = $5))"
-        " order by t.seq limit $6",
-        req.project_id,
-        after,
-        req.status,
-        sees_all,
-        ident.user_id,
-        first + 1,
-    )
+    sql, args = list_tasks_sql(req.project_id, after, req.status, None if sees_all else ident.user_id, first + 1)
+    rows = await deps.pool.fetch(sql, *args)
     page = rows[:first]
     views = {v.id: v for v in await task_views(deps, ident, [r[0] for r in page])}
     items = [views[r[0]] for r in page if r[0] in views]
     has_next = len(rows) > first
     return TaskPage(items=items, next_cursor=str(page[-1][1]) if has_next else None, has_next_page=has_next)
+
+
+def list_tasks_sql(
+    project_id: str, after: int, status: str | None, author: str | None, limit: int
+) -> tuple[str, list[object]]:
+    """A page of a project's tasks after ``seq`` ``after``, in queue order: with only the
+    filters given in the statement, so each shape keeps a plan that reads its index in order
+    (``tasks_by_status`` with a status, ``tasks_project_seq`` without) instead of one plan
+    for all, which could not use either. ``author``: only tasks they have a label on (read in
+    the same order, each task's assignment looked up by key: an annotator's page reads the
+    project's tasks until it is full)."""
+    args: list[object] = [project_id, after]
+    where = ["t.project_id = $1", "t.seq > $2"]
+    if status is not None:
+        args.append(status)
+        where.append(f"t.status = ${len(args)}")
+    if author is not None:
+        args.append(author)
+        # A correlated scalar subquery on the primary key, as in the claim (queue.py): as an
+        # exists, a plan made on small tables read every assignment of the table to find the
+        # caller's, through the primary key's second column.
+        where.append(
+            "coalesce((select true from labeling.assignments a"
+            f" where a.task_id = t.task_id and a.user_id = ${len(args)}), false)"
+        )
+    args.append(limit)
+    return (
+        f"select t.task_id, t.seq from labeling.tasks t where {' and '.join(where)} order by t.seq limit ${len(args)}",
+        args,
+    )
 
 
 async def label_views(deps: Deps, ident: Identity, ids: list[str]) -> list[LabelView]:
