@@ -392,6 +392,29 @@ async def test_a_query_from_a_time_starts_at_a_mark_and_misses_nothing(
                 assert event.global_position > mark["position"], (event, dict(mark))
 
 
+async def test_read_streams_reads_several_streams_of_one_org_in_one_statement(
+    store: EventStore, meta: Metadata
+) -> None:
+    org, other = str(uuid.uuid4()), str(uuid.uuid4())
+    streams = [f"dataset-{uuid.uuid4()}" for _ in range(3)]
+    for stream in streams:
+        await store.append(
+            StreamWrite(stream, [dataset_event("a"), dataset_event("b")], NO_STREAM),
+            org_id=org,
+            metadata=meta,
+        )
+    theirs = f"dataset-{uuid.uuid4()}"
+    await store.append(
+        StreamWrite(theirs, [dataset_event()], NO_STREAM), org_id=other, metadata=meta
+    )
+    got = await store.read_streams([streams[2], streams[0], theirs, "dataset-none"], org_id=org)
+    assert [(e.stream_name, e.stream_position) for e in got] == sorted(
+        [(streams[0], 0), (streams[0], 1), (streams[2], 0), (streams[2], 1)]
+    )
+    assert await store.read_streams([], org_id=org) == []
+    assert [e.stream_name for e in await store.read_streams([theirs], org_id=other)] == [theirs]
+
+
 async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_broken_transaction(
     store: EventStore, org_id: str, meta: Metadata
 ) -> None:

@@ -199,6 +199,9 @@ _STREAM_WHERE = (
     " and coalesce(org_id = $4::uuid, true)"
 )
 
+# Several streams' events in one org, by the streams' index (the org test as in _STREAM_WHERE).
+_STREAMS_WHERE = "stream_name = any($1::text[]) and coalesce(org_id = $2::uuid, true)"
+
 
 async def _fetch_events(
     db: Any, where: str, order: str, args: list[Any], limit_arg: str
@@ -563,6 +566,22 @@ class EventStore:
             _STREAM_WHERE,
             "stream_position",
             [stream_name, after_position, until, org_id],
+            "all",
+        )
+
+    async def read_streams(
+        self, stream_names: Sequence[str], *, org_id: str, conn: Conn | None = None
+    ) -> list[RecordedEvent]:
+        """The events of every stream named (one org's), each stream in order: one statement
+        for a page of streams where ``read_stream`` would take a round trip each."""
+        if not stream_names:
+            return []
+        db = conn if conn is not None else self.pool
+        return await _fetch_events(
+            db,
+            _STREAMS_WHERE,
+            "stream_name, stream_position",
+            [list(stream_names), org_id],
             "all",
         )
 
