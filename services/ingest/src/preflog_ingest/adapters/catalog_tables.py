@@ -51,11 +51,7 @@ def valid_uuids(ids: Sequence[str]) -> list[str]:
 
 # --- datasets -----------------------------------------------------------------------------
 
-_DATASET_COLUMNS = (
-    "d.dataset_id::text as id, d.name, d.description, d.created_at,"
-    " (select count(*) from ingest.global_keys g where g.dataset_id = d.dataset_id)"
-    " as data_row_count"
-)
+_DATASET_COLUMNS = "d.dataset_id::text as id, d.name, d.description, d.created_at, d.data_row_count"
 
 
 def _dataset(row: asyncpg.Record) -> DatasetView:
