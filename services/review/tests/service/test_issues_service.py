@@ -74,6 +74,22 @@ async def test_issue_lifecycle(org: Org) -> None:
         assert [i.id for i in open_only.issues] == [i.id for i in opened[1:]]
         assert [i.id for i in every.issues] == [i.id for i in opened]
         assert every.issues[0].comments[0].body == "which part?"
+        of_tasks = await org.svc.call(
+            annotator,
+            "list_issues",
+            api.ListIssues(
+                project_id=org.project_id, task_ids=[task, "no-such-task"], status="ALL"
+            ),
+            api.IssueList,
+        )
+        assert [i.id for i in of_tasks.issues] == [i.id for i in opened]
+        none = await org.svc.call(
+            annotator,
+            "list_issues",
+            api.ListIssues(project_id=org.project_id, task_ids=["no-such-task"], status="ALL"),
+            api.IssueList,
+        )
+        assert none.issues == []
         return True
 
     await eventually(listed)

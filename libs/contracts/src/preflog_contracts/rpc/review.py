@@ -223,6 +223,7 @@ class IssueView(msgspec.Struct, frozen=True, kw_only=True):
 class ListIssues(msgspec.Struct, frozen=True, kw_only=True):
     project_id: str
     task_id: str | None = None
+    task_ids: list[str] | None = None  # the issues of these tasks only (at most 500)
     status: Literal["OPEN", "ALL"] = "OPEN"
     first: int = 100  # at most 500
     after: str | None = None

@@ -216,15 +216,30 @@ async def _reviews(ctx: GatewayContext, ids: Sequence[str]) -> list[list[review.
 async def _issues(
     ctx: GatewayContext, keys: Sequence[tuple[str, str]]
 ) -> list[list[review.IssueView]]:
-    # One listing per project (all its issues), split by task.
+    # One listing per project, of the batch's tasks only (by the issues' task index), split
+    # by task: listing every issue of the project cost as much as the project had.
     by_task: dict[str, list[review.IssueView]] = {}
-    for project_id in {p for p, _ in keys}:
+    tasks_of: dict[str, list[str]] = {}
+    for project_id, task_id in keys:
+        tasks_of.setdefault(project_id, []).append(task_id)
+    listings = [
+        (project_id, chunk)
+        for project_id, task_ids in tasks_of.items()
+        for chunk in _chunks(sorted(set(task_ids)), 500)
+    ]
+    for project_id, chunk in listings:
         after: str | None = None
         while True:
             page = await ctx.call(
                 "review",
                 "list_issues",
-                review.ListIssues(project_id=project_id, status="ALL", first=500, after=after),
+                review.ListIssues(
+                    project_id=project_id,
+                    task_ids=chunk,
+                    status="ALL",
+                    first=500,
+                    after=after,
+                ),
                 response_type=review.IssueList,
             )
             for issue in page.issues:
@@ -233,3 +248,7 @@ async def _issues(
                 break
             after = page.next_cursor
     return [by_task.get(t, []) for _, t in keys]
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -274,16 +274,26 @@ class ReviewQueries:
             role = await self.project_role(conn, req.project_id, ident)
             if not can_read_issues(role, ident.is_admin):
                 raise Forbidden("you are not a member of this project")
+            # Only the filters given (ADR 0025): a task's issues come by issues_task.
+            args: list[Any] = [req.project_id]
+            where = ["project_id = $1"]
+            if req.task_id is not None:
+                args.append(req.task_id)
+                where.append(f"task_id = ${len(args)}")
+            if req.task_ids is not None:
+                if len(req.task_ids) > MAX_PAGE:
+                    raise Invalid(
+                        f"at most {MAX_PAGE} task ids", {"taskIds": f"at most {MAX_PAGE}"}
+                    )
+                args.append(req.task_ids)
+                where.append(f"task_id = any(${len(args)}::text[])")
+            if req.status != "ALL":
+                where.append("status = 'OPEN'")
+            args += [first + 1, offset]
             rows = await conn.fetch(
-                f"select {self._ISSUE_COLUMNS} from {self.t.issues}"
-                " where project_id = $1 and ($2::text is null or task_id = $2)"
-                " and ($3 = 'ALL' or status = 'OPEN')"
-                " order by created_at, issue_id limit $4 offset $5",
-                req.project_id,
-                req.task_id,
-                req.status,
-                first + 1,
-                offset,
+                f"select {self._ISSUE_COLUMNS} from {self.t.issues} where {' and '.join(where)}"
+                f" order by created_at, issue_id limit ${len(args) - 1} offset ${len(args)}",
+                *args,
             )
         more = len(rows) > first
         return api.IssueList(
