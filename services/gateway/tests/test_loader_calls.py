@@ -135,6 +135,27 @@ async def test_a_page_of_100_tasks_costs_few_service_calls(system: Server) -> No
     print("service calls for the page:", calls)
     assert calls <= 10, calls
 
+    # Each task's history on the page (read for the whole page at once) is the task's own,
+    # as asking for that task alone gives it, for the admin and for the annotator.
+    histories = """query($p: ID!) { project(id: $p) { tasks(first: 100) {
+      edges { node { id history { id taskId type actor } } } } } }"""
+    single = "query($t: ID!) { task(id: $t) { history { id taskId type actor } } }"
+    for who in (None, token):
+        nodes = [
+            e["node"]
+            for e in data_of(await system.gql(histories, {"p": project_id}, token=who))["project"][
+                "tasks"
+            ]["edges"]
+        ]
+        assert len(nodes) == 100
+        for node in nodes:
+            types = [h["type"] for h in node["history"]]
+            assert {"TaskLeased", "ResponseCrowned", "LabelSubmitted"} <= set(types), types
+            assert {h["taskId"] for h in node["history"]} == {node["id"]}
+        for node in nodes[:3]:
+            alone = data_of(await system.gql(single, {"t": node["id"]}, token=who))
+            assert alone["task"]["history"] == node["history"]
+
 
 async def test_computed_fields_cost_one_call_per_project_and_count_against_the_budget(
     system: Server,

@@ -661,6 +661,7 @@ class EventStore:
         org_id: str,
         project_id: str | None = None,
         task_id: str | None = None,
+        task_ids: Sequence[str] | None = None,
         label_id: str | None = None,
         actor_id: str | None = None,
         stream_name: str | None = None,
@@ -681,6 +682,7 @@ class EventStore:
             org_id=org_id,
             project_id=project_id,
             task_id=task_id,
+            task_ids=task_ids,
             label_id=label_id,
             actor_id=actor_id,
             stream_name=stream_name,
@@ -701,6 +703,7 @@ def audit_sql(
     org_id: str,
     project_id: str | None = None,
     task_id: str | None = None,
+    task_ids: Sequence[str] | None = None,
     label_id: str | None = None,
     actor_id: str | None = None,
     stream_name: str | None = None,
@@ -711,12 +714,13 @@ def audit_sql(
     limit: int = 100,
 ) -> tuple[str, list[Any]]:
     """The statement of :meth:`EventStore.query` and its arguments, with only the filters
-    given (each is ANDed; an empty ``types`` is no filter)."""
+    given (each is ANDed; an empty ``types`` is no filter; ``task_ids``: any of them)."""
     args: list[Any] = [org_id, after_position]
     where = ["org_id = $1::uuid", "global_position > $2"]
     for condition, value in (
         ("project_id = ${}", project_id),
         ("task_id = ${}", task_id),
+        ("task_id = any(${}::text[])", None if task_ids is None else list(task_ids)),
         ("label_id = ${}", label_id),
         ("actor_id = ${}", actor_id),
         ("stream_name = ${}", stream_name),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,8 +81,9 @@ def _s(value: object | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def task_history(ctx: GatewayContext, task_id: str) -> list[RecordedEvent]:
-    """Every event of one task the caller may see, oldest first."""
+async def task_histories(ctx: GatewayContext, task_ids: Sequence[str]) -> list[list[RecordedEvent]]:
+    """Every event of each task the caller may see, oldest first: one read of the log for
+    the whole batch (a page of tasks asking for ``history``), not one per task."""
     identity = ctx.identity
     store = ctx.runtime.store
     roles = (
@@ -89,11 +91,13 @@ async def task_history(ctx: GatewayContext, task_id: str) -> list[RecordedEvent]
         if identity.is_admin
         else await project_roles(store.pool, identity.org_id, identity.user_id)
     )
-    out: list[RecordedEvent] = []
+    by_task: dict[str, list[RecordedEvent]] = {t: [] for t in task_ids}
     position = 0
     while batch := await store.query(
-        org_id=identity.org_id, task_id=task_id, after_position=position, limit=1000
+        org_id=identity.org_id, task_ids=list(by_task), after_position=position, limit=5000
     ):
-        out.extend(e for e in batch if may_see(identity, roles, e))
+        for event in batch:
+            if event.metadata.task_id in by_task and may_see(identity, roles, event):
+                by_task[event.metadata.task_id].append(event)
         position = batch[-1].global_position
-    return out
+    return [by_task[t] for t in task_ids]

@@ -14,6 +14,7 @@ from weakref import proxy
 
 from strawberry.dataloader import DataLoader
 
+from preflog_contracts.envelope import RecordedEvent
 from preflog_contracts.errors import NotFound, PreflogError
 from preflog_contracts.rpc import ingest, labeling, review
 from preflog_gateway.accounts.records import UserRecord
@@ -92,6 +93,10 @@ class Loaders:
     @cached_property
     def issues(self) -> DataLoader[tuple[str, str], list[review.IssueView]]:
         return DataLoader(partial(_issues, self._ctx))
+
+    @cached_property
+    def histories(self) -> DataLoader[str, list[RecordedEvent]]:
+        return DataLoader(partial(_histories, self._ctx), max_batch_size=500)
 
     @cached_property
     def datasets(self) -> DataLoader[str, ingest.DatasetView | None]:
@@ -211,6 +216,12 @@ async def _reviews(ctx: GatewayContext, ids: Sequence[str]) -> list[list[review.
         return [by_id.get(i, []) for i in batch]
 
     return await unknown_to_review_as_empty(ids, fetch, [])
+
+
+async def _histories(ctx: GatewayContext, ids: Sequence[str]) -> list[list[RecordedEvent]]:
+    from preflog_gateway.graphql.audit import task_histories
+
+    return await task_histories(ctx, ids)
 
 
 async def _issues(

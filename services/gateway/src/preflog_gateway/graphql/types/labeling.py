@@ -410,9 +410,8 @@ class Task:
         " complexity budget."
     )
     async def history(self, info: strawberry.Info) -> list[AuditEvent]:
-        from preflog_gateway.graphql.audit import task_history
-
-        return [AuditEvent.of(e) for e in await task_history(info.context["ctx"], str(self.id))]
+        history = await info.context["ctx"].loaders.histories.load(str(self.id))
+        return [AuditEvent.of(e) for e in history]
 
     @classmethod
     def of(cls, v: rpc.TaskView) -> Task:
