@@ -153,8 +153,9 @@ async def test_a_page_of_100_tasks_costs_few_service_calls(system: Server) -> No
             assert {"TaskLeased", "ResponseCrowned", "LabelSubmitted"} <= set(types), types
             assert {h["taskId"] for h in node["history"]} == {node["id"]}
         for node in nodes[:3]:
+            # Read later, so it may hold more (review's events still landing), never less.
             alone = data_of(await system.gql(single, {"t": node["id"]}, token=who))
-            assert alone["task"]["history"] == node["history"]
+            assert alone["task"]["history"][: len(node["history"])] == node["history"]
 
 
 async def test_computed_fields_cost_one_call_per_project_and_count_against_the_budget(
