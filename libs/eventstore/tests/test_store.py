@@ -415,6 +415,36 @@ async def test_read_streams_reads_several_streams_of_one_org_in_one_statement(
     assert [e.stream_name for e in await store.read_streams([theirs], org_id=other)] == [theirs]
 
 
+async def test_a_stream_read_by_types_keeps_its_last_event(
+    store: EventStore, meta: Metadata
+) -> None:
+    org = str(uuid.uuid4())
+    stream = f"dataset-{uuid.uuid4()}"
+    failed = ImportFailed(import_id="i", dataset_id="d", reason="r")
+    await store.append(
+        StreamWrite(stream, [dataset_event(), failed, dataset_event(), failed], NO_STREAM),
+        org_id=org,
+        metadata=meta,
+    )
+
+    async def read(**kw: Any) -> list[tuple[int, str]]:
+        got = await store.read_stream(stream, org_id=org, types=["DatasetCreated"], **kw)
+        return [(e.stream_position, e.event_type) for e in got]
+
+    # The last one (an ImportFailed) comes too: a fold of the others still ends at version 3.
+    assert await read() == [(0, "DatasetCreated"), (2, "DatasetCreated"), (3, "ImportFailed")]
+    assert await read(after_position=2) == [(3, "ImportFailed")]
+    assert await read(after_position=3) == []
+    everything = await store.read_stream(stream, org_id=org)
+    assert len(everything) == 4
+    assert await read(until=everything[0].recorded_at) == [
+        (e.stream_position, e.event_type)
+        for e in everything
+        if e.recorded_at <= everything[0].recorded_at
+        and (e.event_type == "DatasetCreated" or e.stream_position == 3)
+    ]
+
+
 async def test_a_collision_inside_a_callers_transaction_is_a_conflict_not_a_broken_transaction(
     store: EventStore, org_id: str, meta: Metadata
 ) -> None:

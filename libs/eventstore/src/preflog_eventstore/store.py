@@ -198,6 +198,12 @@ _STREAM_WHERE = (
     " and ($3::timestamptz is null or recorded_at <= $3)"
     " and coalesce(org_id = $4::uuid, true)"
 )
+# ... of the given types ($5), or the stream's last (up to the time, if given).
+_OF_TYPES_OR_LAST = (
+    " and (event_type = any($5::text[]) or stream_position = (select max(l.stream_position)"
+    " from eventlog.events l where l.stream_name = $1"
+    " and ($3::timestamptz is null or l.recorded_at <= $3)))"
+)
 
 # Several streams' events in one org, by the streams' index (the org test as in _STREAM_WHERE).
 _STREAMS_WHERE = "stream_name = any($1::text[]) and coalesce(org_id = $2::uuid, true)"
@@ -558,14 +564,27 @@ class EventStore:
         until: datetime | None = None,
         org_id: str | None = None,
         conn: Conn | None = None,
+        types: Sequence[str] | None = None,
     ) -> list[RecordedEvent]:
-        """A stream's events in order; ``until`` keeps those recorded up to then (time travel)."""
+        """A stream's events in order; ``until`` keeps those recorded up to then (time travel).
+
+        With ``types``, only events of those types, and the stream's last event whatever its
+        type (so a fold still ends at the stream's version): for a fold that ignores large
+        events (a project's batches, with every data row id in them)."""
         db = conn if conn is not None else self.pool
+        if types is None:
+            return await _fetch_events(
+                db,
+                _STREAM_WHERE,
+                "stream_position",
+                [stream_name, after_position, until, org_id],
+                "all",
+            )
         return await _fetch_events(
             db,
-            _STREAM_WHERE,
+            _STREAM_WHERE + _OF_TYPES_OR_LAST,
             "stream_position",
-            [stream_name, after_position, until, org_id],
+            [stream_name, after_position, until, org_id, list(types)],
             "all",
         )
 

@@ -47,6 +47,18 @@ class ProjectState(msgspec.Struct, frozen=True, kw_only=True):
     exists: bool = False
 
 
+FOLDED = (
+    "ProjectCreated",
+    "OntologyUpdated",
+    "ProjectSettingsChanged",
+    "MemberAdded",
+    "MemberRoleChanged",
+    "MemberRemoved",
+    "ProjectArchived",
+)
+"""The event types ``evolve`` reads; a load reads only these (and the stream's last event)."""
+
+
 def evolve(state: ProjectState, event: Event) -> ProjectState:
     """The state after ``event`` (events of other types leave it unchanged)."""
     r = msgspec.structs.replace

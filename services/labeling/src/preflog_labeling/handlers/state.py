@@ -128,7 +128,12 @@ class Deps:
             raise NotFound("project not found")
         state = cached[1] if cached is not None else project_domain.ProjectState(project_id=project_id)
         recs = await self.store.read_stream(
-            stream_name("project", project_id), after_position=state.version, org_id=org_id, conn=conn, until=until
+            stream_name("project", project_id),
+            after_position=state.version,
+            org_id=org_id,
+            conn=conn,
+            until=until,
+            types=project_domain.FOLDED,
         )
         if recs:
             state = project_domain.fold(
