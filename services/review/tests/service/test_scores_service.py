@@ -141,8 +141,10 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
         )
         == report
     )
-    assert await score_unscored(service.pool) == 2
-    assert await score_unscored(service.pool) == 0
+    scored, after = await score_unscored(service.pool, batch=1)
+    assert scored == 1 and after is not None
+    assert (await score_unscored(service.pool, after=after))[0] == 1
+    assert await score_unscored(service.pool) == (0, None)
     assert (
         await service.call(
             admin, "agreement", api.AgreementRequest(project_id=org.project_id), api.AgreementReport

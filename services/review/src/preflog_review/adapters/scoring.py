@@ -91,33 +91,38 @@ async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
     )
 
 
-async def score_unscored(pool: asyncpg.Pool, t: Tables = LIVE, batch: int = 200) -> int:
-    """Score again up to ``batch`` tasks that have a consensus but no share of the agreement
-    (scored before shares were kept, review migration 0002); returns how many."""
+async def score_unscored(
+    pool: asyncpg.Pool, t: Tables = LIVE, batch: int = 200, after: str = ""
+) -> tuple[int, str | None]:
+    """Score again up to ``batch`` tasks after task id ``after`` that have a consensus but
+    no share of the agreement (scored before shares were kept, review migration 0002).
+    Returns how many, and the task id to go on after (None: none left after ``after``).
+    In task id order, so a pass reads the table once, however many are left."""
     async with pool.acquire() as conn:
         unscored = await conn.fetch(
-            f"select task_id from {t.tasks} where consensus is not null and agreement is null"
-            " limit $1",
+            f"select task_id from {t.tasks} where task_id > $1"
+            " and consensus is not null and agreement is null order by task_id limit $2",
+            after,
             batch,
         )
         for row in unscored:
             async with conn.transaction():
                 await rescore_task(conn, t, row[0])
-    return len(unscored)
+    return len(unscored), (unscored[-1][0] if unscored else None)
 
 
 def agreement_backfill_loop(pool: asyncpg.Pool, pause: float = 0.5):  # type: ignore[no-untyped-def]
-    """A ServiceParts loop: give every task scored before shares were kept its share, a batch
-    at a time, then end (nothing new is ever left without one: ``rescore_task`` writes it)."""
+    """A ServiceParts loop: one pass giving every task scored before shares were kept its
+    share, a batch at a time, then end (``rescore_task`` writes a share with every consensus,
+    so none is left without one after the pass; the report works out any it meets)."""
 
     async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            scored = await score_unscored(pool)
+        after: str | None = ""
+        while not stop.is_set() and after is not None:
+            scored, after = await score_unscored(pool, after=after)
             if scored:
                 log.info("agreement.backfilled", tasks=scored)
-            else:
-                return
-            await sleep_or_stop(stop, pause)
+                await sleep_or_stop(stop, pause)
 
     return run
 
