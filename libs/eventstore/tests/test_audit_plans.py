@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from preflog_eventstore.store import audit_sql
+from preflog_contracts.envelope import START
+from preflog_eventstore.store import _events_sql, audit_sql, read_all_where
 
 ORG = "00000000-0000-0000-0000-0000000000a1"
 
@@ -95,5 +96,34 @@ async def test_a_query_from_a_time_reads_from_the_last_mark_before_it(
         assert read <= 1000 + 101, nodes
         rows = await conn.fetchval(sql, *args)
         assert json.loads(rows)[0]["recorded_at"].startswith("2026-01-01T13:45:00")
+    finally:
+        await conn.close()
+
+
+async def test_a_tasks_catch_up_reads_the_tasks_events_not_the_log(fresh_database_url: str) -> None:
+    """A task subscription resumed from far back (``taskEvents(after: 0)``) reads the task's
+    events and the org's membership changes by their indexes, not the log in commit order
+    (planned per call, as ``EventStore.read_all`` does for a task)."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute(
+            "insert into eventlog.events (stream_name, stream_position, event_type, schema_version,"
+            " org_id, data, metadata, event_id)"
+            " select 'label-' || i, 0, 'ResponsesRanked', 1, $1::uuid, '{}',"
+            " jsonb_build_object('actor_id', 'a', 'actor_role', 'ANNOTATOR', 'project_id', 'p',"
+            " 'task_id', 't-' || (i % 5000)), gen_random_uuid() from generate_series(1, 50000) i",
+            ORG,
+        )
+        await conn.execute("analyze eventlog.events")
+        where, args = read_all_where(
+            START, org_id=ORG, task_id="t-7", also_types=["MemberAdded", "MemberRemoved"]
+        )
+        sql = _events_sql(where, "tx_id, global_position", "$3")
+        explained = await conn.fetchval(f"explain (format json) {sql}", *args)
+        used = {n.get("Index Name") for n in _nodes(json.loads(explained)[0]["Plan"])}
+        assert "events_task" in used and "events_org_type" in used, used
+        assert "events_commit_order" not in used and "events_pkey" not in used, used
+        got = json.loads(await conn.fetchval(sql, *args))
+        assert len(got) == 10 and {e["metadata"]["task_id"] for e in got} == {"t-7"}
     finally:
         await conn.close()

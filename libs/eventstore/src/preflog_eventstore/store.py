@@ -619,6 +619,8 @@ class EventStore:
         categories: Sequence[str] | None = None,
         org_id: str | None = None,
         project_id: str | None = None,
+        task_id: str | None = None,
+        also_types: Sequence[str] | None = None,
         recorded_from: datetime | None = None,
         recorded_before: datetime | None = None,
         conn: Conn | None = None,
@@ -628,23 +630,32 @@ class EventStore:
         Only transactions older than the oldest still running one are visible, so a reader
         may briefly lag a long transaction but never loses its events. The optional filters
         narrow what is returned (``recorded_from`` inclusive, ``recorded_before`` exclusive);
-        a cursor taken from a filtered read resumes that same read.
+        a cursor taken from a filtered read resumes that same read. ``task_id``: that task's
+        events, and with ``also_types`` (and ``org_id``) every event of those types too. A
+        task's read goes by the task's index (``events_task``, and ``events_org_type`` for
+        the types), so it costs the task's events, not the log's since ``after``.
         """
         db = conn if conn is not None else self.pool
-        where = _AFTER_CURSOR
-        args: list[Any] = [str(after.tx_id), after.global_position, limit]
-        filters = (
-            ("category = any(${}::text[])", list(categories) if categories else None),
-            ("org_id = ${}::uuid", org_id),
-            ("project_id = ${}", project_id),
-            ("recorded_at >= ${}", recorded_from),
-            ("recorded_at < ${}", recorded_before),
+        where, args = read_all_where(
+            after,
+            limit=limit,
+            categories=categories,
+            org_id=org_id,
+            project_id=project_id,
+            task_id=task_id,
+            also_types=also_types,
+            recorded_from=recorded_from,
+            recorded_before=recorded_before,
         )
-        for clause, value in filters:
-            if value is not None:
-                args.append(value)
-                where += " and " + clause.format(len(args))
-        return await _fetch_events(db, where, "tx_id, global_position", args, "$3")
+        if task_id is None:
+            return await _fetch_events(db, where, "tx_id, global_position", args, "$3")
+        # A task's read is planned for its values each time (a cached generic plan, made
+        # while the log was small, read the log in commit order); it is not a hot path.
+        sql = _events_sql(where, "tx_id, global_position", "$3")
+        if conn is not None:
+            return await _fetch_planned(conn, sql, args)
+        async with self.pool.acquire() as acquired:
+            return await _fetch_planned(acquired, sql, args)
 
     async def read_window(
         self,
@@ -715,6 +726,42 @@ class EventStore:
             return await _fetch_planned(conn, sql, args)
         async with self.pool.acquire() as acquired:
             return await _fetch_planned(acquired, sql, args)
+
+
+def read_all_where(
+    after: Cursor,
+    *,
+    limit: int = 1000,
+    categories: Sequence[str] | None = None,
+    org_id: str | None = None,
+    project_id: str | None = None,
+    task_id: str | None = None,
+    also_types: Sequence[str] | None = None,
+    recorded_from: datetime | None = None,
+    recorded_before: datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """The condition of :meth:`EventStore.read_all` and its arguments (``$3``: the limit)."""
+    where = _AFTER_CURSOR
+    args: list[Any] = [str(after.tx_id), after.global_position, limit]
+    filters = (
+        ("category = any(${}::text[])", list(categories) if categories else None),
+        ("org_id = ${}::uuid", org_id),
+        ("project_id = ${}", project_id),
+        ("recorded_at >= ${}", recorded_from),
+        ("recorded_at < ${}", recorded_before),
+    )
+    for clause, value in filters:
+        if value is not None:
+            args.append(value)
+            where += " and " + clause.format(len(args))
+    if task_id is not None:
+        args.append(task_id)
+        if also_types:
+            args.append(list(also_types))
+            where += f" and (task_id = ${len(args) - 1} or event_type = any(${len(args)}::text[]))"
+        else:
+            where += f" and task_id = ${len(args)}"
+    return where, args
 
 
 def audit_sql(

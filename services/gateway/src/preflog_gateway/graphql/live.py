@@ -207,9 +207,11 @@ class LiveEvents:
         given), then live ones, each once. Raises Unavailable if it falls 10,000 behind.
 
         ``match`` is offered only the events of ``task_id`` if given, else of ``project_id``
-        if given, else all; and every event whose type is in ``also``. ``org_id`` and
-        ``project_id`` narrow the catch-up read likewise (it reads only those from the log),
-        so catching up from far back costs the subscriber's own events, not everyone's."""
+        if given, else all; and every event whose type is in ``also``. ``org_id``,
+        ``task_id`` (with ``also``) and ``project_id`` narrow the catch-up read likewise. A
+        task's catch-up reads by the task's index, so from far back it costs the task's
+        events; a project's still reads the log since ``resume`` in commit order, keeping
+        the project's events (no index serves that order)."""
         await self.start()
         sub = _Subscriber(match, task_id=task_id, project_id=project_id, also=also)
         self._add(sub)
@@ -219,7 +221,12 @@ class LiveEvents:
             if resume is not None:
                 cursor = resume
                 while batch := await self.store.read_all(
-                    cursor, limit=1000, org_id=org_id, project_id=project_id
+                    cursor,
+                    limit=1000,
+                    org_id=org_id,
+                    project_id=None if task_id is not None else project_id,
+                    task_id=task_id,
+                    also_types=sorted(also) if task_id is not None else None,
                 ):
                     for rec in batch:
                         if match(rec):
