@@ -45,25 +45,40 @@ MAX_BATCH = 50_000
 # The counts folded so far plus the deltas not folded yet (migration 0005): a few rows, however
 # many tasks the project has.
 _PROGRESS_SQL = (
-    "select status, sum(n)::bigint from ("
-    " select status, n from labeling.progress where project_id = $1"
-    " union all select status, n from labeling.progress_deltas where project_id = $1"
-    ") counted group by status"
+    "select project_id, status, sum(n)::bigint from ("
+    " select project_id, status, n from labeling.progress where project_id = any($1::text[])"
+    " union all select project_id, status, n from labeling.progress_deltas"
+    " where project_id = any($1::text[])"
+    ") counted group by project_id, status"
 )
 
 
+async def progresses(deps: Deps, project_ids: list[str]) -> dict[str, ProgressView]:
+    """Each project's tasks by status, for a page of projects in one statement."""
+    counts: dict[str, dict[str, int]] = {p: {} for p in project_ids}
+    for r in await deps.pool.fetch(_PROGRESS_SQL, project_ids):
+        counts[r[0]][r[1]] = r[2]
+    return {
+        p: ProgressView(
+            to_label=c.get("TO_LABEL", 0),
+            in_review=c.get("IN_REVIEW", 0),
+            in_rework=c.get("IN_REWORK", 0),
+            done=c.get("DONE", 0),
+            skipped=c.get("SKIPPED", 0),
+        )
+        for p, c in counts.items()
+    }
+
+
 async def progress(deps: Deps, project_id: str) -> ProgressView:
-    counts = {r[0]: r[1] for r in await deps.pool.fetch(_PROGRESS_SQL, project_id)}
-    return ProgressView(
-        to_label=counts.get("TO_LABEL", 0),
-        in_review=counts.get("IN_REVIEW", 0),
-        in_rework=counts.get("IN_REWORK", 0),
-        done=counts.get("DONE", 0),
-        skipped=counts.get("SKIPPED", 0),
-    )
+    return (await progresses(deps, [project_id]))[project_id]
 
 
 async def project_view(deps: Deps, state: domain.ProjectState, my_role: str | None) -> ProjectView:
+    return view_of(state, my_role, await progress(deps, state.project_id))
+
+
+def view_of(state: domain.ProjectState, my_role: str | None, progress: ProgressView) -> ProjectView:
     return ProjectView(
         id=state.project_id,
         name=state.name,
@@ -76,7 +91,7 @@ async def project_view(deps: Deps, state: domain.ProjectState, my_role: str | No
             version=state.ontology_version, format=state.ontology_format, questions=list(state.questions)
         ),
         members=[ProjectMemberView(user_id=u, role=r) for u, r in sorted(state.members.items())],
-        progress=await progress(deps, state.project_id),
+        progress=progress,
         archived=state.archived,
         my_role=my_role,
     )
@@ -146,13 +161,18 @@ async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) 
         first + 1,
     )
     ids = [r[0] for r in rows]
-    items = []
+    # The page's projects as this process has them, where they are current (one statement
+    # for every stream's version), each other one loaded; then every progress at once.
+    states = await deps.current_projects(ids[:first], ident.org_id)
+    visible = []
     for pid in ids[:first]:
-        state = await deps.project(pid, ident.org_id)
+        state = states.get(pid) or await deps.project(pid, ident.org_id)
         role = role_in(state, ident)
         if role is None:
             continue  # removed from it since the index (a projection) was written
-        items.append(await project_view(deps, state, role))
+        visible.append((state, role))
+    counts = await progresses(deps, [state.project_id for state, _ in visible])
+    items = [view_of(state, role, counts[state.project_id]) for state, role in visible]
     return ProjectPage(
         items=items, next_cursor=ids[first - 1] if len(ids) > first else None, has_next_page=len(ids) > first
     )

@@ -145,6 +145,21 @@ class Deps:
             self.projects.put(project_id, (org_id, state))
         return state
 
+    async def current_projects(self, project_ids: list[str], org_id: str) -> dict[str, project_domain.ProjectState]:
+        """The cached states of ``project_ids`` that are at their stream's version now (one
+        statement for all the versions); the others are left out, for the caller to load."""
+        if not project_ids:
+            return {}
+        rows = await self.pool.fetch(
+            f"select p, {version_sql('project', 'p')} from unnest($1::text[]) as u(p)", project_ids
+        )
+        found = {}
+        for project_id, version in rows:
+            state = self.cached_project(project_id, org_id, version)
+            if state is not None:
+                found[project_id] = state
+        return found
+
     def known_project(self, project_id: str, org_id: str) -> project_domain.ProjectState | None:
         """The cached state at whatever version it is (for a decision whose append guards the
         project stream at that version); None if not cached or another org's."""
