@@ -78,7 +78,7 @@ async def project_view(deps: Deps, state: domain.ProjectState, my_role: str | No
     return view_of(state, my_role, await progress(deps, state.project_id))
 
 
-def view_of(state: domain.ProjectState, my_role: str | None, progress: ProgressView) -> ProjectView:
+def view_of(state: domain.ProjectState, my_role: str | None, counts: ProgressView) -> ProjectView:
     return ProjectView(
         id=state.project_id,
         name=state.name,
@@ -91,7 +91,7 @@ def view_of(state: domain.ProjectState, my_role: str | None, progress: ProgressV
             version=state.ontology_version, format=state.ontology_format, questions=list(state.questions)
         ),
         members=[ProjectMemberView(user_id=u, role=r) for u, r in sorted(state.members.items())],
-        progress=progress,
+        progress=counts,
         archived=state.archived,
         my_role=my_role,
     )
