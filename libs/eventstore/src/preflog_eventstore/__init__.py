@@ -25,6 +25,7 @@ from preflog_eventstore.store import (
     Effect,
     EventStore,
     StreamWrite,
+    conditions,
     load_checkpoint,
     save_checkpoint,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ProjectionRunner",
     "StreamWrite",
     "apply_migrations",
+    "conditions",
     "connection_lost",
     "create_database",
     "create_pool",

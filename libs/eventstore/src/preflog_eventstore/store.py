@@ -651,11 +651,7 @@ class EventStore:
             return await _fetch_events(db, where, "tx_id, global_position", args, "$3")
         # A task's read is planned for its values each time (a cached generic plan, made
         # while the log was small, read the log in commit order); it is not a hot path.
-        sql = _events_sql(where, "tx_id, global_position", "$3")
-        if conn is not None:
-            return await _fetch_planned(conn, sql, args)
-        async with self.pool.acquire() as acquired:
-            return await _fetch_planned(acquired, sql, args)
+        return await _fetch_planned(db, _events_sql(where, "tx_id, global_position", "$3"), args)
 
     async def read_window(
         self,
@@ -722,10 +718,22 @@ class EventStore:
             after_position=after_position,
             limit=limit,
         )
-        if conn is not None:
-            return await _fetch_planned(conn, sql, args)
-        async with self.pool.acquire() as acquired:
-            return await _fetch_planned(acquired, sql, args)
+        return await _fetch_planned(conn if conn is not None else self.pool, sql, args)
+
+
+def conditions(args: list[Any], *filters: tuple[str, Any]) -> list[str]:
+    """The conditions of the filters given (a value other than None), each value appended to
+    ``args`` and its placeholder (``{}``, or ``{0}`` where it appears twice) numbered for it.
+
+    For a statement built from the filters a request sets rather than one with
+    ``$n is null or ...`` for each: that form cannot use an index, and a cached generic plan
+    cannot tell which filters are set (ADR 0025)."""
+    given = []
+    for condition, value in filters:
+        if value is not None:
+            args.append(value)
+            given.append(condition.format(len(args)))
+    return given
 
 
 def read_all_where(
@@ -741,19 +749,16 @@ def read_all_where(
     recorded_before: datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """The condition of :meth:`EventStore.read_all` and its arguments (``$3``: the limit)."""
-    where = _AFTER_CURSOR
     args: list[Any] = [str(after.tx_id), after.global_position, limit]
-    filters = (
+    given = conditions(
+        args,
         ("category = any(${}::text[])", list(categories) if categories else None),
         ("org_id = ${}::uuid", org_id),
         ("project_id = ${}", project_id),
         ("recorded_at >= ${}", recorded_from),
         ("recorded_at < ${}", recorded_before),
     )
-    for clause, value in filters:
-        if value is not None:
-            args.append(value)
-            where += " and " + clause.format(len(args))
+    where = " and ".join([_AFTER_CURSOR, *given])
     if task_id is not None:
         args.append(task_id)
         if also_types:
@@ -783,7 +788,8 @@ def audit_sql(
     given (each is ANDed; an empty ``types`` is no filter; ``task_ids``: any of them)."""
     args: list[Any] = [org_id, after_position]
     where = ["org_id = $1::uuid", "global_position > $2"]
-    for condition, value in (
+    where += conditions(
+        args,
         ("project_id = ${}", project_id),
         ("task_id = ${}", task_id),
         ("task_id = any(${}::text[])", None if task_ids is None else list(task_ids)),
@@ -799,10 +805,7 @@ def audit_sql(
             since,
         ),
         ("recorded_at <= ${}::timestamptz", until),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(condition.format(len(args)))
+    )
     args.append(limit)
     return _events_sql(" and ".join(where), "global_position", f"${len(args)}"), args
 
@@ -820,10 +823,14 @@ async def mark_time(conn: Conn) -> None:
     )
 
 
-async def _fetch_planned(conn: Conn, sql: str, args: list[Any]) -> list[RecordedEvent]:
+async def _fetch_planned(db: Conn | asyncpg.Pool, sql: str, args: list[Any]) -> list[RecordedEvent]:
     """Events selected by ``sql``, planned for ``args``: a statement prepared for this call
-    only, where the connection's cached one would keep a generic plan after five calls."""
-    statement = await conn.prepare(sql)
+    only, where the connection's cached one would keep a generic plan after five calls.
+    ``db``: a connection, or the pool to take one from."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _fetch_planned(conn, sql, args)
+    statement = await db.prepare(sql)
     text = await statement.fetchval(*args)
     events: list[RecordedEvent] = _batch_decoder.decode(text)
     return events

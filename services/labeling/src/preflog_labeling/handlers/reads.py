@@ -19,6 +19,7 @@ from preflog_contracts.rpc.labeling import (
     TaskRef,
     TaskView,
 )
+from preflog_eventstore import conditions
 from preflog_labeling.domain.label_view import data_row_view, label_view
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, is_allowed
@@ -271,19 +272,22 @@ def list_tasks_sql(
     the same order, each task's assignment looked up by key: an annotator's page reads the
     project's tasks until it is full)."""
     args: list[object] = [project_id, after]
-    where = ["t.project_id = $1", "t.seq > $2"]
-    if status is not None:
-        args.append(status)
-        where.append(f"t.status = ${len(args)}")
-    if author is not None:
-        args.append(author)
-        # A correlated scalar subquery on the primary key, as in the claim (queue.py): as an
-        # exists, a plan made on small tables read every assignment of the table to find the
-        # caller's, through the primary key's second column.
-        where.append(
-            "coalesce((select true from labeling.assignments a"
-            f" where a.task_id = t.task_id and a.user_id = ${len(args)}), false)"
-        )
+    where = [
+        "t.project_id = $1",
+        "t.seq > $2",
+        *conditions(
+            args,
+            ("t.status = ${}", status),
+            # A correlated scalar subquery on the primary key, as in the claim (queue.py): as
+            # an exists, a plan made on small tables read every assignment of the table to
+            # find the caller's, through the primary key's second column.
+            (
+                "coalesce((select true from labeling.assignments a"
+                " where a.task_id = t.task_id and a.user_id = ${}), false)",
+                author,
+            ),
+        ),
+    ]
     args.append(limit)
     return (
         f"select t.task_id, t.seq from labeling.tasks t where {' and '.join(where)} order by t.seq limit ${len(args)}",

@@ -18,6 +18,7 @@ from preflog_contracts.events.labels import LabelSnapshot, Target
 from preflog_contracts.identity import Identity
 from preflog_contracts.rpc import review as api
 from preflog_contracts.rpc.review import required_label_count
+from preflog_eventstore import conditions
 from preflog_eventstore.conn import Conn
 from preflog_review.adapters.scoring import COUNTING, project_questions
 from preflog_review.adapters.tables import LIVE, Tables
@@ -275,18 +276,17 @@ class ReviewQueries:
             if not can_read_issues(role, ident.is_admin):
                 raise Forbidden("you are not a member of this project")
             # Only the filters given (ADR 0025): a task's issues come by issues_task.
+            if req.task_ids is not None and len(req.task_ids) > MAX_PAGE:
+                raise Invalid(f"at most {MAX_PAGE} task ids", {"taskIds": f"at most {MAX_PAGE}"})
             args: list[Any] = [req.project_id]
-            where = ["project_id = $1"]
-            if req.task_id is not None:
-                args.append(req.task_id)
-                where.append(f"task_id = ${len(args)}")
-            if req.task_ids is not None:
-                if len(req.task_ids) > MAX_PAGE:
-                    raise Invalid(
-                        f"at most {MAX_PAGE} task ids", {"taskIds": f"at most {MAX_PAGE}"}
-                    )
-                args.append(req.task_ids)
-                where.append(f"task_id = any(${len(args)}::text[])")
+            where = [
+                "project_id = $1",
+                *conditions(
+                    args,
+                    ("task_id = ${}", req.task_id),
+                    ("task_id = any(${}::text[])", req.task_ids),
+                ),
+            ]
             if req.status != "ALL":
                 where.append("status = 'OPEN'")
             args += [first + 1, offset]
