@@ -3,12 +3,14 @@ and a rebuild of the read model from the log gives identical numbers."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from preflog_contracts.rpc import review as api
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.adapters.rebuild import rebuild_read_model
-from preflog_review.adapters.scoring import score_unscored
+from preflog_review.adapters.scoring import agreement_backfill_loop, score_unscored
 from preflog_review.adapters.tables import LIVE
 
 from .conftest import Org, Service, eventually, snapshot
@@ -145,6 +147,20 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
     assert scored == 1 and after is not None
     assert (await score_unscored(service.pool, after=after))[0] == 1
     assert await score_unscored(service.pool) == (0, None)
+    # The service's pass ran at its start and was recorded: a later start makes none.
+    await service.pool.execute(
+        "update review.tasks set agreement = null where project_id = $1", org.project_id
+    )
+    unscored = (
+        "select count(*) from review.tasks where project_id = $1 and consensus is not null"
+        " and agreement is null"
+    )
+    await agreement_backfill_loop(service.pool)(asyncio.Event())
+    assert await service.pool.fetchval(unscored, org.project_id) == 2
+    await service.pool.execute("delete from review.backfills")
+    await agreement_backfill_loop(service.pool)(asyncio.Event())
+    assert await service.pool.fetchval(unscored, org.project_id) == 0
+    assert await service.pool.fetchval("select count(*) from review.backfills") == 1
     assert (
         await service.call(
             admin, "agreement", api.AgreementRequest(project_id=org.project_id), api.AgreementReport

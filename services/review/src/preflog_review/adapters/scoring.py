@@ -114,17 +114,27 @@ async def score_unscored(
 def agreement_backfill_loop(pool: asyncpg.Pool, pause: float = 0.5):  # type: ignore[no-untyped-def]
     """A ServiceParts loop: one pass giving every task scored before shares were kept its
     share, a batch at a time, then end (``rescore_task`` writes a share with every consensus,
-    so none is left without one after the pass; the report works out any it meets)."""
+    so none is left without one after the pass; the report works out any it meets). A
+    finished pass is recorded (``review.backfills``), so later starts make none."""
 
     async def run(stop: asyncio.Event) -> None:
+        if await pool.fetchval("select 1 from review.backfills where name = $1", _AGREEMENT):
+            return
         after: str | None = ""
         while not stop.is_set() and after is not None:
             scored, after = await score_unscored(pool, after=after)
             if scored:
                 log.info("agreement.backfilled", tasks=scored)
                 await sleep_or_stop(stop, pause)
+        if after is None:
+            await pool.execute(
+                "insert into review.backfills (name) values ($1) on conflict do nothing", _AGREEMENT
+            )
 
     return run
+
+
+_AGREEMENT = "agreement_shares"
 
 
 async def rescore_benchmark(
