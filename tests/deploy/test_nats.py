@@ -260,7 +260,15 @@ async def _create_stream_and_publish_twice(
         jetstream = client.jetstream()
         subject = config["subjects"][0].replace(">", "label.ResponsesRanked")
         headers = {"Nats-Msg-Id": "3f2a0000-0000-4000-8000-000000000001"}
-        first = await jetstream.publish(subject, b"{}", headers=headers, timeout=10)
+        while True:
+            try:
+                first = await jetstream.publish(subject, b"{}", headers=headers, timeout=10)
+                break
+            except nats.js.errors.NoStreamResponseError:
+                # The new stream's replicas are still electing its leader: nothing received
+                # the message (no responders), so sending it again is not a repeat.
+                assert time.monotonic() < deadline, "the stream elected no leader"
+                await asyncio.sleep(0.5)
         again = await jetstream.publish(subject, b"{}", headers=headers, timeout=10)
         return answer["config"], first.duplicate is True, again.duplicate is True
     finally:
