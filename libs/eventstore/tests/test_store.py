@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,7 @@ from preflog_eventstore import (
     create_pool,
 )
 from preflog_eventstore.db import DatabaseUnreachable
-from preflog_eventstore.store import mark_time
+from preflog_eventstore.store import mark_time, thin_time_marks
 from preflog_testing.waiting import eventually
 
 from .conftest import dataset_event
@@ -390,6 +390,57 @@ async def test_a_query_from_a_time_starts_at_a_mark_and_misses_nothing(
         for mark in marks:
             if event.recorded_at >= mark["marked_at"]:
                 assert event.global_position > mark["position"], (event, dict(mark))
+
+
+async def test_a_time_mark_is_added_only_when_the_log_moved(
+    fresh_store: EventStore, meta: Metadata
+) -> None:
+    org = str(uuid.uuid4())
+    async with fresh_store.pool.acquire() as conn:
+        at = await mark_time(conn)
+        assert await mark_time(conn, unless_at=at) == at  # nothing appended: no second mark
+        marked = await conn.fetchval("select marked_at from eventlog.time_marks")
+        first = await fresh_store.append(
+            StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY),
+            org_id=org,
+            metadata=meta,
+        )
+        moved = await mark_time(conn, unless_at=at)
+        positions = await conn.fetch("select position from eventlog.time_marks order by marked_at")
+    assert (at, moved) == (0, first.events[0].global_position)  # the log's very first event
+    assert [r["position"] for r in positions] == [at, moved]
+    # The mark taken before any event (the sequence not yet called) does not hide the first.
+    assert [e.event_id for e in await fresh_store.query(org_id=org, since=marked)] == [
+        first.events[0].event_id
+    ]
+
+
+async def test_old_time_marks_are_thinned_and_queries_from_a_time_stay_exact(
+    fresh_store: EventStore, meta: Metadata
+) -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    second = timedelta(seconds=1)
+    # A mark every 5 s over 3 minutes at each age: an hour, two days and 40 days ago.
+    ages = [timedelta(hours=1), timedelta(days=2), timedelta(days=40)]
+    starts = [now - age for age in ages]
+    rows = [
+        (start + k * 5 * second, 1000 * i + k) for i, start in enumerate(starts) for k in range(36)
+    ]
+    async with fresh_store.pool.acquire() as conn:
+        await conn.executemany(
+            "insert into eventlog.time_marks (marked_at, position) values ($1, $2)", rows
+        )
+        gone = await thin_time_marks(conn, now)
+        kept = await conn.fetch("select marked_at, position from eventlog.time_marks order by 1")
+        assert await thin_time_marks(conn, now) == 0  # thinned marks stay as they are
+    by_age = [
+        [r for r in kept if start <= r["marked_at"] < start + 180 * second] for start in starts
+    ]
+    assert len(by_age[0]) == 36  # the last day keeps every mark
+    # Older than a day: the first of each minute; older than 30 days: the first of each hour.
+    assert [r["marked_at"] for r in by_age[1]] == [t for t, _ in rows[36:72] if t.second == 0]
+    assert [r["marked_at"] for r in by_age[2]] == [starts[2]]
+    assert gone == 108 - len(kept)
 
 
 async def test_read_streams_reads_several_streams_of_one_org_in_one_statement(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -135,6 +136,12 @@ async def test_relay_publishes_every_event_once_in_stream_order(
 async def test_the_relays_leader_marks_where_the_time_is_in_the_log(
     fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
 ) -> None:
+    # Two marks in one minute of last week: the leader thins them to the first.
+    week_ago = datetime.now(UTC).replace(second=0) - timedelta(days=7)
+    await fresh_store.pool.executemany(
+        "insert into eventlog.time_marks (marked_at, position) values ($1, 0)",
+        [(week_ago,), (week_ago + timedelta(seconds=5),)],
+    )
     relay = Relay(fresh_store, nc, namespace=fresh_namespace, mark_interval=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
@@ -143,18 +150,31 @@ async def test_the_relays_leader_marks_where_the_time_is_in_the_log(
     async def marks() -> int:
         return int(await fresh_store.pool.fetchval("select count(*) from eventlog.time_marks"))
 
-    await eventually(marks, lambda n: n >= 1)
-    before = await marks()
+    async def old_marks() -> int:
+        return int(
+            await fresh_store.pool.fetchval(
+                "select count(*) from eventlog.time_marks where marked_at < $1",
+                week_ago + timedelta(days=1),
+            )
+        )
+
+    await eventually(old_marks, lambda n: n == 1)
+    await eventually(marks, lambda n: n >= 2)
     appended = await fresh_store.append(
         StreamWrite("dataset-m", [_event()], ANY), org_id=org, metadata=META
     )
-    await eventually(marks, lambda n: n >= before + 2)
+
+    async def newest() -> asyncpg.Record:
+        return await fresh_store.pool.fetchrow(
+            "select marked_at, position from eventlog.time_marks order by marked_at desc limit 1"
+        )
+
+    await eventually(newest, lambda r: r["position"] >= appended.events[0].global_position)
+    after = await marks()
+    await asyncio.sleep(0.3)  # six intervals with nothing appended: no new mark
     stop.set()
     await task
-    newest = await fresh_store.pool.fetchrow(
-        "select marked_at, position from eventlog.time_marks order by marked_at desc limit 1"
-    )
-    assert newest["position"] >= appended.events[0].global_position
+    assert await marks() == after
 
 
 async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_consumers_apply_once(

@@ -7,7 +7,7 @@ acknowledged. A crash republishes from the checkpoint; JetStream's duplicate win
 consumers' inboxes absorb the repeats. After a NATS outage it retries until it gets through.
 
 The leader also marks, every few seconds, where in the log the time is (``mark_time``), for
-audit queries from a time.
+audit queries from a time, and thins the old marks hourly (``thin_time_marks``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from datetime import UTC, datetime
 
 import msgspec
 import structlog
@@ -26,7 +27,13 @@ from preflog_contracts.envelope import RecordedEvent
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.db import unlock_advisory
 from preflog_eventstore.projections import sleep_or_stop, wait_for_appends
-from preflog_eventstore.store import EventStore, load_checkpoint, mark_time, save_checkpoint
+from preflog_eventstore.store import (
+    EventStore,
+    load_checkpoint,
+    mark_time,
+    save_checkpoint,
+    thin_time_marks,
+)
 from preflog_observability.metrics import RELAY_LAG_SECONDS, RELAY_PUBLISHED
 
 log = structlog.get_logger(__name__)
@@ -111,6 +118,7 @@ class Relay:
         publish_timeout: float = 5.0,
         coalesce_seconds: float = 0.005,
         mark_interval: float = 5.0,
+        thin_interval: float = 3600.0,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -122,6 +130,8 @@ class Relay:
         self.mark_interval = mark_interval
         """How often the leader marks where in the log the time is (audit queries from a
         time read from the last mark before it: at most this long of the log too much)."""
+        self.thin_interval = thin_interval
+        """How often the leader thins the old marks (``thin_time_marks``)."""
         self.checkpoint_name = f"relay:{namespace}"
         self.lock_key = zlib.crc32(self.checkpoint_name.encode())
         self._wake = asyncio.Event()
@@ -169,11 +179,14 @@ class Relay:
                 await sleep_or_stop(stop, 0.5)
 
     async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
-        marked = -self.mark_interval
+        marked, position, thinned = -self.mark_interval, None, -self.thin_interval
         while not stop.is_set():
             if time.monotonic() - marked >= self.mark_interval:
-                await mark_time(conn)
+                position = await mark_time(conn, unless_at=position)
                 marked = time.monotonic()
+            if time.monotonic() - thinned >= self.thin_interval:
+                await thin_time_marks(conn, datetime.now(UTC))
+                thinned = time.monotonic()
             sent = await self.relay_once(conn)
             if sent < self.batch_size:
                 await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)

@@ -810,17 +810,53 @@ def audit_sql(
     return _events_sql(" and ".join(where), "global_position", f"${len(args)}"), args
 
 
-async def mark_time(conn: Conn) -> None:
+async def mark_time(conn: Conn, unless_at: int | None = None) -> int:
     """Add a time mark (``eventlog.time_marks``): the last position handed out, then the
     clock, in two statements so the clock is read after the position. Every event appended
     after the mark's time then has a greater position, and every event recorded at or after
-    it (its transaction began then or later) was appended after it."""
-    position = await conn.fetchval("select last_value from eventlog.events_global_position_seq")
-    await conn.execute(
-        "insert into eventlog.time_marks (marked_at, position) values (clock_timestamp(), $1)"
-        " on conflict do nothing",
-        position,
+    it (its transaction began then or later) was appended after it.
+
+    Returns the position (0 before the first event). No mark is added when it is
+    ``unless_at`` (the caller's last mark's): nothing was appended since, and the earlier
+    mark bounds every later time as tightly, so an idle log gains no rows."""
+    # Before its first call a sequence shows the value it will hand out first as last_value.
+    position = await conn.fetchval(
+        "select case when is_called then last_value else last_value - 1 end"
+        " from eventlog.events_global_position_seq"
     )
+    if position != unless_at:
+        await conn.execute(
+            "insert into eventlog.time_marks (marked_at, position) values (clock_timestamp(), $1)"
+            " on conflict do nothing",
+            position,
+        )
+    return int(position)
+
+
+# Marks older than a day are thinned to the first of each minute, older than 30 days to the
+# first of each hour. Any mark may go: a query from a time then starts at an earlier mark,
+# and reads more of the log before its window, never less of it.
+_THIN_TIME_MARKS_SQL = """
+with bucketed as (
+  select marked_at,
+         row_number() over (
+           partition by date_trunc(
+             case when marked_at < $1::timestamptz - interval '30 days' then 'hour'
+                  else 'minute' end,
+             marked_at)
+           order by marked_at) as n
+    from eventlog.time_marks
+   where marked_at < $1::timestamptz - interval '1 day')
+delete from eventlog.time_marks m using bucketed b where m.marked_at = b.marked_at and b.n > 1
+"""
+
+
+async def thin_time_marks(conn: Conn, now: datetime) -> int:
+    """Thin the old time marks (see ``_THIN_TIME_MARKS_SQL``): at most about 17,000 a day
+    are kept for the last day, 1,440 a day for the 30 before it, 24 a day before that.
+    Returns how many went."""
+    status = await conn.execute(_THIN_TIME_MARKS_SQL, now)
+    return int(status.split()[-1])
 
 
 async def _fetch_planned(db: Conn | asyncpg.Pool, sql: str, args: list[Any]) -> list[RecordedEvent]:
