@@ -127,3 +127,36 @@ async def test_a_tasks_catch_up_reads_the_tasks_events_not_the_log(fresh_databas
         assert len(got) == 10 and {e["metadata"]["task_id"] for e in got} == {"t-7"}
     finally:
         await conn.close()
+
+
+async def test_a_labels_trail_is_found_among_its_tasks_events(fresh_database_url: str) -> None:
+    """``auditLog(filter: {labelId})``: label_id has no index; the label's events are read
+    by its task's (an event naming a label names its task), not the org's trail."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        # 50,000 events of 5,000 tasks, two labels a task: each label's stream starts with
+        # its first event, and the task's other events name the label too.
+        await conn.execute(
+            "insert into eventlog.events (stream_name, stream_position, event_type, schema_version,"
+            " org_id, data, metadata, event_id)"
+            " select case when i < 10000 then 'label-l-' || i else 'task-t-' || (i % 5000) end,"
+            " case when i < 10000 then 0 else i / 5000 end, 'ResponsesRanked', 1, $1::uuid, '{}',"
+            " jsonb_build_object('actor_id', 'a', 'actor_role', 'ANNOTATOR', 'project_id', 'p',"
+            " 'task_id', 't-' || (i % 5000), 'label_id', 'l-' || (i % 10000)),"
+            " gen_random_uuid() from generate_series(0, 49999) i",
+            ORG,
+        )
+        await conn.execute("analyze eventlog.events")
+        nodes = await _plan_of(conn, label_id="l-7")
+        used = {n.get("Index Name") for n in nodes}
+        assert "events_task" in used, used
+        assert not any(n["Node Type"] == "Seq Scan" for n in nodes), nodes
+        assert "events_org_order" not in used, used
+        sql, args = audit_sql(org_id=ORG, label_id="l-7", limit=101)
+        got = json.loads(await conn.fetchval(sql, *args))
+        assert len(got) == 5 and {e["metadata"]["label_id"] for e in got} == {"l-7"}
+        # Another org's label: nothing, whatever its id.
+        sql, args = audit_sql(org_id=ORG.replace("a1", "b2"), label_id="l-7", limit=101)
+        assert json.loads(await conn.fetchval(sql, *args) or "[]") == []
+    finally:
+        await conn.close()

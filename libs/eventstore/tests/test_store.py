@@ -279,7 +279,9 @@ async def test_each_audit_filter_alone_and_together(store: EventStore) -> None:
     filters given, so each one is checked here against the events it must keep."""
     org = str(uuid.uuid4())
     project = str(uuid.uuid4())
-    streams = [f"dataset-{uuid.uuid4()}" for _ in range(3)]
+    label = f"l-{uuid.uuid4()}"
+    # The first is its label's first event: the label filter finds a label's task by it.
+    streams = [f"label-{label}"] + [f"dataset-{uuid.uuid4()}" for _ in range(2)]
     shapes = [
         (
             streams[0],
@@ -288,7 +290,7 @@ async def test_each_audit_filter_alone_and_together(store: EventStore) -> None:
                 actor_role="MANAGER",
                 project_id=project,
                 task_id="t-1",
-                label_id="l-1",
+                label_id=label,
             ),
         ),
         (
@@ -319,7 +321,8 @@ async def test_each_audit_filter_alone_and_together(store: EventStore) -> None:
 
     assert await kept(project_id=project) == [0, 1]
     assert await kept(task_id="t-2") == [1]
-    assert await kept(label_id="l-1") == [0]
+    assert await kept(label_id=label) == [0]
+    assert await kept(label_id="l-none") == []
     assert await kept(actor_id="u-a") == [0, 2]
     assert await kept(actor_id="nobody") == []
     assert await kept(stream_name=streams[2]) == [2, 3]
@@ -757,3 +760,13 @@ def test_a_misused_connection_is_not_taken_for_a_lost_one() -> None:
     assert not connection_lost(
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
     )
+
+
+async def test_an_event_naming_a_label_must_name_its_task(store: EventStore) -> None:
+    """The audit's label filter reads a label's events among its task's (audit_sql)."""
+    with pytest.raises(ValueError, match="label must name its task"):
+        await store.append(
+            StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY),
+            org_id=str(uuid.uuid4()),
+            metadata=Metadata(actor_id="a", actor_role="ANNOTATOR", label_id="l-1"),
+        )

@@ -363,6 +363,9 @@ class EventStore:
         the events, in the same statement (see :class:`Effect`).
         """
         batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
+        if metadata.label_id is not None and metadata.task_id is None:
+            # The audit's label filter finds a label's events among its task's (audit_sql).
+            raise ValueError("metadata naming a label must name its task")
         if idempotency_key is not None:
             metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
         command = _Command(batch, org_id, metadata, effects)
@@ -793,7 +796,16 @@ def audit_sql(
         ("project_id = ${}", project_id),
         ("task_id = ${}", task_id),
         ("task_id = any(${}::text[])", None if task_ids is None else list(task_ids)),
-        ("label_id = ${}", label_id),
+        # label_id has no index of its own (one more on every append): an event naming a
+        # label names its task too (``append`` refuses one that does not), so the label's
+        # events are among its task's, found by the task's index. The label's task is its
+        # stream's first event's.
+        (
+            "label_id = ${0} and task_id = (select l.task_id from eventlog.events l"
+            " where l.stream_name = 'label-' || ${0} and l.stream_position = 0"
+            " and l.org_id = $1::uuid)",
+            label_id,
+        ),
         ("actor_id = ${}", actor_id),
         ("stream_name = ${}", stream_name),
         ("event_type = any(${}::text[])", list(types) if types else None),
