@@ -83,16 +83,48 @@ async def test_a_page_of_a_projects_tasks_reads_its_index_in_order(fresh_databas
             " (array['TO_LABEL', 'IN_REVIEW', 'DONE'])[1 + i % 3] from generate_series(1, 40000) i",
             ORG,
         )
+        # u1 has a label on 30 of p1's 10,000 tasks, u2 on 5,000 of p2's.
+        await conn.execute(
+            "insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id, seq)"
+            " select 't' || i, case when i % 4 = 1 then 'u1' else 'u2' end, 'l' || i, $1::uuid,"
+            " 'p' || (i % 4), (select seq from labeling.tasks where task_id = 't' || i)"
+            " from generate_series(1, 40000) i where (i % 4 = 1 and i < 120) or i % 8 = 2",
+            ORG,
+        )
         await conn.execute("analyze labeling.tasks")
+        await conn.execute("analyze labeling.assignments")
         for i, (_, args) in enumerate(shapes):
-            explained = await conn.fetchval(f"explain (format json) execute page{i}({_literals(args)})")
+            explained = await conn.fetchval(f"explain (analyze, format json) execute page{i}({_literals(args)})")
             plan = json.loads(explained)[0]["Plan"]
             scans = _scans(plan)
+            text = json.dumps(plan)
+            if len(args) == 5 or args[2:3] == ["u1"]:  # an author's page: from their assignments
+                assert not {s for s in scans if s[0] == "Seq Scan"}, (i, scans)
+                assert '"Index Name": "assignments_author"' in text, (i, plan)
+                assert max(_rows_read(plan)) <= 30, (i, plan)
+                continue
             assert not {s for s in scans if s[0] in ("Seq Scan", "Bitmap Heap Scan", "Sort")}, (i, scans)
             index = "tasks_by_status" if args[2:3] == ["IN_REVIEW"] else "tasks_project_seq"
-            assert f'"Index Name": "{index}"' in json.dumps(plan), (i, plan)
+            assert f'"Index Name": "{index}"' in text, (i, plan)
+        # Their pages hold exactly their tasks, in queue order.
+        sql, args = reads.list_tasks_sql("p1", 0, None, "u1", 51)
+        rows = await conn.fetch(sql, *args)
+        assert [r["task_id"] for r in rows] == [f"t{i}" for i in range(1, 120, 4)]
+        sql, args = reads.list_tasks_sql("p1", rows[9]["seq"], "IN_REVIEW", "u1", 3)
+        in_review = [r["task_id"] for r in await conn.fetch(sql, *args)]
+        assert in_review == [t for t in (f"t{i}" for i in range(41, 120, 4)) if int(t[1:]) % 3 == 1][:3]
     finally:
         await conn.close()
+
+
+def _rows_read(plan: dict[str, Any]) -> list[int]:
+    """Rows each scan of the plan produced or dropped, over all its loops."""
+    found = []
+    if "Scan" in plan["Node Type"]:
+        found.append((plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1))
+    for child in plan.get("Plans", []):
+        found += _rows_read(child)
+    return found or [0]
 
 
 def _literals(args: list[object]) -> str:

@@ -213,8 +213,9 @@ def _prelabel(column: str) -> str:
 # and the row's pre-labels for the project: all a claim needs, in the locking query.
 _CLAIM_COLUMNS = (
     "t.task_id, t.data_row_id, t.batch_id, t.status, t.priority, t.required_labels, t.submitted_labels,"
-    " t.created_at, (select a.label_id from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2)"
-    f" as label_id, {_prelabel('source')} as prelabel_source, {_prelabel('prelabels::text')} as prelabels,"
+    " t.created_at, t.seq,"
+    " (select a.label_id from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2) as label_id,"
+    f" {_prelabel('source')} as prelabel_source, {_prelabel('prelabels::text')} as prelabels,"
     f" {version_sql('workflow', 't.task_id')} as workflow_version"
     " from labeling.tasks t"
 )
@@ -238,8 +239,8 @@ next as (
    order by t.priority desc, t.seq limit 1 for update of t skip locked),
 lease as (
   insert into labeling.assignments
-    (task_id, user_id, label_id, org_id, project_id, leased_at, lease_expires_at)
-  select task_id, $2, coalesce(label_id, $4), $5::uuid, $1, $3, $6 from next
+    (task_id, user_id, label_id, org_id, project_id, leased_at, lease_expires_at, seq)
+  select task_id, $2, coalesce(label_id, $4), $5::uuid, $1, $3, $6, seq from next
   on conflict (task_id, user_id)
   do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at),
 bump as (

@@ -268,29 +268,32 @@ def list_tasks_sql(
     """A page of a project's tasks after ``seq`` ``after``, in queue order: with only the
     filters given in the statement, so each shape keeps a plan that reads its index in order
     (``tasks_by_status`` with a status, ``tasks_project_seq`` without) instead of one plan
-    for all, which could not use either. ``author``: only tasks they have a label on (read in
-    the same order, each task's assignment looked up by key: an annotator's page reads the
-    project's tasks until it is full)."""
+    for all, which could not use either. ``author``: only tasks they have a label on, read in
+    the same order from their assignments (``assignments_author``, which keeps each task's
+    ``seq``): the page costs the author's tasks, not the project's."""
     args: list[object] = [project_id, after]
-    where = [
-        "t.project_id = $1",
-        "t.seq > $2",
-        *conditions(
-            args,
-            ("t.status = ${}", status),
-            # A correlated scalar subquery on the primary key, as in the claim (queue.py): as
-            # an exists, a plan made on small tables read every assignment of the table to
-            # find the caller's, through the primary key's second column.
-            (
-                "coalesce((select true from labeling.assignments a"
-                " where a.task_id = t.task_id and a.user_id = ${}), false)",
-                author,
+    if author is None:
+        where = ["t.project_id = $1", "t.seq > $2", *conditions(args, ("t.status = ${}", status))]
+        source = "labeling.tasks t"
+    else:
+        # The task's status is a correlated scalar subquery on its primary key, as in the
+        # claim (queue.py): a join could be planned to walk the project's tasks instead.
+        where = [
+            "t.project_id = $1",
+            "t.seq > $2",
+            *conditions(
+                args,
+                (
+                    "(select s.status from labeling.tasks s where s.task_id = t.task_id) = ${}",
+                    status,
+                ),
+                ("t.user_id = ${}", author),
             ),
-        ),
-    ]
+        ]
+        source = "labeling.assignments t"
     args.append(limit)
     return (
-        f"select t.task_id, t.seq from labeling.tasks t where {' and '.join(where)} order by t.seq limit ${len(args)}",
+        f"select t.task_id, t.seq from {source} where {' and '.join(where)} order by t.seq limit ${len(args)}",
         args,
     )
 
