@@ -12,7 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from preflog_labeling.handlers import queue, reads
+from preflog_contracts.identity import Identity
+from preflog_labeling.handlers import projects, queue, reads
 
 ORG = "00000000-0000-0000-0000-000000000001"
 
@@ -129,3 +130,46 @@ def _rows_read(plan: dict[str, Any]) -> list[int]:
 
 def _literals(args: list[object]) -> str:
     return ", ".join(str(a) if isinstance(a, int) else f"'{a}'" for a in args)
+
+
+async def test_a_page_of_projects_reads_the_callers_projects_in_order(fresh_database_url: str) -> None:
+    """list_projects: an org admin's page reads the org's projects in id order, a member's
+    their memberships, each from an index and stopping when the page is full, even with a
+    plan made on empty tables."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute("set plan_cache_mode = force_generic_plan")
+        admin = Identity(user_id="boss", org_id=ORG, org_role="ADMIN")
+        member = Identity(user_id="u3", org_id=ORG)
+        shapes = [projects.list_projects_sql(who, "", 11) for who in (admin, member)]
+        for i, (sql, args) in enumerate(shapes):
+            await conn.execute(f"prepare projects{i} as {sql}")
+            await conn.execute(f"execute projects{i}({_literals(args)})")  # planned on empty tables
+        # 20,000 projects in 10 orgs; u3 is a member of every 50th of this org's 2,000.
+        await conn.execute(
+            "insert into labeling.projects (project_id, org_id, name, created_at)"
+            " select 'p' || lpad(i::text, 5, '0'), case when i % 10 = 0 then $1::uuid else gen_random_uuid() end,"
+            " 'n', now() from generate_series(1, 20000) i",
+            ORG,
+        )
+        await conn.execute(
+            "insert into labeling.project_members (project_id, user_id, org_id, role)"
+            " select project_id, 'u' || u, org_id, 'ANNOTATOR' from labeling.projects,"
+            " generate_series(1, 3) u where org_id <> $1::uuid or u <> 3 or project_id like '%00'",
+            ORG,
+        )
+        await conn.execute("analyze labeling.projects")
+        await conn.execute("analyze labeling.project_members")
+        for i, (index, (_, args)) in enumerate(
+            zip(("projects_org_id", "project_members_user_projects"), shapes, strict=True)
+        ):
+            explained = await conn.fetchval(f"explain (analyze, format json) execute projects{i}({_literals(args)})")
+            plan = json.loads(explained)[0]["Plan"]
+            assert f'"Index Name": "{index}"' in json.dumps(plan), (i, plan)
+            assert not {s for s in _scans(plan) if s[0] in ("Seq Scan", "Sort")}, (i, plan)
+            assert max(_rows_read(plan)) <= 11, (i, plan)
+        sql, args = shapes[1]
+        ids = [r[0] for r in await conn.fetch(sql, *args)]
+        assert ids == [f"p{i:05d}" for i in range(100, 1200, 100)]
+    finally:
+        await conn.close()

@@ -12,6 +12,7 @@ from preflog_contracts.errors import Conflict, Forbidden, Invalid, WrongExpected
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import TaskCreated
 from preflog_contracts.events.projects import ProjectSettings, ProjectSettingsChanged
+from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.labeling import (
     AddDataRowsRequest,
     AddProjectMemberRequest,
@@ -150,16 +151,8 @@ async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) 
     ident = ctx.require_identity()
     first = max(1, min(req.first, 500))
     after = req.after or ""
-    rows = await deps.pool.fetch(
-        "select p.project_id from labeling.projects p where p.org_id = $1 and p.project_id > $2"
-        " and ($3 or exists (select 1 from labeling.project_members m where m.project_id = p.project_id"
-        " and m.user_id = $4)) order by p.project_id limit $5",
-        ident.org_id,
-        after,
-        ident.is_admin,
-        ident.user_id,
-        first + 1,
-    )
+    sql, args = list_projects_sql(ident, after, first + 1)
+    rows = await deps.pool.fetch(sql, *args)
     ids = [r[0] for r in rows]
     # The page's projects as this process has them, where they are current (one statement
     # for every stream's version), each other one loaded; then every progress at once.
@@ -175,6 +168,24 @@ async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) 
     items = [view_of(state, role, counts[state.project_id]) for state, role in visible]
     return ProjectPage(
         items=items, next_cursor=ids[first - 1] if len(ids) > first else None, has_next_page=len(ids) > first
+    )
+
+
+def list_projects_sql(ident: Identity, after: str, limit: int) -> tuple[str, list[object]]:
+    """A page of project ids after ``after``, in id order, read in that order from an index:
+    every project of the org for org admins (``projects_org_id``), else the caller's
+    memberships (``project_members_user_projects``): a member's page costs their projects,
+    not the org's."""
+    if ident.is_admin:
+        return (
+            "select project_id from labeling.projects where org_id = $1 and project_id > $2"
+            " order by project_id limit $3",
+            [ident.org_id, after, limit],
+        )
+    return (
+        "select project_id from labeling.project_members where org_id = $1 and user_id = $2"
+        " and project_id > $3 order by project_id limit $4",
+        [ident.org_id, ident.user_id, after, limit],
     )
 
 
