@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,14 @@ from preflog_eventstore import ANY, EventStore, StreamWrite, create_pool, migrat
 from preflog_eventstore import relay as relay_module
 from preflog_eventstore.embedded import EmbeddedPostgres
 from preflog_eventstore.relay import Relay
-from preflog_messaging import EventConsumer, connect, ensure_events_stream, events_stream
+from preflog_messaging import (
+    EventConsumer,
+    NotYet,
+    connect,
+    ensure_events_stream,
+    events_stream,
+)
+from preflog_messaging import consumer as consumer_module
 from preflog_messaging.embedded import EmbeddedNats
 from preflog_observability.metrics import CONSUMER_REDELIVERIES
 from preflog_testing.waiting import eventually
@@ -589,3 +596,60 @@ async def test_a_durable_made_with_another_ack_wait_takes_the_current_one(
 
 async def _ack_wait(js: JetStreamContext, stream: str, durable: str) -> float | None:
     return (await js.consumer_info(stream, durable)).config.ack_wait
+
+
+async def test_an_event_not_yet_applicable_comes_again_after_the_one_it_needs(
+    fresh_store: EventStore,
+    fresh_js: JetStreamContext,
+    fresh_namespace: str,
+    nc: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler raising NotYet (an approval before the submission it approves, as after a
+    crash) gets the event again later, once the event it needed is applied; one that never
+    becomes applicable is dropped after NOT_YET_DELIVERIES, and the rest go on."""
+    monkeypatch.setattr(consumer_module, "not_yet_delay", lambda deliveries: 0.05)
+    monkeypatch.setattr(consumer_module, "NOT_YET_DELIVERIES", 4)
+    org = str(uuid.uuid4())
+    ids = []
+    for i in range(4):
+        r = await fresh_store.append(
+            StreamWrite(f"dataset-n{i}", [_event()]), org_id=org, metadata=META
+        )
+        ids.extend(e.event_id for e in r.events)
+    needs, needed, never, plain = ids
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace)
+    async with fresh_store.pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 4
+    applied: list[str] = []
+    attempts: Counter[str] = Counter()
+
+    async def apply(conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+        for e in events:
+            attempts[e.event_id] += 1
+            if e.event_id == never or (e.event_id == needs and needed not in applied):
+                raise NotYet("waits")
+        applied.extend(e.event_id for e in events)
+
+    consumer = EventConsumer(
+        fresh_js, fresh_store.pool, namespace=fresh_namespace, durable="notyet", batch_handler=apply
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await eventually(lambda: _value(attempts[never]), lambda n: n >= 4, timeout=20)
+    await asyncio.sleep(0.5)
+    dropped_at = attempts[never]
+    await asyncio.sleep(0.5)  # dropped: not delivered again
+    stop.set()
+    await task
+    assert applied.index(needed) < applied.index(needs)
+    assert sorted(applied) == sorted([needs, needed, plain])  # each once
+    assert attempts[never] == dropped_at >= 4
+    inbox = await fresh_store.pool.fetch(
+        "select event_id::text from eventlog.inbox where consumer = 'notyet'"
+    )
+    assert sorted(r[0] for r in inbox) == sorted([needs, needed, plain])
+
+
+async def _value(n: int) -> int:
+    return n

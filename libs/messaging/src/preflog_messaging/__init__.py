@@ -8,12 +8,13 @@ from preflog_messaging.connection import (
     ensure_events_stream,
     events_stream,
 )
-from preflog_messaging.consumer import EventConsumer
+from preflog_messaging.consumer import EventConsumer, NotYet
 from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject, scoped_key
 
 __all__ = [
     "CallContext",
     "EventConsumer",
+    "NotYet",
     "RpcClient",
     "RpcServer",
     "connect",

@@ -39,6 +39,23 @@ crash, how long the dead process's fetched but unapplied events wait. A live con
 its batch in progress (see ``EventConsumer._still_working``), so this bounds no batch's time."""
 
 
+class NotYet(Exception):
+    """Raised by a handler for an event that needs another not applied yet. The events a
+    dead instance had fetched come back after the ack wait, behind later ones (see
+    :class:`EventConsumer`): an approval can arrive before the submission it approves. The
+    event is handed back to come again after a delay that doubles from half a second to 30
+    seconds; one still waiting after ``NOT_YET_DELIVERIES`` deliveries (about ten minutes)
+    is dropped with an error, as its handler would have dropped it before."""
+
+
+NOT_YET_DELIVERIES = 30
+
+
+def not_yet_delay(deliveries: int) -> float:
+    """Seconds before an event that was not yet applicable comes again."""
+    return float(min(0.5 * 2 ** (deliveries - 1), 30.0))
+
+
 class EventConsumer:
     """Feed events of ``categories`` (None: all) to ``handler``, each exactly once in effect.
 
@@ -205,8 +222,11 @@ class EventConsumer:
                         settled.add(id(msg))
                     self.database_away = True
                     break
-                # One bad event must not hold back the rest: retry them one by one.
-                log.warning("consumer.batch_failed", consumer=self.durable, error=repr(exc))
+                # One bad (or not yet applicable) event must not hold back the rest: retry
+                # them one by one.
+                (log.info if isinstance(exc, NotYet) else log.warning)(
+                    "consumer.batch_failed", consumer=self.durable, error=repr(exc)
+                )
                 for msg, event in chunk:
                     await self._handle_single(msg, event)
                     settled.add(id(msg))
@@ -223,6 +243,16 @@ class EventConsumer:
                     await self._apply_all(conn, [event])
                 self.processed += 1
             await msg.ack()
+        except NotYet as exc:
+            deliveries = msg.metadata.num_delivered or 1
+            if deliveries >= NOT_YET_DELIVERIES:
+                CONSUMER_EVENTS.labels(self.durable, "dropped").inc()
+                log.error("consumer.event_dropped", consumer=self.durable, reason=str(exc))
+                await msg.ack()
+                return
+            CONSUMER_EVENTS.labels(self.durable, "not_yet").inc()
+            log.info("consumer.event_not_yet", consumer=self.durable, reason=str(exc))
+            await msg.nak(delay=not_yet_delay(deliveries))
         except Exception:
             CONSUMER_EVENTS.labels(self.durable, "error").inc()
             log.exception("consumer.event_failed", consumer=self.durable)

@@ -207,7 +207,8 @@ async def test_a_manager_removed_from_the_project_may_no_longer_export(
 
     async def forgotten() -> bool:
         return not await pool.fetchval(
-            "select count(*) from export.members where project_id = $1 and user_id = $2",
+            "select count(*) from export.members where project_id = $1 and user_id = $2"
+            " and role is not null",
             pid,
             project.manager,
         )

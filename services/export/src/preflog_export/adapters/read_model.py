@@ -43,6 +43,7 @@ from preflog_eventstore import Conn
 from preflog_export.domain.item import ExportItem, Person
 from preflog_export.domain.item_updates import (
     DataRowInfo,
+    has_label,
     label_statuses,
     new_item,
     with_benchmark_reference,
@@ -51,6 +52,7 @@ from preflog_export.domain.item_updates import (
     with_submitted_label,
     with_workflow_status,
 )
+from preflog_messaging import NotYet
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +98,10 @@ class _Project:
     questions_blob: bytes | None = None
     _questions: list[Question] | None = None
     dirty: bool = False
+    # Log positions of the events that set rank_mode and the questions: an earlier event
+    # arriving later (after a crash) leaves them as they are.
+    settings_position: int = 0
+    questions_position: int = 0
 
     @property
     def questions(self) -> list[Question]:
@@ -118,7 +124,8 @@ class _Batch:
     new_users: set[str] = field(default_factory=set)
     rows: dict[str, DataRowInfo] = field(default_factory=dict)
     new_rows: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id -> org, info
-    members: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: removed
+    # (project, user) -> (role, None when removed; position of the event that set it)
+    members: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
     batches: set[tuple[str, str]] = field(default_factory=set)
     starts: dict[str, Any] = field(default_factory=dict)
     new_starts: set[str] = field(default_factory=set)
@@ -176,11 +183,13 @@ class ExportReadModel:
                 item_keys.add((event.project_id, event.task_id))
         if project_ids:
             for r in await conn.fetch(
-                "select project_id, org_id::text, name, rank_mode, questions"
-                " from export.projects where project_id = any($1::text[])",
+                "select project_id, org_id::text, name, rank_mode, questions, settings_position,"
+                " questions_position from export.projects where project_id = any($1::text[])",
                 list(project_ids),
             ):
-                state.projects[r[0]] = _Project(r[1], r[2], r[3], r[4])
+                state.projects[r[0]] = _Project(
+                    r[1], r[2], r[3], r[4], settings_position=r[5], questions_position=r[6]
+                )
         if item_keys:
             projects, tasks = zip(*item_keys, strict=True)
             for r in await conn.fetch(
@@ -226,7 +235,24 @@ class ExportReadModel:
             return Person(id=user_id)
         return Person(id=user_id, email=known[1] or None, name=known[2] or None)
 
+    @staticmethod
+    def _settings(project: _Project, rank_mode: str, position: int) -> None:
+        if position > project.settings_position:
+            project.rank_mode, project.settings_position = rank_mode, position
+            project.dirty = True
+
+    @staticmethod
+    def _member(
+        state: _Batch, project_id: str, user_id: str, role: str | None, position: int
+    ) -> None:
+        """The membership as the event at ``position`` set it, unless one later in the log
+        is known already (the table's row is guarded the same way when written)."""
+        known = state.members.get((project_id, user_id))
+        if known is None or known[1] < position:
+            state.members[(project_id, user_id)] = (role, position)
+
     def _fold(self, state: _Batch, rec: RecordedEvent, event: Any) -> None:
+        position = rec.global_position
         if isinstance(event, UserCreated):
             state.users[event.user_id] = (rec.org_id, event.email, event.name)
             state.new_users.add(event.user_id)
@@ -241,25 +267,28 @@ class ExportReadModel:
             state.new_rows[event.data_row_id] = (rec.org_id, item_encoder.encode(info))
         elif isinstance(event, ProjectCreated):
             project = self._project(state, event.project_id, rec.org_id)
-            project.org_id, project.name = rec.org_id, event.name
-            project.rank_mode, project.dirty = event.settings.rank_mode, True
+            project.org_id, project.name, project.dirty = rec.org_id, event.name, True
+            self._settings(project, event.settings.rank_mode, position)
             if event.owner_id:
-                state.members[(event.project_id, event.owner_id)] = "OWNER"
+                self._member(state, event.project_id, event.owner_id, "OWNER", position)
         elif isinstance(event, OntologyUpdated):
             project = self._project(state, event.project_id, rec.org_id)
-            project.set_questions(list(event.questions))
-            project.dirty = True
+            if position > project.questions_position:
+                project.set_questions(list(event.questions))
+                project.questions_position, project.dirty = position, True
         elif isinstance(event, ProjectSettingsChanged):
             project = self._project(state, event.project_id, rec.org_id)
-            project.rank_mode, project.dirty = event.settings.rank_mode, True
+            self._settings(project, event.settings.rank_mode, position)
         elif isinstance(event, MemberAdded | MemberRoleChanged):
-            state.members[(event.project_id, event.user_id)] = event.role
+            self._member(state, event.project_id, event.user_id, event.role, position)
         elif isinstance(event, MemberRemoved):
-            state.members[(event.project_id, event.user_id)] = None
+            self._member(state, event.project_id, event.user_id, None, position)
         elif isinstance(event, BatchCreated):
             state.batches.add((event.project_id, event.batch_id))
         elif isinstance(event, TaskLeased | LabelStarted):
-            if event.label_id not in state.starts:
+            # The first lease, whichever arrives first (the table keeps the least).
+            known = state.starts.get(event.label_id)
+            if known is None or rec.recorded_at < known:
                 state.starts[event.label_id] = rec.recorded_at
                 state.new_starts.add(event.label_id)
         elif isinstance(event, TaskCreated):
@@ -272,9 +301,8 @@ class ExportReadModel:
         if key in state.items:
             return
         row = state.rows.get(event.data_row_id)
-        if row is None:
-            log.warning("export.task_without_row", task_id=event.task_id)
-            return
+        if row is None:  # its row's import is still to come (see NotYet)
+            raise NotYet(f"task {event.task_id}: data row {event.data_row_id} not seen yet")
         project = self._project(state, event.project_id, rec.org_id)
         state.items[key] = new_item(
             project_id=event.project_id,
@@ -290,9 +318,9 @@ class ExportReadModel:
     def _item_event(self, state: _Batch, rec: RecordedEvent, event: Any) -> None:
         key = (event.project_id, event.task_id)
         item = state.items.get(key)
-        if item is None:
-            log.warning("export.event_for_unknown_task", event_type=rec.event_type)
-            return
+        if item is None:  # its TaskCreated is still to come (see NotYet)
+            raise NotYet(f"{rec.event_type} of task {event.task_id}: the task not seen yet")
+        position = rec.global_position
         rescore = True
         if isinstance(event, LabelSubmitted):
             started = event.leased_at or state.starts.get(event.label_id)
@@ -303,21 +331,26 @@ class ExportReadModel:
                 snapshot=event.snapshot,
                 submitted_at=rec.recorded_at,
                 started_at=started,
+                position=position,
             )
-        elif isinstance(event, LabelApproved | LabelRejected):
-            approve = isinstance(event, LabelApproved)
-            item = with_review(
-                item,
-                label_id=event.label_id,
-                action="APPROVE" if approve else "REJECT",
-                reviewer=self._person(state, rec.metadata.actor_id),
-                at=rec.recorded_at,
-                comment=event.comment if isinstance(event, LabelApproved) else event.reason,
-            )
-        elif isinstance(event, BenchmarkReferenceSet):
-            item = with_benchmark_reference(item, event.label_id)
+        elif isinstance(event, LabelApproved | LabelRejected | BenchmarkReferenceSet):
+            if not has_label(item, event.label_id):  # its submission is still to come
+                raise NotYet(f"{rec.event_type} of label {event.label_id}: not submitted yet")
+            if isinstance(event, BenchmarkReferenceSet):
+                item = with_benchmark_reference(item, event.label_id, position)
+            else:
+                approve = isinstance(event, LabelApproved)
+                item = with_review(
+                    item,
+                    label_id=event.label_id,
+                    action="APPROVE" if approve else "REJECT",
+                    reviewer=self._person(state, rec.metadata.actor_id),
+                    at=rec.recorded_at,
+                    position=position,
+                    comment=event.comment if isinstance(event, LabelApproved) else event.reason,
+                )
         elif isinstance(event, TaskStatusChanged):
-            item = with_workflow_status(item, event.to_status)
+            item = with_workflow_status(item, event.to_status, position)
             rescore = False
         if rescore and len(item.labels) > 1:
             project = self._project(state, event.project_id, rec.org_id)
@@ -351,33 +384,36 @@ class ExportReadModel:
         if dirty_projects:
             ids = sorted(dirty_projects)
             await conn.execute(
-                "insert into export.projects (project_id, org_id, name, rank_mode, questions)"
-                " select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::bytea[])"
+                "insert into export.projects (project_id, org_id, name, rank_mode, questions,"
+                " settings_position, questions_position)"
+                " select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::bytea[],"
+                " $6::bigint[], $7::bigint[])"
                 " on conflict (project_id) do update set org_id = excluded.org_id,"
                 " name = excluded.name, rank_mode = excluded.rank_mode,"
-                " questions = excluded.questions",
+                " questions = excluded.questions, settings_position = excluded.settings_position,"
+                " questions_position = excluded.questions_position",
                 ids,
                 [dirty_projects[i].org_id for i in ids],
                 [dirty_projects[i].name for i in ids],
                 [dirty_projects[i].rank_mode for i in ids],
                 [dirty_projects[i].questions_blob for i in ids],
+                [dirty_projects[i].settings_position for i in ids],
+                [dirty_projects[i].questions_position for i in ids],
             )
         if state.members:
-            keys = [k for k, role in state.members.items() if role is not None]
-            gone = [k for k, role in state.members.items() if role is None]
+            # A removal is a row without a role, so that an earlier MemberAdded arriving
+            # later (position below it) does not bring the member back.
+            keys = list(state.members)
             await conn.execute(
-                "insert into export.members (project_id, user_id, role)"
-                " select * from unnest($1::text[], $2::text[], $3::text[])"
-                " on conflict (project_id, user_id) do update set role = excluded.role",
+                "insert into export.members (project_id, user_id, role, position)"
+                " select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[])"
+                " on conflict (project_id, user_id) do update"
+                " set role = excluded.role, position = excluded.position"
+                " where export.members.position < excluded.position",
                 [k[0] for k in keys],
                 [k[1] for k in keys],
-                [state.members[k] for k in keys],
-            )
-            await conn.execute(
-                "delete from export.members m using unnest($1::text[], $2::text[]) g(p, u)"
-                " where m.project_id = g.p and m.user_id = g.u",
-                [k[0] for k in gone],
-                [k[1] for k in gone],
+                [state.members[k][0] for k in keys],
+                [state.members[k][1] for k in keys],
             )
         if state.batches:
             keys = list(state.batches)
@@ -391,7 +427,9 @@ class ExportReadModel:
             ids = list(state.new_starts)
             await conn.execute(
                 "insert into export.label_starts (label_id, started_at)"
-                " select * from unnest($1::text[], $2::timestamptz[]) on conflict do nothing",
+                " select * from unnest($1::text[], $2::timestamptz[]) on conflict (label_id)"
+                " do update set started_at = least(export.label_starts.started_at,"
+                " excluded.started_at)",
                 ids,
                 [state.starts[i] for i in ids],
             )

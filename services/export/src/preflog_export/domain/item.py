@@ -54,6 +54,12 @@ class ExportLabel(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     consensus_score: float | None = None
     benchmark_score: float | None = None
     is_benchmark_reference: bool = False
+    # Log positions of the events that set the status, the snapshot and each review: events
+    # can arrive out of log order (a dead instance's unacknowledged ones come back behind
+    # later ones), and the later event in the log wins whichever arrives first. Not exported.
+    status_position: int = 0
+    snapshot_position: int = 0
+    review_positions: list[int] = msgspec.field(default_factory=list)
 
 
 class ExportItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -72,3 +78,5 @@ class ExportItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     project_name: str = ""
     external_id: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    workflow_position: int = 0  # of the event that set workflow_status (see ExportLabel)
+    reference_position: int = 0  # of the last BenchmarkReferenceSet applied

@@ -73,20 +73,24 @@ def with_submitted_label(
     snapshot: LabelSnapshot,
     submitted_at: datetime,
     started_at: datetime | None,
+    position: int,
 ) -> ExportItem:
-    """The label submitted (first time) or resubmitted after rework: its snapshot replaces
-    the earlier one, status back to SUBMITTED; review history and lease time are kept."""
+    """The label submitted (first time) or resubmitted after rework, by the event at log
+    ``position``: its snapshot replaces an earlier one's, and its status is SUBMITTED again
+    unless a review later in the log already decided it (that review arrived first); review
+    history and lease time are kept. Applying the same facts in any order gives one result."""
     labels = list(item.labels)
     for i, label in enumerate(labels):
         if label.label_id == label_id:
-            labels[i] = msgspec.structs.replace(
-                label,
-                status="SUBMITTED",
-                snapshot=snapshot,
-                submitted_at=submitted_at,
-                approved_at=None,
-                started_at=label.started_at or started_at,
-            )
+            if position > label.snapshot_position:
+                label = msgspec.structs.replace(
+                    label, snapshot=snapshot, submitted_at=submitted_at, snapshot_position=position
+                )
+            if position > label.status_position:
+                label = msgspec.structs.replace(
+                    label, status="SUBMITTED", approved_at=None, status_position=position
+                )
+            labels[i] = msgspec.structs.replace(label, started_at=label.started_at or started_at)
             break
     else:
         labels.append(
@@ -97,9 +101,15 @@ def with_submitted_label(
                 snapshot=snapshot,
                 submitted_at=submitted_at,
                 started_at=started_at,
+                status_position=position,
+                snapshot_position=position,
             )
         )
     return msgspec.structs.replace(item, labels=labels)
+
+
+def has_label(item: ExportItem, label_id: str) -> bool:
+    return any(label.label_id == label_id for label in item.labels)
 
 
 def with_review(
@@ -109,36 +119,58 @@ def with_review(
     action: ReviewAction,
     reviewer: Person,
     at: datetime,
+    position: int,
     comment: str = "",
 ) -> ExportItem:
-    """An approval or rejection of one of the item's labels (unknown labels: unchanged)."""
+    """An approval or rejection of one of the item's labels, by the event at log
+    ``position``: placed in the label's review history by position, and deciding its
+    status unless an event later in the log already set it (unknown labels: unchanged; the
+    read model waits for their submission first)."""
     labels = list(item.labels)
     for i, label in enumerate(labels):
         if label.label_id == label_id:
             review = Review(action=action, reviewer=reviewer, at=at, comment=comment)
-            labels[i] = msgspec.structs.replace(
+            # Reviews kept before positions were: as old as anything.
+            positions = [0] * (len(label.reviews) - len(label.review_positions))
+            positions += label.review_positions
+            at_index = sum(1 for p in positions if p < position)
+            label = msgspec.structs.replace(
                 label,
-                status="APPROVED" if action == "APPROVE" else "REJECTED",
-                approved_at=at if action == "APPROVE" else None,
-                reviews=[*label.reviews, review],
+                reviews=[*label.reviews[:at_index], review, *label.reviews[at_index:]],
+                review_positions=[*positions[:at_index], position, *positions[at_index:]],
             )
+            if position > label.status_position:
+                label = msgspec.structs.replace(
+                    label,
+                    status="APPROVED" if action == "APPROVE" else "REJECTED",
+                    approved_at=at if action == "APPROVE" else None,
+                    status_position=position,
+                )
+            labels[i] = label
             return msgspec.structs.replace(item, labels=labels)
     return item
 
 
-def with_workflow_status(item: ExportItem, status: str) -> ExportItem:
-    if status not in TASK_STATUSES or status == item.workflow_status:
+def with_workflow_status(item: ExportItem, status: str, position: int) -> ExportItem:
+    """The task's workflow status as set by the event at log ``position``, unless one later
+    in the log already set it."""
+    if status not in TASK_STATUSES or position <= item.workflow_position:
         return item
-    return msgspec.structs.replace(item, workflow_status=cast(TaskStatus, status))
+    return msgspec.structs.replace(
+        item, workflow_status=cast(TaskStatus, status), workflow_position=position
+    )
 
 
-def with_benchmark_reference(item: ExportItem, label_id: str) -> ExportItem:
-    """Mark ``label_id`` as the row's benchmark reference (and no other label)."""
+def with_benchmark_reference(item: ExportItem, label_id: str, position: int) -> ExportItem:
+    """Mark ``label_id`` as the row's benchmark reference (and no other label), unless a
+    reference set later in the log was applied already."""
+    if position <= item.reference_position:
+        return item
     labels = [
         msgspec.structs.replace(label, is_benchmark_reference=label.label_id == label_id)
         for label in item.labels
     ]
-    return msgspec.structs.replace(item, labels=labels)
+    return msgspec.structs.replace(item, labels=labels, reference_position=position)
 
 
 def with_scores(item: ExportItem, questions: Sequence[Question]) -> ExportItem:
