@@ -38,6 +38,7 @@ from preflog_export.adapters.access import project_for_export
 from preflog_export.adapters.read_model import ExportReadModel, item_decoder
 from preflog_export.domain import ExportItem
 from preflog_messaging import NotYet
+from preflog_testing.waiting import eventually
 
 from .conftest import snapshot_for, text
 
@@ -58,7 +59,11 @@ async def _log(store: EventStore) -> list[RecordedEvent]:
         ],
     )
 
+    appended = 0
+
     async def append(stream: str, events: Sequence[Event], actor: str = "ann") -> None:
+        nonlocal appended
+        appended += len(events)
         await store.append(
             StreamWrite(stream, events),
             org_id=ORG,
@@ -133,7 +138,8 @@ async def _log(store: EventStore) -> list[RecordedEvent]:
             ],
             actor="rev",
         )
-    return await store.read_all(START, org_id=ORG)
+    # Commit-order reads see a transaction once every older one anywhere has ended.
+    return await eventually(lambda: store.read_all(START, org_id=ORG), lambda r: len(r) == appended)
 
 
 async def _arrive(store: EventStore, records: list[RecordedEvent]) -> ExportItem:
@@ -220,7 +226,9 @@ async def test_a_removed_member_and_a_changed_ontology_stay_so_whatever_the_orde
         await fresh_store.append(
             StreamWrite(stream_name("project", project), [event]), org_id=ORG, metadata=meta
         )
-    records = await fresh_store.read_all(START, org_id=ORG)
+    records = await eventually(
+        lambda: fresh_store.read_all(START, org_id=ORG), lambda r: len(r) == len(events)
+    )
     model = ExportReadModel("order")
     for rec in records[::-1]:
         async with fresh_store.pool.acquire() as conn, conn.transaction():

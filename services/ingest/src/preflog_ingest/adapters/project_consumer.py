@@ -30,21 +30,21 @@ async def learn_project_event(conn: Conn, recorded: RecordedEvent) -> None:
         event = decode_event_data(recorded.event_type, recorded.schema_version, recorded.data)
     except KeyError:
         return  # a project event type this version does not know: nothing it needs
-    org = recorded.org_id
+    org, at = recorded.org_id, recorded.global_position
     match event:
         case ProjectCreated(project_id=project_id, owner_id=owner_id):
             await project_tables.upsert_project(conn, project_id, org)
             if owner_id:
-                await project_tables.set_member(conn, project_id, org, owner_id, "OWNER")
+                await project_tables.set_member(conn, project_id, org, owner_id, "OWNER", at)
         case OntologyUpdated(project_id=project_id, version=version, questions=questions):
             await project_tables.set_ontology(conn, project_id, org, version, questions)
         case (
             MemberAdded(project_id=project_id, user_id=user_id, role=role)
             | MemberRoleChanged(project_id=project_id, user_id=user_id, role=role)
         ):
-            await project_tables.set_member(conn, project_id, org, user_id, role)
+            await project_tables.set_member(conn, project_id, org, user_id, role, at)
         case MemberRemoved(project_id=project_id, user_id=user_id):
-            await project_tables.remove_member(conn, project_id, user_id)
+            await project_tables.set_member(conn, project_id, org, user_id, None, at)
         case BatchCreated(project_id=project_id, data_row_ids=data_row_ids):
             await project_tables.add_rows(conn, project_id, org, data_row_ids)
         case ProjectArchived(project_id=project_id):

@@ -51,23 +51,21 @@ async def archive_project(conn: Conn, project_id: str, org_id: str) -> None:
     )
 
 
-async def set_member(conn: Conn, project_id: str, org_id: str, user_id: str, role: str) -> None:
+async def set_member(
+    conn: Conn, project_id: str, org_id: str, user_id: str, role: str | None, position: int
+) -> None:
+    """The membership as the event at log ``position`` set it (``role`` None: removed, kept
+    as a row without a role), unless an event later in the log set it already (ADR 0026)."""
     await upsert_project(conn, project_id, org_id)
     await conn.execute(
-        "insert into ingest.project_members (project_id, user_id, org_id, role)"
-        " values ($1, $2, $3, $4) on conflict (project_id, user_id) do update set role = $4",
+        "insert into ingest.project_members (project_id, user_id, org_id, role, position)"
+        " values ($1, $2, $3, $4, $5) on conflict (project_id, user_id)"
+        " do update set role = $4, position = $5 where ingest.project_members.position < $5",
         project_id,
         user_id,
         org_id,
         role,
-    )
-
-
-async def remove_member(conn: Conn, project_id: str, user_id: str) -> None:
-    await conn.execute(
-        "delete from ingest.project_members where project_id = $1 and user_id = $2",
-        project_id,
-        user_id,
+        position,
     )
 
 
@@ -85,7 +83,7 @@ async def roles_in_org(conn: Conn, org_id: str, user_id: str) -> set[str]:
     rows = await conn.fetch(
         "select distinct m.role from ingest.project_members m"
         " join ingest.projects p using (project_id)"
-        " where m.org_id = $1 and m.user_id = $2 and not p.archived",
+        " where m.org_id = $1 and m.user_id = $2 and m.role is not null and not p.archived",
         org_id,
         user_id,
     )
