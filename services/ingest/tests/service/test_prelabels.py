@@ -175,7 +175,8 @@ async def test_a_manager_removed_from_the_project_may_no_longer_import_prelabels
 
     async def forgotten() -> bool:
         return not await ingest.pool.fetchval(
-            "select count(*) from ingest.project_members where project_id = $1 and user_id = $2",
+            "select count(*) from ingest.project_members where project_id = $1 and user_id = $2"
+            " and role is not null",
             project_id,
             manager.user_id,
         )
