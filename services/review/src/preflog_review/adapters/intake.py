@@ -16,6 +16,7 @@ from preflog_contracts.identity import SYSTEM_ACTOR
 from preflog_contracts.rpc.review import required_label_count
 from preflog_eventstore import EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
+from preflog_messaging import NotYet
 from preflog_review.adapters.read_model import HANDLED_TYPES, apply_event, decode
 from preflog_review.adapters.tables import LIVE
 from preflog_review.adapters.workflow_stream import (
@@ -66,9 +67,8 @@ class Intake:
             f" from {LIVE.projects} where project_id = $1",
             project_id,
         )
-        if project is None:
-            log.warning("review.intake.unknown_project", project_id=project_id, task_id=task_id)
-            return
+        if project is None:  # its ProjectCreated is still to come (ADR 0026)
+            raise NotYet(f"task {task_id}: project {project_id} not seen yet")
         rules = ProjectRules(
             review_required=project["review_required"],
             required_labels=required_label_count(
