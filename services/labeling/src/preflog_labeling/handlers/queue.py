@@ -242,7 +242,8 @@ lease as (
     (task_id, user_id, label_id, org_id, project_id, leased_at, lease_expires_at, seq)
   select task_id, $2, coalesce(label_id, $4), $5::uuid, $1, $3, $6, seq from next
   on conflict (task_id, user_id)
-  do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at),
+  do update set leased_at = excluded.leased_at, lease_expires_at = excluded.lease_expires_at,
+    seq = excluded.seq),
 bump as (
   update labeling.tasks set open_leases = open_leases + 1, updated_at = now()
    where task_id = (select task_id from next))
