@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from preflog_contracts.envelope import START
+from preflog_contracts.envelope import START, Cursor
 from preflog_eventstore.store import _events_sql, audit_sql, read_all_where
 
 ORG = "00000000-0000-0000-0000-0000000000a1"
@@ -158,5 +158,58 @@ async def test_a_labels_trail_is_found_among_its_tasks_events(fresh_database_url
         # Another org's label: nothing, whatever its id.
         sql, args = audit_sql(org_id=ORG.replace("a1", "b2"), label_id="l-7", limit=101)
         assert json.loads(await conn.fetchval(sql, *args) or "[]") == []
+    finally:
+        await conn.close()
+
+
+async def test_a_projects_catch_up_reads_the_projects_events_since_the_cursors_time(
+    fresh_database_url: str,
+) -> None:
+    """A project subscription resumed from a cursor (``projectEvents(after:)``) reads the
+    project's events by its index from the last time mark before the cursor's event, not the
+    log in commit order since the cursor, which is every tenant's events (planned per call,
+    as ``EventStore.read_all`` does for a project)."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        # 50,000 events a second apart, 100 a transaction, of 50 projects in 50 orgs (project
+        # p-7 in ORG), and a mark every 1,000 of them.
+        for start in range(1, 50001, 100):
+            await conn.execute(
+                "insert into eventlog.events (stream_name, stream_position, event_type,"
+                " schema_version, org_id, data, metadata, event_id, recorded_at)"
+                " select 'label-' || i, 0, 'ResponsesRanked', 1,"
+                " case when i % 50 = 7 then $1::uuid else gen_random_uuid() end, '{}',"
+                " jsonb_build_object('actor_id', 'a', 'actor_role', 'ANNOTATOR', 'project_id',"
+                " 'p-' || (i % 50)), gen_random_uuid(),"
+                " timestamptz '2026-01-01' + i * interval '1 second'"
+                " from generate_series($2::int, $2 + 99) i",
+                ORG,
+                start,
+            )
+        await conn.execute(
+            "insert into eventlog.time_marks (marked_at, position)"
+            " select recorded_at + interval '1 millisecond', global_position from eventlog.events"
+            " where stream_name like 'label-%000'"
+        )
+        await conn.execute("analyze eventlog.events")
+        cursor = await conn.fetchrow(
+            "select tx_id::text::bigint, global_position from eventlog.events"
+            " where stream_name = 'label-40007'"
+        )
+        where, args = read_all_where(Cursor(cursor[0], cursor[1]), org_id=ORG, project_id="p-7")
+        sql = _events_sql(where, "tx_id, global_position", "$3")
+        explained = await conn.fetchval(f"explain (analyze, format json) {sql}", *args)
+        nodes = _nodes(json.loads(explained)[0]["Plan"])
+        used = {n.get("Index Name") for n in nodes}
+        assert "events_project" in used and "events_commit_order" not in used, used
+        read = sum(
+            n.get("Actual Rows", 0) + n.get("Rows Removed by Filter", 0)
+            for n in nodes
+            if n.get("Index Name") == "events_project"
+        )
+        # The project's events since the mark before the cursor: 200 of its 1,000.
+        assert read <= 1000 // 50 + 200 + 10, nodes
+        got = json.loads(await conn.fetchval(sql, *args))
+        assert [e["stream_name"] for e in got] == [f"label-{i}" for i in range(40057, 50001, 50)]
     finally:
         await conn.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 
 from preflog_contracts.envelope import START, Metadata, RecordedEvent
@@ -770,3 +771,47 @@ async def test_an_event_naming_a_label_must_name_its_task(store: EventStore) -> 
             org_id=str(uuid.uuid4()),
             metadata=Metadata(actor_id="a", actor_role="ANNOTATOR", label_id="l-1"),
         )
+
+
+async def test_a_projects_catch_up_from_a_cursor_misses_no_event_after_it_in_commit_order(
+    fresh_store: EventStore, meta: Metadata
+) -> None:
+    """A project's read after a cursor starts at the last time mark before the cursor's
+    transaction began: an event later in commit order can have a lower position than the
+    cursor's (its transaction took its id later but drew its position first), and is read."""
+    org, project = str(uuid.uuid4()), "p-catch-up"
+    scoped = msgspec.structs.replace(meta, project_id=project)
+
+    async def append(conn: Any = None) -> None:
+        await fresh_store.append(
+            StreamWrite(f"dataset-{uuid.uuid4()}", [dataset_event()], ANY),
+            org_id=org,
+            metadata=scoped,
+            conn=conn,
+        )
+
+    await append()
+    pool = fresh_store.pool
+    async with pool.acquire() as marks, pool.acquire() as slow:
+        await mark_time(marks)
+        async with slow.transaction():
+            # The slow transaction takes its id first (as a claim does, writing its lease
+            # before its events), then appends after a quicker one.
+            await slow.fetchval("select pg_current_xact_id()")
+            await asyncio.sleep(0.01)
+            await mark_time(marks)  # after the slow transaction began: no bound for it
+            await append()  # later id, lower position
+            await mark_time(marks)
+            await append(conn=slow)
+        await mark_time(marks)
+    await append()
+    everything = await eventually(
+        lambda: fresh_store.read_all(START, org_id=org), lambda events: len(events) == 4
+    )
+    positions = [e.global_position for e in everything]
+    assert positions[1] > positions[2]  # commit order is not position order here
+    for i, cursor in enumerate(e.cursor for e in everything):
+        got = await fresh_store.read_all(cursor, org_id=org, project_id=project)
+        assert [e.event_id for e in got] == [e.event_id for e in everything[i + 1 :]], i
+    got = await fresh_store.read_all(START, org_id=org, project_id=project)
+    assert [e.event_id for e in got] == [e.event_id for e in everything]

@@ -53,7 +53,11 @@ _APPEND_CTES = """
                then false
              when bool_and(expected = -2 or expected = version) then true
              else eventlog.wrong_expected_version()
-           end as ok
+           end as ok,
+           -- The transaction's id, assigned here if it has none yet: before any of its
+           -- positions is drawn (ok is computed before the insert's first row), which
+           -- bounds a project's catch-up read (see read_all_where).
+           pg_current_xact_id() as xid
       from cur)"""
 _APPEND_INSERT = """
 insert into eventlog.events
@@ -636,7 +640,10 @@ class EventStore:
         a cursor taken from a filtered read resumes that same read. ``task_id``: that task's
         events, and with ``also_types`` (and ``org_id``) every event of those types too. A
         task's read goes by the task's index (``events_task``, and ``events_org_type`` for
-        the types), so it costs the task's events, not the log's since ``after``.
+        the types), so it costs the task's events, not the log's since ``after``. A
+        project's read goes by the project's index from the last time mark before the
+        cursor's event (``_SINCE_CURSOR_TIME``), so it costs the project's events since
+        about then.
         """
         db = conn if conn is not None else self.pool
         where, args = read_all_where(
@@ -650,10 +657,11 @@ class EventStore:
             recorded_from=recorded_from,
             recorded_before=recorded_before,
         )
-        if task_id is None:
+        if task_id is None and project_id is None:
             return await _fetch_events(db, where, "tx_id, global_position", args, "$3")
-        # A task's read is planned for its values each time (a cached generic plan, made
-        # while the log was small, read the log in commit order); it is not a hot path.
+        # A task's or project's read is planned for its values each time (a cached generic
+        # plan, made while the log was small, read the log in commit order); it is not a hot
+        # path.
         return await _fetch_planned(db, _events_sql(where, "tx_id, global_position", "$3"), args)
 
     async def read_window(
@@ -739,6 +747,21 @@ def conditions(args: list[Any], *filters: tuple[str, Any]) -> list[str]:
     return given
 
 
+# A bound on the positions after a commit-order cursor, so that a project's catch-up reads
+# the project's events by its index (events_project) from about the cursor's time, not the
+# whole log in commit order since the cursor (every tenant's events). An event later in
+# commit order than the cursor's event c belongs to c's transaction or to one whose id was
+# assigned after c's, so after c's transaction began (c's recorded_at). An append assigns its
+# transaction's id before it draws any position (the ok CTE of the append), so the event's
+# position was drawn after that moment, and lies above the last time mark at or before it
+# (mark_time). No cursor event (START): no bound.
+_SINCE_CURSOR_TIME = (
+    "global_position > coalesce((select m.position from eventlog.time_marks m"
+    " where m.marked_at <= (select c.recorded_at from eventlog.events c"
+    " where c.global_position = $2) order by m.marked_at desc limit 1), 0)"
+)
+
+
 def read_all_where(
     after: Cursor,
     *,
@@ -762,6 +785,8 @@ def read_all_where(
         ("recorded_at < ${}", recorded_before),
     )
     where = " and ".join([_AFTER_CURSOR, *given])
+    if project_id is not None and task_id is None:
+        where += " and " + _SINCE_CURSOR_TIME
     if task_id is not None:
         args.append(task_id)
         if also_types:

@@ -210,8 +210,8 @@ class LiveEvents:
         if given, else all; and every event whose type is in ``also``. ``org_id``,
         ``task_id`` (with ``also``) and ``project_id`` narrow the catch-up read likewise. A
         task's catch-up reads by the task's index, so from far back it costs the task's
-        events; a project's still reads the log since ``resume`` in commit order, keeping
-        the project's events (no index serves that order)."""
+        events; a project's reads by the project's index from about ``resume``'s time, so
+        it costs the project's events since then, not every tenant's (EventStore.read_all)."""
         await self.start()
         sub = _Subscriber(match, task_id=task_id, project_id=project_id, also=also)
         self._add(sub)
