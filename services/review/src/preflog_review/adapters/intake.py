@@ -63,12 +63,19 @@ class Intake:
         event: Event,
     ) -> None:
         project = await conn.fetchrow(
-            f"select quality_mode, consensus_label_count, consensus_coverage, review_required"
+            f"select quality_mode, consensus_label_count, consensus_coverage, review_required,"
+            f" exists (select 1 from {LIVE.tasks} t where t.task_id = $2) as task_known"
             f" from {LIVE.projects} where project_id = $1",
             project_id,
+            task_id,
         )
-        if project is None:  # its ProjectCreated is still to come (ADR 0026)
+        # Its ProjectCreated or TaskCreated is still to come (ADR 0026). Without the task's
+        # row, the status this reaction sets would be lost, and the task's creation would
+        # then show it TO_LABEL.
+        if project is None:
             raise NotYet(f"task {task_id}: project {project_id} not seen yet")
+        if not project["task_known"]:
+            raise NotYet(f"task {task_id} not seen yet")
         rules = ProjectRules(
             review_required=project["review_required"],
             required_labels=required_label_count(
