@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from statistics import fmean, median
 
 import msgspec
@@ -45,15 +45,33 @@ def annotator_summaries(records: Iterable[AnnotatorLabelRecord]) -> list[Annotat
 
 
 def _summary(annotator_id: str, records: list[AnnotatorLabelRecord]) -> AnnotatorSummary:
-    approved = sum(1 for r in records if r.status == "APPROVED")
-    rejected = sum(1 for r in records if r.status == "REJECTED")
+    return summary_of(
+        annotator_id,
+        labels=len(records),
+        approved=sum(1 for r in records if r.status == "APPROVED"),
+        rejected=sum(1 for r in records if r.status == "REJECTED"),
+        consensus=[r.consensus_score for r in records if r.consensus_score is not None],
+        benchmark=[r.benchmark_score for r in records if r.benchmark_score is not None],
+        seconds=[r.seconds_to_label for r in records if r.seconds_to_label is not None],
+    )
+
+
+def summary_of(
+    annotator_id: str,
+    *,
+    labels: int,
+    approved: int,
+    rejected: int,
+    consensus: Sequence[float],
+    benchmark: Sequence[float],
+    seconds: Sequence[float],
+) -> AnnotatorSummary:
+    """One annotator's summary from their counts and their labels' present scores and times
+    (any order: ``fmean`` sums exactly, ``median`` sorts)."""
     reviewed = approved + rejected
-    consensus = [r.consensus_score for r in records if r.consensus_score is not None]
-    benchmark = [r.benchmark_score for r in records if r.benchmark_score is not None]
-    seconds = [r.seconds_to_label for r in records if r.seconds_to_label is not None]
     return AnnotatorSummary(
         annotator_id=annotator_id,
-        labels=len(records),
+        labels=labels,
         approved=approved,
         rejected=rejected,
         approval_rate=approved / reviewed if reviewed else None,
