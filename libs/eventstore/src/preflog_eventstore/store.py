@@ -755,10 +755,17 @@ def conditions(args: list[Any], *filters: tuple[str, Any]) -> list[str]:
 # transaction's id before it draws any position (the ok CTE of the append), so the event's
 # position was drawn after that moment, and lies above the last time mark at or before it
 # (mark_time). No cursor event (START): no bound.
-_SINCE_CURSOR_TIME = (
-    "global_position > coalesce((select m.position from eventlog.time_marks m"
-    " where m.marked_at <= (select c.recorded_at from eventlog.events c"
-    " where c.global_position = $2) order by m.marked_at desc limit 1), 0)"
+def _above_last_mark(moment: str) -> str:
+    """The condition: ``global_position`` above the last time mark at or before ``moment``
+    (an SQL expression), where every event appended after that moment lies (mark_time)."""
+    return (
+        "global_position > coalesce((select m.position from eventlog.time_marks m"
+        f" where m.marked_at <= {moment} order by m.marked_at desc limit 1), 0)"
+    )
+
+
+_SINCE_CURSOR_TIME = _above_last_mark(
+    "(select c.recorded_at from eventlog.events c where c.global_position = $2)"
 )
 
 
@@ -835,12 +842,7 @@ def audit_sql(
         ("stream_name = ${}", stream_name),
         ("event_type = any(${}::text[])", list(types) if types else None),
         # The last mark before ``since`` bounds the positions to read (see mark_time).
-        (
-            "recorded_at >= ${0}::timestamptz and global_position > coalesce((select m.position"
-            " from eventlog.time_marks m where m.marked_at <= ${0}::timestamptz"
-            " order by m.marked_at desc limit 1), 0)",
-            since,
-        ),
+        ("recorded_at >= ${0}::timestamptz and " + _above_last_mark("${0}::timestamptz"), since),
         ("recorded_at <= ${}::timestamptz", until),
     )
     args.append(limit)
