@@ -27,7 +27,7 @@ from preflog_eventstore import (
 )
 from preflog_eventstore.db import DatabaseUnreachable
 from preflog_eventstore.store import mark_time, thin_time_marks
-from preflog_testing.waiting import eventually
+from preflog_testing.waiting import eventually, org_log
 
 from .conftest import dataset_event
 
@@ -805,9 +805,7 @@ async def test_a_projects_catch_up_from_a_cursor_misses_no_event_after_it_in_com
             await append(conn=slow)
         await mark_time(marks)
     await append()
-    everything = await eventually(
-        lambda: fresh_store.read_all(START, org_id=org), lambda events: len(events) == 4
-    )
+    everything = await org_log(fresh_store, org, 4)
     positions = [e.global_position for e in everything]
     assert positions[1] > positions[2]  # commit order is not position order here
     for i, cursor in enumerate(e.cursor for e in everything):

@@ -11,6 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from preflog_contracts.envelope import START, RecordedEvent
+from preflog_eventstore import EventStore
+
 T = TypeVar("T")
 
 
@@ -29,3 +32,11 @@ async def eventually(
         await asyncio.sleep(interval)
         result = await probe()
     return result
+
+
+async def org_log(store: EventStore, org_id: str, count: int) -> list[RecordedEvent]:
+    """``org_id``'s events in commit order from the start, once ``count`` of them are
+    visible (or what is visible at the deadline)."""
+    return await eventually(
+        lambda: store.read_all(START, org_id=org_id), lambda events: len(events) == count
+    )

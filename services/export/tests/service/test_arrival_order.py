@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from preflog_contracts.datarow import DataRow, Message, PromptPoint, Response
-from preflog_contracts.envelope import START, Metadata, RecordedEvent, stream_name
+from preflog_contracts.envelope import Metadata, RecordedEvent, stream_name
 from preflog_contracts.errors import Forbidden
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.catalog import DataRowImported
@@ -38,7 +38,7 @@ from preflog_export.adapters.access import project_for_export
 from preflog_export.adapters.read_model import ExportReadModel, item_decoder
 from preflog_export.domain import ExportItem
 from preflog_messaging import NotYet
-from preflog_testing.waiting import eventually
+from preflog_testing.waiting import org_log
 
 from .conftest import snapshot_for, text
 
@@ -138,8 +138,7 @@ async def _log(store: EventStore) -> list[RecordedEvent]:
             ],
             actor="rev",
         )
-    # Commit-order reads see a transaction once every older one anywhere has ended.
-    return await eventually(lambda: store.read_all(START, org_id=ORG), lambda r: len(r) == appended)
+    return await org_log(store, ORG, appended)
 
 
 async def _arrive(store: EventStore, records: list[RecordedEvent]) -> ExportItem:
@@ -226,9 +225,7 @@ async def test_a_removed_member_and_a_changed_ontology_stay_so_whatever_the_orde
         await fresh_store.append(
             StreamWrite(stream_name("project", project), [event]), org_id=ORG, metadata=meta
         )
-    records = await eventually(
-        lambda: fresh_store.read_all(START, org_id=ORG), lambda r: len(r) == len(events)
-    )
+    records = await org_log(fresh_store, ORG, len(events))
     model = ExportReadModel("order")
     for rec in records[::-1]:
         async with fresh_store.pool.acquire() as conn, conn.transaction():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from preflog_contracts.envelope import START, Metadata, stream_name
+from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.projects import (
     MemberAdded,
     MemberRemoved,
@@ -21,7 +21,7 @@ from preflog_contracts.events.projects import (
 from preflog_eventstore import EventStore, StreamWrite
 from preflog_ingest.adapters import project_tables
 from preflog_ingest.adapters.project_consumer import learn_project_event
-from preflog_testing.waiting import eventually
+from preflog_testing.waiting import org_log
 
 
 async def test_a_removed_member_stays_removed_whatever_the_arrival_order(
@@ -45,10 +45,7 @@ async def test_a_removed_member_stays_removed_whatever_the_arrival_order(
             org_id=org,
             metadata=Metadata(actor_id="owner", actor_role="MEMBER", project_id=project),
         )
-    # Commit-order reads see a transaction once every older one anywhere has ended.
-    records = await eventually(
-        lambda: fresh_store.read_all(START, org_id=org), lambda r: len(r) == len(events)
-    )
+    records = await org_log(fresh_store, org, len(events))
     async with fresh_store.pool.acquire() as conn:
         for rec in records[::-1]:
             async with conn.transaction():

@@ -12,13 +12,13 @@ import uuid
 import msgspec
 import pytest
 
-from preflog_contracts.envelope import START, Metadata, stream_name
+from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.events.labels import LabelSnapshot, LabelSubmitted
 from preflog_contracts.events.projects import ProjectCreated
 from preflog_eventstore import EventStore, StreamWrite
 from preflog_messaging import NotYet
 from preflog_review.adapters.intake import Intake
-from preflog_testing.waiting import eventually
+from preflog_testing.waiting import org_log
 
 
 async def test_a_submission_of_a_project_not_seen_yet_waits(fresh_store: EventStore) -> None:
@@ -36,7 +36,7 @@ async def test_a_submission_of_a_project_not_seen_yet_waits(fresh_store: EventSt
         org_id=org,
         metadata=Metadata(actor_id="ann", actor_role="MEMBER", task_id="t", label_id="l"),
     )
-    [rec] = await eventually(lambda: fresh_store.read_all(START, org_id=org), lambda r: len(r) == 1)
+    [rec] = await org_log(fresh_store, org, 1)
     async with fresh_store.pool.acquire() as conn:
         with pytest.raises(NotYet):
             async with conn.transaction():
@@ -70,9 +70,7 @@ async def test_a_submission_of_a_task_not_seen_yet_waits(fresh_store: EventStore
         org_id=org,
         metadata=msgspec.structs.replace(meta, task_id="t2", label_id="l2"),
     )
-    created, rec = await eventually(
-        lambda: fresh_store.read_all(START, org_id=org), lambda r: len(r) == 2
-    )
+    created, rec = await org_log(fresh_store, org, 2)
     intake = Intake(fresh_store)
     async with fresh_store.pool.acquire() as conn:
         async with conn.transaction():
