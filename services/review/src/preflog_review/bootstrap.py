@@ -9,7 +9,7 @@ from preflog_review.adapters.intake import INTAKE_TYPES, Intake
 from preflog_review.adapters.projection import OwnEventsProjection
 from preflog_review.adapters.queries import ReviewQueries
 from preflog_review.adapters.read_model import FOREIGN_CATEGORIES
-from preflog_review.adapters.scoring import agreement_backfill_loop
+from preflog_review.adapters.scoring import agreement_backfill_loop, agreement_fold_loop
 from preflog_review.handlers.issue_actions import IssueActions
 from preflog_review.handlers.review_actions import ReviewActions
 
@@ -40,5 +40,5 @@ async def build(runtime: Runtime) -> ServiceParts:
                 INTAKE_DURABLE, intake.handle, FOREIGN_CATEGORIES, types=INTAKE_TYPES, apply_size=16
             )
         ],
-        loops=[agreement_backfill_loop(runtime.pool)],
+        loops=[agreement_backfill_loop(runtime.pool), agreement_fold_loop(runtime.pool)],
     )

@@ -20,10 +20,10 @@ from preflog_contracts.rpc import review as api
 from preflog_contracts.rpc.review import required_label_count
 from preflog_eventstore import conditions
 from preflog_eventstore.conn import Conn
-from preflog_review.adapters.scoring import COUNTING, project_questions
+from preflog_review.adapters.scoring import COUNTING, agreement_sums, project_questions
 from preflog_review.adapters.tables import LIVE, Tables
 from preflog_review.domain.access import can_read_issues, can_see_quality
-from preflog_review.domain.agreement import TaskAgreement, project_agreement, task_agreement
+from preflog_review.domain.agreement import project_agreement, task_agreement
 from preflog_review.domain.annotator_stats import AnnotatorSummary, summary_of
 from preflog_review.domain.consensus import ConsensusSummary, LabelConsensus, TaskConsensus
 from preflog_review.domain.label_agreement import LabelComparison
@@ -35,7 +35,6 @@ MAX_PAGE = 500
 _task_consensus = msgspec.json.Decoder(TaskConsensus)
 _label_consensus = msgspec.json.Decoder(LabelConsensus)
 _comparison = msgspec.json.Decoder(LabelComparison)
-_task_agreement = msgspec.json.Decoder(TaskAgreement)
 _snapshot = msgspec.json.Decoder(LabelSnapshot)
 _target = msgspec.json.Decoder(Target)
 _comments = msgspec.json.Decoder(list[api.IssueComment])
@@ -358,14 +357,12 @@ class ReviewQueries:
 
         The sums of the tasks' shares (``TaskAgreement``, kept with each task's consensus),
         not a recomputation from every label's snapshot: that read and decoded the whole
-        project on the event loop, 0.7 s at 10,000 labels and 4 s at 50,000 (ADR 0024)."""
+        project on the event loop, 0.7 s at 10,000 labels and 4 s at 50,000 (ADR 0024). The
+        shares are added up as they change (``agreement_sums``, ADR 0028), so the report
+        reads a row per question and value, not one per task."""
         async with self.pool.acquire() as conn:
             await self._quality_access(conn, req.project_id, ident)
-            shares = await conn.fetch(
-                f"select agreement::text from {self.t.tasks}"
-                " where project_id = $1 and agreement is not null",
-                req.project_id,
-            )
+            summed = await agreement_sums(conn, self.t, req.project_id)
             # Scored before shares were kept (review migration 0002) and not yet scored again
             # by the service's backfill: their shares are worked out here from their labels.
             unscored = await conn.fetch(
@@ -382,7 +379,7 @@ class ReviewQueries:
             questions = await project_questions(conn, self.t, req.project_id)
 
         def figures() -> tuple[ConsensusSummary, list[QuestionAlpha], list[AnnotatorSummary]]:
-            tasks = [_task_agreement.decode(r[0]) for r in shares] + [
+            tasks = [summed] + [
                 task_agreement(
                     _task_consensus.decode(r[1]), [_snapshot.decode(s) for s in r[2]], questions
                 )

@@ -16,6 +16,7 @@ from preflog_review.adapters.read_model import (
     apply_event,
     decode,
 )
+from preflog_review.adapters.scoring import keep_agreement_sums
 from preflog_review.adapters.tables import LIVE, Tables
 
 
@@ -28,6 +29,7 @@ async def rebuild_read_model(
         for live, fresh in zip(LIVE.all(), shadow.all(), strict=True):
             await conn.execute(f"drop table if exists {fresh}")
             await conn.execute(f"create table {fresh} (like {live} including all)")
+        await keep_agreement_sums(conn, shadow)
         cursor = START
         while True:
             async with conn.transaction():

@@ -14,6 +14,8 @@ NAMES = (
     "reviews",
     "issues",
     "pair_counts",
+    "agreement_sums",
+    "agreement_deltas",
 )
 
 
