@@ -50,6 +50,7 @@ from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing import system
+from preflog_testing.idle import cpu_seconds, settle
 from preflog_testing.infra import choose_infra
 from preflog_testing.rows import labelbox_conversation
 
@@ -57,8 +58,6 @@ WARMUP = 3.0
 # Tasks loaded per second of a mutation phase, for both phases: one task takes 8-12 mutations,
 # so this covers 4,500 mutations/s in all.
 ROW_SUPPLY_PER_SECOND = 450
-SETTLE_SECONDS = 3.0  # at least, between phases, so one phase's backlog does not weigh on the next
-IDLE_CORES = 0.15  # the system is idle when its processes use less than this
 RESPONSES = ["response-a", "response-b", "response-c"]
 MODELS = ["model-a", "model-b", "model-c"]
 QUESTIONS = [
@@ -201,37 +200,6 @@ async def start_preflog(log_dir: Path) -> tuple[system.Up, Callable[[], Awaitabl
         infra.close()
         raise
     return up, stop
-
-
-async def settle(pid: int, limit: float = 60.0) -> float:
-    """Wait until the system has worked off what the last phase left (consumers and
-    projections catching up): at least SETTLE_SECONDS, then until its processes use less
-    than IDLE_CORES over half a second, or ``limit`` s. Seconds waited."""
-    start = time.perf_counter()
-    await asyncio.sleep(SETTLE_SECONDS)
-    while time.perf_counter() - start < limit:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(0.5)
-        if (cpu_seconds(pid) - before) / 0.5 < IDLE_CORES:
-            break
-    return time.perf_counter() - start
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its descendants (Linux /proc): ``preflog up``
-    runs the services itself and the gateway in a child."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return total
 
 
 @dataclass
@@ -630,6 +598,10 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
             t = time.perf_counter()
             setup = await set_up(http, running.token, clients, rows)
             setup_seconds = time.perf_counter() - t
+        # The consumers and projections learn the imported rows and new tasks after the setup's
+        # calls return: let them finish, or the gateway phase shares the machine with that
+        # work and the direct phase (which runs after a settle) does not.
+        setup_settled = await settle(running.process.pid)
         warmup = WARMUP
         gw, held, server_cores = await gateway_phase(running, setup, warmup, seconds)
         # Let the consumers and projections work off the mutations' events first.
@@ -724,6 +696,7 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
         note="the same mix straight to labeling over NATS (RpcClient), same run, same system",
         rows=setup.rows,
         setup_seconds=round(setup_seconds, 1),
+        after_setup_settled_s=round(setup_settled, 1),
         **context,
     )
 

@@ -41,6 +41,7 @@ from preflog_eventstore import StreamWrite, create_database, drop_database, migr
 from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import open_runtime, run
 from preflog_settings import load_settings
+from preflog_testing.idle import settle
 from preflog_testing.infra import choose_infra
 
 QUESTIONS = [
@@ -314,6 +315,9 @@ async def main(seconds: float, annotators: int) -> None:
             ctx=ctx,
             timeout=120,
         )
+        # The relay and the projections work off the new tasks' events after the call
+        # returns: not during the measured window.
+        setup_settled = await settle(child.pid, at_least=1.0)
 
         samples: list[tuple[str, int, float]] = []
         lags: list[float] = []
@@ -338,6 +342,7 @@ async def main(seconds: float, annotators: int) -> None:
             "ran_out_of_tasks": sum(s.ran_out for s in sims),
             "cores": os.cpu_count(),
             "mix": "rank 30% / crown 25% / answer 45%",
+            "after_setup_settled_s": round(setup_settled, 1),
         }
         emit(
             "labeling_actions_throughput",
