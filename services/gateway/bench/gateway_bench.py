@@ -439,7 +439,10 @@ async def direct_phase(
 
         async def call(op: str, body: Any, rtype: Any) -> tuple[Any, str | None]:
             try:
-                return await rt.rpc.call("labeling", op, body, ctx=ctx, response_type=rtype), None
+                reply = await rt.rpc.call(
+                    "labeling", op, body, ctx=ctx, response_type=rtype, affinity=user
+                )
+                return reply, None
             except Conflict:
                 return None, "CONFLICT"
             except PreflogError as exc:

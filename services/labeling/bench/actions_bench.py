@@ -120,17 +120,19 @@ async def serve() -> None:
 
 
 class Annotator:
-    def __init__(self, rt: Any, who: Identity, project_id: str) -> None:
+    def __init__(self, rt: Any, who: Identity, project_id: str, affinity: bool = True) -> None:
         self.rt = rt
         self.who = who
         self.project_id = project_id
         self.ctx = CallContext(identity=who, user_agent="bench")
+        # As the gateway calls: each user's calls to the instance that serves them.
+        self.affinity = who.user_id if affinity else None
         self.latencies: list[float] = []
         self.conflicts = 0
         self.ran_out = False
 
     async def call(self, op: str, body: Any, rtype: Any = Any) -> Any:
-        return await self.rt.rpc.call("labeling", op, body, ctx=self.ctx, response_type=rtype)
+        return await self.rt.rpc.call("labeling", op, body, ctx=self.ctx, response_type=rtype, affinity=self.affinity)
 
     async def run(self, until: float, measure_from: float, samples: list[tuple[str, int, float]]) -> None:
         rnd = random.Random(self.who.user_id)
@@ -236,7 +238,7 @@ async def raw_appends(store: Any, org_id: str, seconds: float, writers: int) -> 
     return len(latencies) / (time.perf_counter() - t0), latencies
 
 
-async def main(seconds: float, annotators: int) -> None:
+async def main(seconds: float, annotators: int, instances: int = 1, affinity: bool = True) -> None:
     infra = choose_infra()
     db = f"preflog_bench_labeling_{uuid.uuid4().hex[:8]}"
     await create_database(infra.admin_dsn, db)
@@ -253,12 +255,16 @@ async def main(seconds: float, annotators: int) -> None:
         "PREFLOG_LOG_FORMAT": "json",
     }
     rt = None
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", env=env, stdout=asyncio.subprocess.PIPE
-    )
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(instances)
+    ]
     try:
-        assert child.stdout is not None
-        await child.stdout.readline()  # "ready"
+        for child in children:
+            assert child.stdout is not None
+            await child.stdout.readline()  # "ready"
         settings = load_settings(env)
         rt = await open_runtime(settings, pool_max=40)
         org = str(uuid.uuid4())
@@ -317,7 +323,7 @@ async def main(seconds: float, annotators: int) -> None:
         )
         # The relay and the projections work off the new tasks' events after the call
         # returns: not during the measured window.
-        setup_settled = await settle(child.pid, at_least=1.0)
+        setup_settled = max([await settle(child.pid, at_least=1.0) for child in children])
 
         samples: list[tuple[str, int, float]] = []
         lags: list[float] = []
@@ -325,7 +331,7 @@ async def main(seconds: float, annotators: int) -> None:
         watcher = asyncio.create_task(watch_lag(rt.pool, samples, lags, stop))
         warmup = WARMUP
         t0 = time.perf_counter()
-        sims = [Annotator(rt, u, project.id) for u in users]
+        sims = [Annotator(rt, u, project.id, affinity) for u in users]
         await asyncio.gather(*(s.run(t0 + warmup + seconds, t0 + warmup, samples) for s in sims))
         stop.set()
         await asyncio.wait_for(watcher, 30)
@@ -343,6 +349,9 @@ async def main(seconds: float, annotators: int) -> None:
             "cores": os.cpu_count(),
             "mix": "rank 30% / crown 25% / answer 45%",
             "after_setup_settled_s": round(setup_settled, 1),
+            "instances": instances,
+            "affinity": affinity,
+            "affinity_fallbacks": rt.rpc.fallbacks,
         }
         emit(
             "labeling_actions_throughput",
@@ -384,11 +393,13 @@ async def main(seconds: float, annotators: int) -> None:
         )
     finally:
         # The service first: deleting its streams under it makes its consumers fail loudly.
-        child.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(child.wait(), 20)
-        except TimeoutError:
-            child.kill()
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                await asyncio.wait_for(child.wait(), 20)
+            except TimeoutError:
+                child.kill()
         if rt is not None:
             await delete_namespace_streams(rt.js, namespace)
             await rt.close()
@@ -399,8 +410,10 @@ async def main(seconds: float, annotators: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--instances", type=int, default=1, help="labeling service processes")
+    parser.add_argument("--no-affinity", action="store_true", help="calls to the queue group only")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--annotators", type=int, default=32)
     args = parser.parse_args()
     # As ``preflog serve`` runs a service: on uvloop (and the load generator too).
-    run(serve() if args.serve else main(args.seconds, args.annotators))
+    run(serve() if args.serve else main(args.seconds, args.annotators, args.instances, not args.no_affinity))

@@ -1,7 +1,10 @@
 """Service calls over NATS request/reply.
 
 Subjects are ``<ns>.rpc.<service>.<operation>``; every instance of a service joins the queue
-group named after it, so adding instances adds throughput. The caller's identity travels in
+group named after it, so adding instances adds throughput. A caller may instead name an
+affinity key (the gateway passes the user): the call then goes to the instance the key maps to
+among the live ones (``<ns>.rpc.<service>.i.<instance>.<operation>``), so one user's calls meet
+the caches their earlier calls filled (ADR 0029). The caller's identity travels in
 the request with an HMAC signature over it: a service acts only on an identity the gateway
 (or another holder of the internal secret) signed. Errors travel as typed results and are
 raised again on the caller's side as the same :class:`PreflogError` subclass.
@@ -10,11 +13,12 @@ raised again on the caller's side as the same :class:`PreflogError` subclass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -108,6 +112,31 @@ def rpc_subject(namespace: str, service: str, operation: str) -> str:
     return f"{namespace}.rpc.{service}.{operation}"
 
 
+def instance_subject(namespace: str, service: str, instance: str, operation: str) -> str:
+    """One instance's own subject for ``operation`` (the queue group's ``*`` does not match
+    it: it has more tokens)."""
+    return f"{namespace}.rpc.{service}.i.{instance}.{operation}"
+
+
+def members_subject(namespace: str, service: str) -> str:
+    """Where each instance of ``service`` says it is there (``+<id>``) or leaving (``-<id>``)."""
+    return f"{namespace}.members.{service}"
+
+
+HEARTBEAT_SECONDS = 1.0  # how often an instance says it is there
+MEMBER_TTL_SECONDS = 3.5  # an instance not heard from for this long is taken for gone
+
+
+def rendezvous(key: str, instances: Iterable[str]) -> str | None:
+    """The instance ``key`` goes to: the highest hash of (key, instance). When an instance
+    comes or goes, only the keys that were or become its own move."""
+    return max(
+        instances,
+        key=lambda instance: hashlib.blake2b(f"{key}/{instance}".encode(), digest_size=8).digest(),
+        default=None,
+    )
+
+
 def sign(secret: str, ctx: CallContext) -> str:
     return hmac.new(secret.encode(), _encoder.encode(ctx), hashlib.sha256).hexdigest()
 
@@ -151,6 +180,7 @@ class RpcServer:
         secret: str,
         concurrency: int = 256,
         lost: LostConnections | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         """``lost``: the pool the handlers use, told of a lost database connection (so that
         its other dead connections are replaced before the caller retries)."""
@@ -159,8 +189,11 @@ class RpcServer:
         self.service = service
         self.secret = secret
         self.lost = lost
+        self.instance = uuid.uuid4().hex[:12]
+        self.heartbeat = heartbeat
         self._ops: dict[str, _Operation] = {}
-        self._sub: Subscription | None = None
+        self._subs: list[Subscription] = []
+        self._beating: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._counted = Children(RPC_REQUESTS)
@@ -201,17 +234,44 @@ class RpcServer:
         return self._ops[operation].request_type
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(
-            rpc_subject(self.namespace, self.service, "*"),
-            queue=self.service,
-            cb=self._on_message,
-            pending_msgs_limit=100_000,
-        )
+        self._subs = [
+            await self.nc.subscribe(
+                rpc_subject(self.namespace, self.service, "*"),
+                queue=self.service,
+                cb=self._on_message,
+                pending_msgs_limit=100_000,
+            ),
+            await self.nc.subscribe(
+                instance_subject(self.namespace, self.service, self.instance, "*"),
+                cb=self._on_message,
+                pending_msgs_limit=100_000,
+            ),
+        ]
+        self._beating = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Say this instance is there now and every ``heartbeat`` seconds, for callers with an
+        affinity key (a lost publish is made up by the next one)."""
+        subject, here = members_subject(self.namespace, self.service), f"+{self.instance}".encode()
+        while True:
+            try:
+                await self.nc.publish(subject, here)
+            except Exception as exc:  # NATS away: callers fall back to the queue group
+                log.info("rpc.heartbeat_lost", service=self.service, error=repr(exc))
+            await asyncio.sleep(self.heartbeat)
 
     async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+        if self._beating is not None:
+            self._beating.cancel()
+            self._beating = None
+            with contextlib.suppress(Exception):
+                await self.nc.publish(
+                    members_subject(self.namespace, self.service), f"-{self.instance}".encode()
+                )
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs = []
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -300,6 +360,25 @@ class NoResponders(Unavailable):
     """Nobody listens on the subject at all (not merely slow): the callee is not running."""
 
 
+class _Members:
+    """The instances of one service a client has heard from, and when."""
+
+    def __init__(self) -> None:
+        self.heard: dict[str, float] = {}
+        self.subscription: Subscription | None = None
+
+    async def on_message(self, msg: Msg) -> None:
+        text = msg.data.decode(errors="replace")
+        if text.startswith("+"):
+            self.heard[text[1:]] = time.monotonic()
+        elif text.startswith("-"):
+            self.heard.pop(text[1:], None)
+
+    def live(self) -> list[str]:
+        horizon = time.monotonic() - MEMBER_TTL_SECONDS
+        return [instance for instance, at in self.heard.items() if at > horizon]
+
+
 class RpcClient:
     """Calls services; raises the service's typed error, or Unavailable when none answers."""
 
@@ -309,7 +388,28 @@ class RpcClient:
         self.secret = secret
         self.timeout = timeout
         self.calls = 0  # counted so tests can bound the calls a request costs
+        self.fallbacks = 0  # calls with an affinity key that went to the queue group instead
         self._waited = Children(RPC_CLIENT_LATENCY)
+        self._members: dict[str, _Members] = {}
+
+    async def _instance_for(self, service: str, key: str) -> str | None:
+        """The live instance ``key`` maps to; None while none has been heard from (the first
+        call for a service starts listening, so it and the next second's go to the group)."""
+        members = self._members.get(service)
+        if members is None:
+            members = self._members[service] = _Members()
+            members.subscription = await self.nc.subscribe(
+                members_subject(self.namespace, service), cb=members.on_message
+            )
+        return rendezvous(key, members.live())
+
+    async def close(self) -> None:
+        """Stop listening for the services' instances."""
+        for members in self._members.values():
+            if members.subscription is not None:
+                with contextlib.suppress(Exception):
+                    await members.subscription.unsubscribe()
+        self._members.clear()
 
     async def call(
         self,
@@ -320,7 +420,10 @@ class RpcClient:
         ctx: CallContext,
         response_type: type[R] = Any,  # type: ignore[assignment]
         timeout: float | None = None,
+        affinity: str | None = None,
     ) -> R:
+        """``affinity``: a key (the user) whose calls should all reach the same instance of
+        the service while it lives; any instance may answer any call either way."""
         if not ctx.correlation_id:
             ctx = msgspec.structs.replace(ctx, correlation_id=str(uuid.uuid4()))
         request = RpcRequest(
@@ -334,12 +437,28 @@ class RpcClient:
             )
         self.calls += 1
         started = time.perf_counter()
+        instance = await self._instance_for(service, affinity) if affinity is not None else None
         try:
-            msg = await self.nc.request(
-                rpc_subject(self.namespace, service, operation),
-                payload,
-                timeout=timeout or self.timeout,
-            )
+            if instance is not None:
+                try:
+                    msg = await self.nc.request(
+                        instance_subject(self.namespace, service, instance, operation),
+                        payload,
+                        timeout=timeout or self.timeout,
+                    )
+                except NoRespondersError:
+                    # Gone without saying so (killed): nobody received the call, so any
+                    # instance may take it.
+                    self._members[service].heard.pop(instance, None)
+                    instance = None
+            if instance is None:
+                if affinity is not None:
+                    self.fallbacks += 1
+                msg = await self.nc.request(
+                    rpc_subject(self.namespace, service, operation),
+                    payload,
+                    timeout=timeout or self.timeout,
+                )
         except NoRespondersError:
             raise NoResponders(f"the {service} service did not answer; retry later") from None
         except (NatsTimeout, TimeoutError):

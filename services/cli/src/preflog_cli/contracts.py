@@ -128,6 +128,22 @@ def asyncapi() -> dict[str, Any]:
             "per service. Services: ingest, labeling, review, export; `ping` on every one."
         ),
     }
+    channels["rpc.instance"] = {
+        "address": "{namespace}.rpc.{service}.i.{instance}.{operation}",
+        "description": (
+            "The same calls to one instance of the service, for callers with an affinity key "
+            "(the gateway passes the user): the key's instance is the rendezvous hash of the key "
+            "over the live instances; a call that finds no responder there goes to the queue "
+            "group (ADR 0029)."
+        ),
+    }
+    channels["members"] = {
+        "address": "{namespace}.members.{service}",
+        "description": (
+            "Each instance of a service publishes `+<instance>` on start and every second, and "
+            "`-<instance>` when it stops; an instance not heard from for 3.5 s is taken for gone."
+        ),
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -86,11 +86,14 @@ class GatewayContext:
         response_type: type[R],
         idempotency_key: str | None = None,
     ) -> R:
-        """Call a service as the authenticated caller (identity signed by the RPC client)."""
+        """Call a service as the authenticated caller (identity signed by the RPC client), at
+        the instance of the service that serves this caller (ADR 0029)."""
+        ctx = self.call_context(idempotency_key)
         return await self.runtime.rpc.call(
             service,
             operation,
             body,
-            ctx=self.call_context(idempotency_key),
+            ctx=ctx,
             response_type=response_type,
+            affinity=ctx.identity.user_id if ctx.identity is not None else None,
         )
