@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from preflog_messaging import CallContext, RpcClient, RpcServer
 from preflog_messaging.connection import connect
 from preflog_messaging.rpc import rendezvous
+from preflog_observability.metrics import RPC_AFFINITY_FALLBACKS
 from preflog_testing.infra import Infra
 
 CTX = CallContext(correlation_id="c")
@@ -96,9 +97,11 @@ async def test_calls_go_to_the_group_until_an_instance_is_heard_from(
     server.heartbeat = 3600  # says it is there once, at start, before the client listens
     await server.start()
     client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+    counted = RPC_AFFINITY_FALLBACKS.labels("who")._value.get()
     try:
         assert await answers(client, KEYS[:3]) == dict.fromkeys(KEYS[:3], server.instance)
         assert client.fallbacks == 3
+        assert RPC_AFFINITY_FALLBACKS.labels("who")._value.get() == counted + 3
     finally:
         await client.close()
         await server.stop()

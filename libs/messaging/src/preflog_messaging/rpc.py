@@ -41,7 +41,13 @@ from preflog_contracts.errors import (
 from preflog_contracts.identity import Identity
 from preflog_contracts.text import NUL_REFUSED, nul_path
 from preflog_eventstore import DATABASE_UNAVAILABLE, LostConnections, connection_lost
-from preflog_observability.metrics import RPC_CLIENT_LATENCY, RPC_LATENCY, RPC_REQUESTS, Children
+from preflog_observability.metrics import (
+    RPC_AFFINITY_FALLBACKS,
+    RPC_CLIENT_LATENCY,
+    RPC_LATENCY,
+    RPC_REQUESTS,
+    Children,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -390,6 +396,7 @@ class RpcClient:
         self.calls = 0  # counted so tests can bound the calls a request costs
         self.fallbacks = 0  # calls with an affinity key that went to the queue group instead
         self._waited = Children(RPC_CLIENT_LATENCY)
+        self._fell_back = Children(RPC_AFFINITY_FALLBACKS)
         self._members: dict[str, _Members] = {}
 
     async def _instance_for(self, service: str, key: str) -> str | None:
@@ -454,6 +461,7 @@ class RpcClient:
             if instance is None:
                 if affinity is not None:
                     self.fallbacks += 1
+                    self._fell_back(service).inc()
                 msg = await self.nc.request(
                     rpc_subject(self.namespace, service, operation),
                     payload,

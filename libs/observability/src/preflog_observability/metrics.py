@@ -38,6 +38,12 @@ RPC_CLIENT_LATENCY = Histogram(
     ["service", "operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
+RPC_AFFINITY_FALLBACKS = Counter(
+    "preflog_rpc_affinity_fallbacks_total",
+    "Calls with an affinity key sent to the service's queue group: no instance heard from yet,"
+    " or the key's instance had gone",
+    ["service"],
+)
 HTTP_REQUESTS = Counter("preflog_http_requests_total", "Gateway HTTP requests", ["route", "status"])
 HTTP_LATENCY = Histogram(
     "preflog_http_latency_seconds",
