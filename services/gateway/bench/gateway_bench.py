@@ -50,7 +50,7 @@ from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing import system
-from preflog_testing.idle import cpu_seconds, settle
+from preflog_testing.idle import common_role, cpu_in_window, cpu_seconds, settle
 from preflog_testing.infra import choose_infra
 from preflog_testing.rows import labelbox_conversation
 
@@ -322,6 +322,7 @@ class Tally:
     examples: dict[str, str] = field(default_factory=dict)  # a message per error code
     tasks: int = 0
     ran_out: int = 0  # annotators that found nothing left to claim before the end
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by part, measured window
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -411,8 +412,14 @@ async def gateway_phase(
 
         return claim, act, submit
 
+    def role(pid: int, command: str) -> str:
+        if pid == running.process.pid:
+            return "services"  # preflog up runs the four services in its own process
+        return "gateway" if "serve gateway" in command else common_role(pid, command)
+
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(running.process.pid)
+    window = asyncio.create_task(cpu_in_window(t0 + warmup, t0 + warmup + seconds, role))
     await asyncio.gather(
         *(
             sims[i].run(*bound(i), t0 + warmup, t0 + warmup + seconds, tally, hold_last=True)
@@ -422,6 +429,7 @@ async def gateway_phase(
     server_cpu = cpu_seconds(running.process.pid) - cpu0
     for c in connections:
         c.close()
+    tally.cpu = await window
     return tally, sims, server_cpu / (time.perf_counter() - t0)
 
 
@@ -651,6 +659,24 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
         gateway_share_of_direct=round(gw_rate / direct_rate, 3) if direct_rate else None,
         server_cpu_cores=round(server_cores, 2),
         **context,
+    )
+    # Where the machine's CPU went per mutation, and so how many of these cores 1,500/s takes.
+    parts = {k: v for k, v in gw.cpu.items() if k != "other"}
+    mutations = max(len(gw.latencies), 1)
+    total_ms = sum(parts.values()) * 1000 / mutations
+    emit(
+        "gateway_mutations_cpu_per_mutation",
+        total_ms,
+        "ms",
+        round((os.cpu_count() or 2) * 1000 / 1500, 3),
+        False,
+        by_part_ms={k: round(v * 1000 / mutations, 3) for k, v in sorted(parts.items())},
+        other_processes_cores=round(gw.cpu.get("other", 0.0) / seconds, 3),
+        cores_used=round(sum(parts.values()) / seconds, 2),
+        cores_for_1500_per_s=round(total_ms * 1.5, 2),
+        note="CPU of the gateway, the services, Postgres, NATS and the load generator over the"
+        " measured window, per mutation; the limit is what this machine's cores allow per"
+        " mutation at 1,500/s",
     )
     emit(
         "gateway_mutation_latency_p99",

@@ -11,7 +11,12 @@ the next. Prints one JSON object per line:
 - actions/s and p50/p99 latency of rank/crown/answer calls (limits 3000/s, 50 ms);
 - read-model lag p99: from the action's reply (just after its commit) until the label read
   model (labeling.labels) holds that version, for every 5th action (limit 200 ms);
+- where the machine's CPU went over the measured window, per action (the service, Postgres,
+  NATS, the load generator), and so how many of these cores 3,000 actions/s would take;
 - the raw ``EventStore.append`` figure (one event per append, 32 writers) from the same run.
+
+``--instances N`` runs N service processes; calls carry the annotator as their affinity key, as
+the gateway's do (``--no-affinity``: to the queue group only).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from preflog_eventstore import StreamWrite, create_database, drop_database, migr
 from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import open_runtime, run
 from preflog_settings import load_settings
-from preflog_testing.idle import settle
+from preflog_testing.idle import common_role, cpu_in_window, settle
 from preflog_testing.infra import choose_infra
 
 QUESTIONS = [
@@ -332,7 +337,16 @@ async def main(seconds: float, annotators: int, instances: int = 1, affinity: bo
         warmup = WARMUP
         t0 = time.perf_counter()
         sims = [Annotator(rt, u, project.id, affinity) for u in users]
+        services = {child.pid for child in children}
+        cpu = asyncio.create_task(
+            cpu_in_window(
+                t0 + warmup,
+                t0 + warmup + seconds,
+                lambda pid, cmd: "service" if pid in services else common_role(pid, cmd),
+            )
+        )
         await asyncio.gather(*(s.run(t0 + warmup + seconds, t0 + warmup, samples) for s in sims))
+        cpu_used = await cpu
         stop.set()
         await asyncio.wait_for(watcher, 30)
         latencies = [x for s in sims for x in s.latencies]
@@ -379,6 +393,23 @@ async def main(seconds: float, annotators: int, instances: int = 1, affinity: bo
             False,
             p50_ms=round(pct(lags, 0.50) * 1000, 2),
             sampled=len(lags),
+        )
+        # Where the machine's CPU went per action, and so how many of these cores 3,000/s takes.
+        parts = {k: v for k, v in cpu_used.items() if k != "other"}
+        per_action_ms = {k: round(v * 1000 / len(latencies), 3) for k, v in sorted(parts.items())}
+        total_ms = sum(parts.values()) * 1000 / len(latencies)
+        emit(
+            "labeling_actions_cpu_per_action",
+            total_ms,
+            "ms",
+            round((os.cpu_count() or 2) * 1000 / 3000, 3),
+            False,
+            by_part_ms=per_action_ms,
+            other_processes_cores=round(cpu_used.get("other", 0.0) / seconds, 3),
+            cores_used=round(sum(parts.values()) / seconds, 2),
+            cores_for_3000_per_s=round(total_ms * 3, 2),
+            note="CPU of the service, Postgres, NATS and the load generator over the measured window,"
+            " per action; the limit is what this machine's cores allow per action at 3,000/s",
         )
         emit(
             "eventstore_raw_append_same_run",

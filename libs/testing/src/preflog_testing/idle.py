@@ -1,12 +1,14 @@
-"""Waiting, in a benchmark, until the system under test has worked off what the last phase
-left (consumers and projections catching up), so one phase's backlog does not weigh on the
-next phase's figures."""
+"""Processes' CPU in a benchmark: waiting until the system under test has worked off what the
+last phase left (consumers and projections catching up), so one phase's backlog does not weigh
+on the next phase's figures; and how the machine's CPU split between the parts of the system
+during a phase."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 SETTLE_SECONDS = 3.0  # at least, between phases
@@ -40,3 +42,61 @@ def cpu_seconds(pid: int) -> float:
         except OSError:
             continue
     return total
+
+
+def processes_cpu() -> dict[int, tuple[str, float]]:
+    """Every process's command line and CPU seconds so far (user + system; Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = stat[stat.find("(") + 1 : stat.rfind(")")]
+        found[int(entry.name)] = (
+            command.strip() or name,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
+    return found
+
+
+def cpu_split(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    role: Callable[[int, str], str],
+) -> dict[str, float]:
+    """CPU seconds each role (``role(pid, command)``) used between two ``processes_cpu``
+    snapshots; processes that started in between count from zero."""
+    used: dict[str, float] = {}
+    for pid, (command, seconds) in after.items():
+        spent = seconds - before.get(pid, (command, 0.0))[1]
+        if spent > 0:
+            key = role(pid, command)
+            used[key] = used.get(key, 0.0) + spent
+    return used
+
+
+def common_role(pid: int, command: str) -> str:
+    """Postgres, NATS, this process (the load generator), or other."""
+    if command.startswith("postgres"):
+        return "postgres"
+    if "nats-server" in command:
+        return "nats"
+    if pid == os.getpid():
+        return "load_generator"
+    return "other"
+
+
+async def cpu_in_window(
+    start: float, end: float, role: Callable[[int, str], str]
+) -> dict[str, float]:
+    """CPU seconds of each role between the ``time.perf_counter`` times ``start`` and ``end``."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    before = processes_cpu()
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    return cpu_split(before, processes_cpu(), role)
