@@ -405,9 +405,14 @@ class RpcClient:
         members = self._members.get(service)
         if members is None:
             members = self._members[service] = _Members()
-            members.subscription = await self.nc.subscribe(
-                members_subject(self.namespace, service), cb=members.on_message
-            )
+            try:
+                members.subscription = await self.nc.subscribe(
+                    members_subject(self.namespace, service), cb=members.on_message
+                )
+            except Exception as exc:  # NATS away: this call goes to the group, the next tries again
+                del self._members[service]
+                log.info("rpc.members_unavailable", service=service, error=repr(exc))
+                return None
         return rendezvous(key, members.live())
 
     async def close(self) -> None:
