@@ -252,8 +252,19 @@ class RpcServer:
                 cb=self._on_message,
                 pending_msgs_limit=100_000,
             ),
+            # A caller that starts listening asks who is there, so it need not wait for the
+            # next heartbeat.
+            await self.nc.subscribe(
+                f"{members_subject(self.namespace, self.service)}.who", cb=self._say_here
+            ),
         ]
         self._beating = asyncio.create_task(self._beat())
+
+    async def _say_here(self, msg: Msg) -> None:
+        with contextlib.suppress(Exception):
+            await self.nc.publish(
+                members_subject(self.namespace, self.service), f"+{self.instance}".encode()
+            )
 
     async def _beat(self) -> None:
         """Say this instance is there now and every ``heartbeat`` seconds, for callers with an
@@ -409,6 +420,7 @@ class RpcClient:
                 members.subscription = await self.nc.subscribe(
                     members_subject(self.namespace, service), cb=members.on_message
                 )
+                await self.nc.publish(f"{members_subject(self.namespace, service)}.who", b"")
             except Exception as exc:  # NATS away: this call goes to the group, the next tries again
                 del self._members[service]
                 log.info("rpc.members_unavailable", service=service, error=repr(exc))

@@ -140,7 +140,8 @@ def asyncapi() -> dict[str, Any]:
     channels["members"] = {
         "address": "{namespace}.members.{service}",
         "description": (
-            "Each instance of a service publishes `+<instance>` on start and every second, and "
+            "Each instance of a service publishes `+<instance>` on start, every second and when "
+            "asked on `{namespace}.members.{service}.who` (a caller starting to listen asks), and "
             "`-<instance>` when it stops; an instance not heard from for 3.5 s is taken for gone."
         ),
     }
