@@ -674,6 +674,9 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
         other_processes_cores=round(gw.cpu.get("other", 0.0) / seconds, 3),
         cores_used=round(sum(parts.values()) / seconds, 2),
         cores_for_1500_per_s=round(total_ms * 1.5, 2),
+        system_ms_without_load_generator=round(
+            (sum(parts.values()) - parts.get("load_generator", 0.0)) * 1000 / mutations, 3
+        ),
         note="CPU of the gateway, the services, Postgres, NATS and the load generator over the"
         " measured window, per mutation; the limit is what this machine's cores allow per"
         " mutation at 1,500/s",

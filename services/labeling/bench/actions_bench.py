@@ -408,6 +408,9 @@ async def main(seconds: float, annotators: int, instances: int = 1, affinity: bo
             other_processes_cores=round(cpu_used.get("other", 0.0) / seconds, 3),
             cores_used=round(sum(parts.values()) / seconds, 2),
             cores_for_3000_per_s=round(total_ms * 3, 2),
+            system_ms_without_load_generator=round(
+                (sum(parts.values()) - parts.get("load_generator", 0.0)) * 1000 / len(latencies), 3
+            ),
             note="CPU of the service, Postgres, NATS and the load generator over the measured window,"
             " per action; the limit is what this machine's cores allow per action at 3,000/s",
         )
