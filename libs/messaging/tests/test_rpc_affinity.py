@@ -4,13 +4,14 @@ instance leaves or dies, only its keys move, and no call is lost (ADR 0029)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 from nats.aio.client import Client
 
 from preflog_messaging import CallContext, RpcClient, RpcServer
 from preflog_messaging.connection import connect
-from preflog_messaging.rpc import rendezvous
+from preflog_messaging.rpc import MEMBER_TTL_SECONDS, _Members, rendezvous
 from preflog_observability.metrics import RPC_AFFINITY_FALLBACKS
 from preflog_testing.infra import Infra
 
@@ -116,3 +117,11 @@ async def test_a_new_caller_asks_who_is_there_instead_of_waiting_for_a_heartbeat
     finally:
         await client.close()
         await server.stop()
+
+
+def test_instances_not_heard_from_lately_are_forgotten() -> None:
+    """Instances that died without a word do not pile up in a long-lived caller."""
+    members = _Members()
+    members.heard = {"dead": time.monotonic() - MEMBER_TTL_SECONDS - 1, "alive": time.monotonic()}
+    assert members.live() == ["alive"]
+    assert list(members.heard) == ["alive"]

@@ -392,8 +392,13 @@ class _Members:
             self.heard.pop(text[1:], None)
 
     def live(self) -> list[str]:
+        """The instances heard from lately; the others are forgotten (instances that died
+        without a word would otherwise pile up over restarts)."""
         horizon = time.monotonic() - MEMBER_TTL_SECONDS
-        return [instance for instance, at in self.heard.items() if at > horizon]
+        gone = [instance for instance, at in self.heard.items() if at <= horizon]
+        for instance in gone:
+            del self.heard[instance]
+        return list(self.heard)
 
 
 class RpcClient:
