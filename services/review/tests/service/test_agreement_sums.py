@@ -165,8 +165,12 @@ async def test_the_sums_equal_the_exact_sum_of_the_shares_held_now(fresh_databas
             await c.close()
 
 
+NEW_MIGRATIONS = {("review", 4), ("review", 5)}
+
+
 async def test_the_migration_sums_the_shares_held_before_it(database_url: str) -> None:
-    """An upgrade: tasks scored by the previous version get their sums from the migration."""
+    """An upgrade: tasks scored by the previous version get their sums from migration 0004,
+    and a task scored without a share is noted by 0005."""
     rnd = random.Random(5)
     name = f"preflog_upgrade_{uuid.uuid4().hex[:8]}"
     dsn = await create_database(database_url, name)
@@ -174,7 +178,7 @@ async def test_the_migration_sums_the_shares_held_before_it(database_url: str) -
     try:
         migrations = all_migrations()
         await apply_migrations(
-            conn, [m for m in migrations if (m.component, m.version) != ("review", 4)]
+            conn, [m for m in migrations if (m.component, m.version) not in NEW_MIGRATIONS]
         )
         shares = [random_share(rnd) for _ in range(30)]
         await conn.executemany(
@@ -186,7 +190,19 @@ async def test_the_migration_sums_the_shares_held_before_it(database_url: str) -
             ]
             + [("t-none", uuid.UUID(int=1), "p0", None)],
         )
-        assert await apply_migrations(conn, migrations) == ["review/0004_agreement_sums"]
+        # Scored before shares were kept: noted for the report by migration 0005.
+        await conn.execute(
+            "insert into review.tasks (task_id, org_id, project_id, data_row_id, created_at,"
+            " consensus) values ('t-old', $1, 'p1', 'row', now(), '{}'::jsonb)",
+            uuid.UUID(int=1),
+        )
+        assert await apply_migrations(conn, migrations) == [
+            "review/0004_agreement_sums",
+            "review/0005_unscored_tasks",
+        ]
+        assert await conn.fetch("select task_id, project_id from review.unscored_tasks") == [
+            ("t-old", "p1")
+        ]
         for project in ("p0", "p1"):
             mine = [s for i, s in enumerate(shares) if f"p{i % 2}" == project]
             got = await agreement_sums(conn, LIVE, project)

@@ -143,10 +143,13 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
         )
         == report
     )
+    noted = "select count(*) from review.unscored_tasks where project_id = $1"
+    assert await service.pool.fetchval(noted, org.project_id) == 2  # migration 0005's trigger
     scored, after = await score_unscored(service.pool, batch=1)
     assert scored == 1 and after is not None
     assert (await score_unscored(service.pool, after=after))[0] == 1
     assert await score_unscored(service.pool) == (0, None)
+    assert await service.pool.fetchval(noted, org.project_id) == 0  # done with
     # The service's pass ran at its start and was recorded: a later start makes none.
     await service.pool.execute(
         "update review.tasks set agreement = null where project_id = $1", org.project_id

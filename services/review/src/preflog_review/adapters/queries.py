@@ -365,13 +365,15 @@ class ReviewQueries:
             summed = await agreement_sums(conn, self.t, req.project_id)
             # Scored before shares were kept (review migration 0002) and not yet scored again
             # by the service's backfill: their shares are worked out here from their labels.
+            # Found through the tasks noted as written without a share (review migration
+            # 0005), not by scanning the project's tasks.
             unscored = await conn.fetch(
                 f"select t.task_id, t.consensus::text, array(select l.snapshot::text"
                 f" from {self.t.labels} l where l.task_id = t.task_id"
                 " and l.status = any($2::text[]) and not l.is_reference"
-                " and l.snapshot is not null) from"
-                f" {self.t.tasks} t where t.project_id = $1 and t.consensus is not null"
-                " and t.agreement is null",
+                f" and l.snapshot is not null) from {self.t.unscored_tasks} u"
+                f" join {self.t.tasks} t on t.task_id = u.task_id"
+                " where u.project_id = $1 and t.consensus is not null and t.agreement is null",
                 req.project_id,
                 list(COUNTING),
             )

@@ -202,6 +202,11 @@ async def score_unscored(
         for row in unscored:
             async with conn.transaction():
                 await rescore_task(conn, t, row[0])
+        # Their notes for the report (migration 0005) are done with.
+        await conn.execute(
+            f"delete from {t.unscored_tasks} where task_id = any($1::text[])",
+            [row[0] for row in unscored],
+        )
     return len(unscored), (unscored[-1][0] if unscored else None)
 
 

@@ -16,6 +16,7 @@ NAMES = (
     "pair_counts",
     "agreement_sums",
     "agreement_deltas",
+    "unscored_tasks",
 )
 
 
