@@ -205,32 +205,30 @@ async def _label_submitted(conn: Conn, t: Tables, rec: RecordedEvent, e: LabelSu
     await _ensure_label(
         conn, t, rec, e.label_id, e.task_id, e.project_id, e.data_row_id, e.author_id
     )
-    changed = await conn.fetchval(
+    changed = await conn.fetchrow(
         f"update {t.labels} set snapshot = $2::jsonb, submitted_position = $3,"
         " submitted_at = $4,"
         " seconds_to_label = extract(epoch from ($4 - coalesce($5, leased_at))),"
         " status = case when status_position < $3 then 'SUBMITTED' else status end,"
         " status_position = greatest(status_position, $3),"
         " rejection_reason = case when status_position < $3 then '' else rejection_reason end"
-        " where label_id = $1 and submitted_position < $3 returning 1",
+        " where label_id = $1 and submitted_position < $3"
+        " returning task_id, project_id, data_row_id",
         e.label_id,
         encode(e.snapshot),
         rec.global_position,
         rec.recorded_at,
         e.leased_at,
     )
-    if changed:
-        await _rescore_label(conn, t, e.label_id)
+    if changed is not None:
+        await _rescore_label(conn, t, e.label_id, *changed)
 
 
-async def _rescore_label(conn: Conn, t: Tables, label_id: str) -> None:
-    row = await conn.fetchrow(
-        f"select task_id, project_id, data_row_id from {t.labels} where label_id = $1", label_id
-    )
-    if row is None:
-        return
-    await rescore_task(conn, t, row["task_id"])
-    await rescore_benchmark(conn, t, row["project_id"], row["data_row_id"], label_id)
+async def _rescore_label(
+    conn: Conn, t: Tables, label_id: str, task_id: str, project_id: str, data_row_id: str
+) -> None:
+    await rescore_task(conn, t, task_id)
+    await rescore_benchmark(conn, t, project_id, data_row_id, label_id)
     await recount_outcomes(conn, t, label_id)
 
 
