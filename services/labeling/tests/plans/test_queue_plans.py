@@ -75,9 +75,7 @@ async def test_a_page_of_a_projects_tasks_reads_its_index_in_order(fresh_databas
             for status in (None, "IN_REVIEW")
             for author in (None, "u1")
         ]
-        for i, (sql, _) in enumerate(shapes):
-            await conn.execute(f"prepare page{i} as {sql}")
-            await conn.execute(f"execute page{i}({_literals(shapes[i][1])})")  # planned on empty tables
+        await _prepare_on_empty_tables(conn, "page", shapes)
         await conn.execute(
             "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id, priority,"
             " status) select 't' || i, $1::uuid, 'p' || (i % 4), 'd' || i, 'b', 0,"
@@ -95,8 +93,7 @@ async def test_a_page_of_a_projects_tasks_reads_its_index_in_order(fresh_databas
         await conn.execute("analyze labeling.tasks")
         await conn.execute("analyze labeling.assignments")
         for i, (_, args) in enumerate(shapes):
-            explained = await conn.fetchval(f"explain (analyze, format json) execute page{i}({_literals(args)})")
-            plan = json.loads(explained)[0]["Plan"]
+            plan = await _executed_plan(conn, f"page{i}", args)
             scans = _scans(plan)
             text = json.dumps(plan)
             if len(args) == 5 or args[2:3] == ["u1"]:  # an author's page: from their assignments
@@ -132,6 +129,20 @@ def _literals(args: list[object]) -> str:
     return ", ".join(str(a) if isinstance(a, int) else f"'{a}'" for a in args)
 
 
+async def _prepare_on_empty_tables(conn: asyncpg.Connection, name: str, shapes: list[tuple[str, list[object]]]) -> None:
+    """Prepare each statement shape as ``<name><i>`` and run it once, so that its plan is made
+    while the tables are still empty."""
+    for i, (sql, args) in enumerate(shapes):
+        await conn.execute(f"prepare {name}{i} as {sql}")
+        await conn.execute(f"execute {name}{i}({_literals(args)})")
+
+
+async def _executed_plan(conn: asyncpg.Connection, prepared: str, args: list[object]) -> dict[str, Any]:
+    """The plan of running the prepared statement with ``args``, with its actual rows."""
+    explained = await conn.fetchval(f"explain (analyze, format json) execute {prepared}({_literals(args)})")
+    return dict(json.loads(explained)[0]["Plan"])
+
+
 async def test_a_page_of_projects_reads_the_callers_projects_in_order(fresh_database_url: str) -> None:
     """list_projects: an org admin's page reads the org's projects in id order, a member's
     their memberships, each from an index and stopping when the page is full, even with a
@@ -142,9 +153,7 @@ async def test_a_page_of_projects_reads_the_callers_projects_in_order(fresh_data
         admin = Identity(user_id="boss", org_id=ORG, org_role="ADMIN")
         member = Identity(user_id="u3", org_id=ORG)
         shapes = [projects.list_projects_sql(who, "", 11) for who in (admin, member)]
-        for i, (sql, args) in enumerate(shapes):
-            await conn.execute(f"prepare projects{i} as {sql}")
-            await conn.execute(f"execute projects{i}({_literals(args)})")  # planned on empty tables
+        await _prepare_on_empty_tables(conn, "projects", shapes)
         # 20,000 projects in 10 orgs; u3 is a member of every 50th of this org's 2,000.
         await conn.execute(
             "insert into labeling.projects (project_id, org_id, name, created_at)"
@@ -163,8 +172,7 @@ async def test_a_page_of_projects_reads_the_callers_projects_in_order(fresh_data
         for i, (index, (_, args)) in enumerate(
             zip(("projects_org_id", "project_members_user_projects"), shapes, strict=True)
         ):
-            explained = await conn.fetchval(f"explain (analyze, format json) execute projects{i}({_literals(args)})")
-            plan = json.loads(explained)[0]["Plan"]
+            plan = await _executed_plan(conn, f"projects{i}", args)
             assert f'"Index Name": "{index}"' in json.dumps(plan), (i, plan)
             assert not {s for s in _scans(plan) if s[0] in ("Seq Scan", "Sort")}, (i, plan)
             assert max(_rows_read(plan)) <= 11, (i, plan)
