@@ -16,7 +16,7 @@ from preflog_eventstore.db import (
     with_database,
 )
 from preflog_eventstore.migrate import Migration, apply_migrations, load_migrations
-from preflog_eventstore.projections import Projection, ProjectionRunner, sleep_or_stop
+from preflog_eventstore.projections import Projection, ProjectionRunner, every, sleep_or_stop
 from preflog_eventstore.store import (
     ANY,
     NO_STREAM,
@@ -51,6 +51,7 @@ __all__ = [
     "create_database",
     "create_pool",
     "drop_database",
+    "every",
     "fold",
     "load_checkpoint",
     "load_migrations",

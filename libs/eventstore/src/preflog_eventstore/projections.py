@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -248,6 +248,20 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     runs until its process stops."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def every(
+    interval: float, step: Callable[[], Awaitable[object]]
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """A loop that runs until its process stops (a ServiceParts loop): ``step``, then a
+    pause of ``interval`` seconds, again and again."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await step()
+            await sleep_or_stop(stop, interval)
+
+    return run
 
 
 async def wait_for_appends(wake: asyncio.Event, poll_interval: float, coalesce: float) -> None:

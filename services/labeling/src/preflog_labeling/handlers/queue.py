@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,7 +28,7 @@ from preflog_contracts.events.labels import (
 )
 from preflog_contracts.identity import SYSTEM_ACTOR, Identity
 from preflog_contracts.rpc.labeling import LeaseView, ProjectRef, SkipTaskRequest, TaskRef, TaskView
-from preflog_eventstore import ANY, NO_STREAM, StreamWrite, sleep_or_stop
+from preflog_eventstore import ANY, NO_STREAM, StreamWrite, every
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.project import ProjectState
@@ -465,26 +466,18 @@ async def fold_progress_once(pool: asyncpg.Pool) -> None:
         pass
 
 
-def progress_fold_loop(deps: Deps, interval: float = 2.0):  # type: ignore[no-untyped-def]
+def progress_fold_loop(deps: Deps, interval: float = 2.0) -> Callable[[asyncio.Event], Awaitable[None]]:
     """A ServiceParts loop: fold progress deltas every ``interval`` seconds until stopped."""
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await fold_progress_once(deps.pool)
-            await sleep_or_stop(stop, interval)
-
-    return run
+    return every(interval, lambda: fold_progress_once(deps.pool))
 
 
-def lease_expiry_loop(deps: Deps, interval: float = 1.0):  # type: ignore[no-untyped-def]
+def lease_expiry_loop(deps: Deps, interval: float = 1.0) -> Callable[[asyncio.Event], Awaitable[None]]:
     """A ServiceParts loop: expire leases every ``interval`` seconds until stopped."""
 
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await expire_leases_once(deps)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("lease_expiry.retry", error=str(exc))
-            await sleep_or_stop(stop, interval)
+    async def step() -> None:
+        try:
+            await expire_leases_once(deps)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("lease_expiry.retry", error=str(exc))
 
-    return run
+    return every(interval, step)

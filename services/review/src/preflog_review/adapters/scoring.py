@@ -9,6 +9,7 @@ of one unit: the later transaction waits, then reads what the earlier committed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -18,7 +19,7 @@ import structlog
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
-from preflog_eventstore import sleep_or_stop
+from preflog_eventstore import every, sleep_or_stop
 from preflog_eventstore.conn import Conn
 from preflog_review.adapters.tables import LIVE, Tables
 from preflog_review.domain.agreement import TaskAgreement, share_of_sums, task_agreement
@@ -172,17 +173,17 @@ async def fold_agreement_once(conn: Conn) -> None:
             return
 
 
-def agreement_fold_loop(pool: asyncpg.Pool, interval: float = 1.0):  # type: ignore[no-untyped-def]
+def agreement_fold_loop(
+    pool: asyncpg.Pool, interval: float = 1.0
+) -> Callable[[asyncio.Event], Awaitable[None]]:
     """A ServiceParts loop: fold the changes of shares every ``interval`` seconds until
     stopped (each change not folded costs the report about 0.1 ms)."""
 
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            async with pool.acquire() as conn:
-                await fold_agreement_once(conn)
-            await sleep_or_stop(stop, interval)
+    async def step() -> None:
+        async with pool.acquire() as conn:
+            await fold_agreement_once(conn)
 
-    return run
+    return every(interval, step)
 
 
 async def score_unscored(
