@@ -50,7 +50,13 @@ from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import Runtime, open_runtime, run
 from preflog_settings import load_settings
 from preflog_testing import system
-from preflog_testing.idle import common_role, cpu_in_window, cpu_seconds, settle
+from preflog_testing.idle import (
+    common_role,
+    cpu_in_window,
+    cpu_per_operation,
+    cpu_seconds,
+    settle,
+)
 from preflog_testing.infra import choose_infra
 from preflog_testing.rows import labelbox_conversation
 
@@ -661,22 +667,14 @@ async def main(seconds: float, clients: int, query_seconds: float, rows: int | N
         **context,
     )
     # Where the machine's CPU went per mutation, and so how many of these cores 1,500/s takes.
-    parts = {k: v for k, v in gw.cpu.items() if k != "other"}
-    mutations = max(len(gw.latencies), 1)
-    total_ms = sum(parts.values()) * 1000 / mutations
+    per_mutation, budget, figures = cpu_per_operation(gw.cpu, len(gw.latencies), seconds, 1500)
     emit(
         "gateway_mutations_cpu_per_mutation",
-        total_ms,
+        per_mutation,
         "ms",
-        round((os.cpu_count() or 2) * 1000 / 1500, 3),
+        budget,
         False,
-        by_part_ms={k: round(v * 1000 / mutations, 3) for k, v in sorted(parts.items())},
-        other_processes_cores=round(gw.cpu.get("other", 0.0) / seconds, 3),
-        cores_used=round(sum(parts.values()) / seconds, 2),
-        cores_for_1500_per_s=round(total_ms * 1.5, 2),
-        system_ms_without_load_generator=round(
-            (sum(parts.values()) - parts.get("load_generator", 0.0)) * 1000 / mutations, 3
-        ),
+        **figures,
         note="CPU of the gateway, the services, Postgres, NATS and the load generator over the"
         " measured window, per mutation; the limit is what this machine's cores allow per"
         " mutation at 1,500/s",

@@ -46,7 +46,7 @@ from preflog_eventstore import StreamWrite, create_database, drop_database, migr
 from preflog_messaging import CallContext, delete_namespace_streams
 from preflog_messaging.runtime import open_runtime, run
 from preflog_settings import load_settings
-from preflog_testing.idle import common_role, cpu_in_window, settle
+from preflog_testing.idle import common_role, cpu_in_window, cpu_per_operation, settle
 from preflog_testing.infra import choose_infra
 
 QUESTIONS = [
@@ -395,22 +395,14 @@ async def main(seconds: float, annotators: int, instances: int = 1, affinity: bo
             sampled=len(lags),
         )
         # Where the machine's CPU went per action, and so how many of these cores 3,000/s takes.
-        parts = {k: v for k, v in cpu_used.items() if k != "other"}
-        per_action_ms = {k: round(v * 1000 / len(latencies), 3) for k, v in sorted(parts.items())}
-        total_ms = sum(parts.values()) * 1000 / len(latencies)
+        per_action, budget, figures = cpu_per_operation(cpu_used, len(latencies), seconds, 3000)
         emit(
             "labeling_actions_cpu_per_action",
-            total_ms,
+            per_action,
             "ms",
-            round((os.cpu_count() or 2) * 1000 / 3000, 3),
+            budget,
             False,
-            by_part_ms=per_action_ms,
-            other_processes_cores=round(cpu_used.get("other", 0.0) / seconds, 3),
-            cores_used=round(sum(parts.values()) / seconds, 2),
-            cores_for_3000_per_s=round(total_ms * 3, 2),
-            system_ms_without_load_generator=round(
-                (sum(parts.values()) - parts.get("load_generator", 0.0)) * 1000 / len(latencies), 3
-            ),
+            **figures,
             note="CPU of the service, Postgres, NATS and the load generator over the measured window,"
             " per action; the limit is what this machine's cores allow per action at 3,000/s",
         )

@@ -100,3 +100,30 @@ async def cpu_in_window(
     before = processes_cpu()
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
     return cpu_split(before, processes_cpu(), role)
+
+
+def cpu_per_operation(
+    used: dict[str, float], operations: int, seconds: float, rate: int
+) -> tuple[float, float, dict[str, object]]:
+    """From ``cpu_in_window``'s CPU seconds by role over ``seconds`` in which ``operations``
+    were done: the milliseconds of CPU per operation (every role but "other"), the most this
+    machine's cores allow per operation at ``rate`` per second, and the figures beside them
+    (by role, the cores used, the cores ``rate`` would take, the system without the load
+    generator)."""
+    parts = {k: v for k, v in used.items() if k != "other"}
+    count = max(operations, 1)
+    total_ms = sum(parts.values()) * 1000 / count
+    budget_ms = round((os.cpu_count() or 2) * 1000 / rate, 3)
+    return (
+        total_ms,
+        budget_ms,
+        {
+            "by_part_ms": {k: round(v * 1000 / count, 3) for k, v in sorted(parts.items())},
+            "other_processes_cores": round(used.get("other", 0.0) / seconds, 3),
+            "cores_used": round(sum(parts.values()) / seconds, 2),
+            f"cores_for_{rate}_per_s": round(total_ms * rate / 1000, 2),
+            "system_ms_without_load_generator": round(
+                (sum(parts.values()) - parts.get("load_generator", 0.0)) * 1000 / count, 3
+            ),
+        },
+    )
