@@ -129,6 +129,11 @@ def members_subject(namespace: str, service: str) -> str:
     return f"{namespace}.members.{service}"
 
 
+def who_subject(namespace: str, service: str) -> str:
+    """Where a caller that starts listening asks the instances of ``service`` to say so."""
+    return f"{members_subject(namespace, service)}.who"
+
+
 HEARTBEAT_SECONDS = 1.0  # how often an instance says it is there
 MEMBER_TTL_SECONDS = 3.5  # an instance not heard from for this long is taken for gone
 
@@ -254,25 +259,26 @@ class RpcServer:
             ),
             # A caller that starts listening asks who is there, so it need not wait for the
             # next heartbeat.
-            await self.nc.subscribe(
-                f"{members_subject(self.namespace, self.service)}.who", cb=self._say_here
-            ),
+            await self.nc.subscribe(who_subject(self.namespace, self.service), cb=self._say_here),
         ]
         self._beating = asyncio.create_task(self._beat())
 
+    async def _say(self, mark: str) -> None:
+        """Say this instance is there (``+``) or leaving (``-``)."""
+        await self.nc.publish(
+            members_subject(self.namespace, self.service), f"{mark}{self.instance}".encode()
+        )
+
     async def _say_here(self, msg: Msg) -> None:
         with contextlib.suppress(Exception):
-            await self.nc.publish(
-                members_subject(self.namespace, self.service), f"+{self.instance}".encode()
-            )
+            await self._say("+")
 
     async def _beat(self) -> None:
         """Say this instance is there now and every ``heartbeat`` seconds, for callers with an
         affinity key (a lost publish is made up by the next one)."""
-        subject, here = members_subject(self.namespace, self.service), f"+{self.instance}".encode()
         while True:
             try:
-                await self.nc.publish(subject, here)
+                await self._say("+")
             except Exception as exc:  # NATS away: callers fall back to the queue group
                 log.info("rpc.heartbeat_lost", service=self.service, error=repr(exc))
             await asyncio.sleep(self.heartbeat)
@@ -282,9 +288,7 @@ class RpcServer:
             self._beating.cancel()
             self._beating = None
             with contextlib.suppress(Exception):
-                await self.nc.publish(
-                    members_subject(self.namespace, self.service), f"-{self.instance}".encode()
-                )
+                await self._say("-")
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -425,7 +429,7 @@ class RpcClient:
                 members.subscription = await self.nc.subscribe(
                     members_subject(self.namespace, service), cb=members.on_message
                 )
-                await self.nc.publish(f"{members_subject(self.namespace, service)}.who", b"")
+                await self.nc.publish(who_subject(self.namespace, service), b"")
             except Exception as exc:  # NATS away: this call goes to the group, the next tries again
                 del self._members[service]
                 log.info("rpc.members_unavailable", service=service, error=repr(exc))
