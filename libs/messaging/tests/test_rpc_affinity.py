@@ -7,11 +7,18 @@ import asyncio
 import time
 
 import msgspec
+import pytest
 from nats.aio.client import Client
 
 from preflog_messaging import CallContext, RpcClient, RpcServer
 from preflog_messaging.connection import connect
-from preflog_messaging.rpc import MEMBER_TTL_SECONDS, _Members, rendezvous
+from preflog_messaging.rpc import (
+    FIRST_ANSWER_SECONDS,
+    MEMBER_TTL_SECONDS,
+    NoResponders,
+    _Members,
+    rendezvous,
+)
 from preflog_observability.metrics import RPC_AFFINITY_FALLBACKS
 from preflog_testing.infra import Infra
 
@@ -100,23 +107,33 @@ async def test_a_new_caller_asks_who_is_there_instead_of_waiting_for_a_heartbeat
     client = RpcClient(nc, namespace=fresh_namespace, secret="s")
     counted = RPC_AFFINITY_FALLBACKS.labels("who")._value.get()
     try:
-        # The first call starts listening and asks; it goes to the group meanwhile.
-        assert await answers(client, KEYS[:1]) == {KEYS[0]: server.instance}
-        assert client.fallbacks == 1
-        assert RPC_AFFINITY_FALLBACKS.labels("who")._value.get() == counted + 1
-        # The answer comes long before the next heartbeat: then no call goes to the group.
-        for _ in range(100):
-            before = client.fallbacks
-            placed = await answers(client, KEYS)
-            if client.fallbacks == before:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the instance was never heard from")
+        # The first calls start listening, ask, and wait for the answer (long before the next
+        # heartbeat): every one reaches the instance by its own subject, none the group.
+        placed = await answers(client, KEYS)
         assert placed == dict.fromkeys(KEYS, server.instance)
+        assert client.fallbacks == 0
+        assert RPC_AFFINITY_FALLBACKS.labels("who")._value.get() == counted
     finally:
         await client.close()
         await server.stop()
+
+
+async def test_with_no_instance_there_the_calls_go_to_the_group(
+    nc: Client, fresh_namespace: str
+) -> None:
+    """Nobody answers "who is there": the first call waits out the short window for an
+    answer, then it and every later call go to the queue group (which says nobody listens)."""
+    client = RpcClient(nc, namespace=fresh_namespace, secret="s")
+    try:
+        for _ in range(2):
+            with pytest.raises(NoResponders):
+                await client.call("who", "who", Who(), ctx=CTX, affinity="k")
+        members = client._members["who"]
+        assert not members.answered.is_set()
+        assert members.asked_at + FIRST_ANSWER_SECONDS <= time.monotonic()  # no later call waits
+        assert client.fallbacks == 2
+    finally:
+        await client.close()
 
 
 def test_instances_not_heard_from_lately_are_forgotten() -> None:

@@ -136,6 +136,9 @@ def who_subject(namespace: str, service: str) -> str:
 
 HEARTBEAT_SECONDS = 1.0  # how often an instance says it is there
 MEMBER_TTL_SECONDS = 3.5  # an instance not heard from for this long is taken for gone
+FIRST_ANSWER_SECONDS = 0.25
+"""How long the first calls with an affinity key wait for the answer to "who is there" (one
+NATS round trip when an instance lives) before they go to the queue group instead."""
 
 
 def rendezvous(key: str, instances: Iterable[str]) -> str | None:
@@ -387,11 +390,14 @@ class _Members:
     def __init__(self) -> None:
         self.heard: dict[str, float] = {}
         self.subscription: Subscription | None = None
+        self.answered = asyncio.Event()  # some instance has said it is there
+        self.asked_at = time.monotonic()
 
     async def on_message(self, msg: Msg) -> None:
         text = msg.data.decode(errors="replace")
         if text.startswith("+"):
             self.heard[text[1:]] = time.monotonic()
+            self.answered.set()
         elif text.startswith("-"):
             self.heard.pop(text[1:], None)
 
@@ -420,8 +426,12 @@ class RpcClient:
         self._members: dict[str, _Members] = {}
 
     async def _instance_for(self, service: str, key: str) -> str | None:
-        """The live instance ``key`` maps to; None while none has been heard from (the first
-        call for a service starts listening, so it and the next second's go to the group)."""
+        """The live instance ``key`` maps to; None when none has been heard from lately.
+
+        The first call for a service starts listening and asks who is there; it and the calls
+        that come meanwhile wait for the first answer (until ``FIRST_ANSWER_SECONDS`` after
+        asking), so a caller's first calls reach their instance too and are not counted as
+        fallbacks; with no instance there, only the calls of that short window wait."""
         members = self._members.get(service)
         if members is None:
             members = self._members[service] = _Members()
@@ -434,6 +444,10 @@ class RpcClient:
                 del self._members[service]
                 log.info("rpc.members_unavailable", service=service, error=repr(exc))
                 return None
+        left = members.asked_at + FIRST_ANSWER_SECONDS - time.monotonic()
+        if left > 0 and not members.answered.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(members.answered.wait(), left)
         return rendezvous(key, members.live())
 
     async def close(self) -> None:
