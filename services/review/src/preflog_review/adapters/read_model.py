@@ -11,6 +11,7 @@ tables.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import msgspec
 
@@ -169,29 +170,34 @@ async def _ensure_label(
     project_id: str,
     data_row_id: str,
     author_id: str,
+    leased_at: datetime | None = None,
 ) -> None:
+    """The label's row, made or filled in, in one statement: an empty ``data_row_id`` is taken
+    from the task's row when there is one; ``leased_at``, when given, is set."""
     await conn.execute(
         f"insert into {t.labels} as l"
-        " (label_id, org_id, project_id, task_id, data_row_id, author_id)"
-        " values ($1, $2, $3, $4, $5, $6) on conflict (label_id) do update set"
+        " (label_id, org_id, project_id, task_id, data_row_id, author_id, leased_at)"
+        " values ($1, $2, $3, $4, coalesce(nullif($5, ''),"
+        f" (select k.data_row_id from {t.tasks} k where k.task_id = $4), ''),"
+        " $6, $7) on conflict (label_id) do update set"
         " data_row_id = case when excluded.data_row_id = '' then l.data_row_id"
         " else excluded.data_row_id end,"
         " author_id = case when excluded.author_id = '' then l.author_id"
-        " else excluded.author_id end",
+        " else excluded.author_id end,"
+        " leased_at = coalesce(excluded.leased_at, l.leased_at)",
         label_id,
         rec.org_id,
         project_id,
         task_id,
         data_row_id,
         author_id,
+        leased_at,
     )
 
 
 async def _task_leased(conn: Conn, t: Tables, rec: RecordedEvent, e: TaskLeased) -> None:
-    row_id = await conn.fetchval(f"select data_row_id from {t.tasks} where task_id = $1", e.task_id)
-    await _ensure_label(conn, t, rec, e.label_id, e.task_id, e.project_id, row_id or "", e.user_id)
-    await conn.execute(
-        f"update {t.labels} set leased_at = $2 where label_id = $1", e.label_id, rec.recorded_at
+    await _ensure_label(
+        conn, t, rec, e.label_id, e.task_id, e.project_id, "", e.user_id, leased_at=rec.recorded_at
     )
 
 
