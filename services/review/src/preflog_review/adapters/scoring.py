@@ -58,9 +58,12 @@ async def project_questions(conn: Conn, t: Tables, project_id: str) -> list[Ques
 async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
     """Consensus among the task's counting labels (submitted/approved, not the reference)."""
     await _lock(conn, f"review:task:{task_id}")
+    # The project's questions ride on the first row (one round trip, not two).
     rows = await conn.fetch(
-        f"select label_id, project_id, status, is_reference, snapshot::text as snapshot"
-        f" from {t.labels} where task_id = $1 order by label_id",
+        f"select label_id, status, is_reference, snapshot::text as snapshot,"
+        f" case when row_number() over (order by label_id) = 1 then"
+        f" (select p.questions::text from {t.projects} p where p.project_id = l.project_id)"
+        f" end as questions from {t.labels} l where task_id = $1 order by label_id",
         task_id,
     )
     if not rows:
@@ -70,7 +73,7 @@ async def rescore_task(conn: Conn, t: Tables, task_id: str) -> None:
         for r in rows
         if r["status"] in COUNTING and not r["is_reference"] and r["snapshot"] is not None
     }
-    questions = await project_questions(conn, t, rows[0]["project_id"])
+    questions = _questions.decode(rows[0]["questions"]) if rows[0]["questions"] else []
     result = task_consensus(counting, questions)
     await conn.execute(
         f"update {t.tasks} set consensus = $2::jsonb, consensus_score = $3, agreement = $4::jsonb"
@@ -323,10 +326,7 @@ async def recount_outcomes(conn: Conn, t: Tables, label_id: str) -> None:
         )
     if before == after:
         return
-    await conn.execute(
-        f"update {t.labels} set outcomes = $2::jsonb where label_id = $1", label_id, encode(after)
-    )
-    await apply_pair_deltas(conn, t, row["project_id"], before, after)
+    await apply_pair_deltas(conn, t, row["project_id"], before, after, label_id)
 
 
 async def apply_pair_deltas(
@@ -335,12 +335,14 @@ async def apply_pair_deltas(
     project_id: str,
     before: list[PairOutcome],
     after: list[PairOutcome],
+    label_id: str,
 ) -> None:
+    """The label's outcomes become ``after`` and its project's pair counts move from its
+    ``before`` to them, in one statement."""
     deltas = pair_deltas(before, after)
-    if not deltas:
-        return
     await conn.execute(
-        f"insert into {t.pair_counts} as c (project_id, model_a, model_b, wins_a, wins_b, ties)"
+        f"with outcomes as (update {t.labels} set outcomes = $7::jsonb where label_id = $8)"
+        f" insert into {t.pair_counts} as c (project_id, model_a, model_b, wins_a, wins_b, ties)"
         " select $1, a, b, wa, wb, ti"
         " from unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])"
         " as u(a, b, wa, wb, ti)"
@@ -353,6 +355,8 @@ async def apply_pair_deltas(
         [d.wins_a for d in deltas],
         [d.wins_b for d in deltas],
         [d.ties for d in deltas],
+        encode(after),
+        label_id,
     )
     if any(min(d.wins_a, d.wins_b, d.ties) < 0 for d in deltas):
         # Counts that fell to zero disappear, as in OutcomeCounts.
