@@ -16,7 +16,7 @@ from preflog_contracts.events.review import LabelRejected, TaskStatusChanged
 from preflog_contracts.rpc import labeling as api
 from preflog_eventstore import StreamWrite
 from preflog_labeling.domain.label_view import label_view
-from preflog_labeling.handlers.queue import claim_next_task
+from preflog_labeling.handlers.queue import _literal, _one_claim_at_a_time, claim_next_task
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext
 
@@ -326,6 +326,50 @@ async def test_concurrent_first_claims_by_one_annotator_lease_one_task(service: 
         ann.user_id,
     )
     assert leases == 1
+
+
+@pytest.mark.parametrize("conforming", ["on", "off"])
+async def test_the_claim_locks_key_is_the_ids_text_whatever_it_holds(pool: Any, conforming: str) -> None:
+    """The one-claim-at-a-time lock is taken in the same simple query as ``begin``, with its
+    key's text written as a literal: any text gives the key its parameter form gives."""
+    texts = ["p/u", "it's/o'brien", "back\\slash/\\'", "\u00e9\u4e2d/\U0001f600", "'; select 1; --/x", "E'x'/\\n"]
+    async with pool.acquire() as conn:
+        await conn.execute(f"set standard_conforming_strings = {conforming}")
+        try:
+            for text in texts:
+                inline = await conn.fetchval(f"select hashtext({_literal(text)})")
+                assert inline == await conn.fetchval("select hashtext($1)", text), text
+        finally:
+            await conn.execute("reset standard_conforming_strings")
+    with pytest.raises(Invalid):
+        _literal("a\x00b")
+
+
+async def test_a_failed_claim_rolls_back_and_lets_go_of_its_lock(pool: Any) -> None:
+    project_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def holders() -> int:
+        return await pool.fetchval(
+            "select count(*) from pg_locks where locktype = 'advisory' and granted and classid = 7401"
+            " and objid = ((hashtext($1)::bigint + 4294967296) % 4294967296)::oid",
+            f"{project_id}/{user_id}",
+        )
+
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            async with _one_claim_at_a_time(conn, project_id, user_id):
+                assert conn.is_in_transaction()
+                await conn.execute("create temporary table claim_rolled_back (x int)")
+                assert await holders() == 1
+                raise RuntimeError("the claim failed")
+        assert not conn.is_in_transaction()
+        assert await holders() == 0
+        assert await conn.fetchval("select to_regclass('pg_temp.claim_rolled_back')") is None
+        async with _one_claim_at_a_time(conn, project_id, user_id):
+            await conn.execute("create temporary table claim_committed (x int)")
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("select to_regclass('pg_temp.claim_committed')") is not None
+        await conn.execute("drop table pg_temp.claim_committed")
 
 
 async def test_progress_is_kept_without_counting_the_tasks(service: Any) -> None:

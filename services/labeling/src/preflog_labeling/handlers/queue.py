@@ -7,8 +7,9 @@ events that say so; ``for update skip locked`` keeps two claimers off the same r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -90,10 +91,7 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=deps.settings.lease_seconds)
     fresh = {}
-    async with deps.pool.acquire() as conn, conn.transaction():
-        # One claim of a caller in a project at a time: two at once (two tabs) would each
-        # find no lease held and each lease a task.
-        await conn.execute(_ONE_CLAIM_AT_A_TIME, project_id, ident.user_id)
+    async with deps.pool.acquire() as conn, _one_claim_at_a_time(conn, project_id, ident.user_id):
         task = await _lease_next_task(conn, project_id, ident, now, expires)
         if task is None:
             return None
@@ -260,8 +258,35 @@ Parameters: project, user, now, a new label id (the caller's earlier label on th
 kept instead), org, lease end. Both empty: nothing claimable is unlocked (see
 ``_lease_next_task``)."""
 
-# Held to the claim's commit, in a key space of its own (the two-key form; 7401 is ours).
-_ONE_CLAIM_AT_A_TIME = "select pg_advisory_xact_lock(7401, hashtext($1 || '/' || $2))"
+
+@contextlib.asynccontextmanager
+async def _one_claim_at_a_time(conn: Conn, project_id: str, user_id: str) -> AsyncIterator[None]:
+    """A transaction holding the lock of one claim of a caller in a project at a time: two
+    at once (two tabs) would each find no lease held and each lease a task.
+
+    The lock is taken before the claim's statement starts, whose snapshot must see the lease
+    of any claim that held it. ``begin`` and the lock go as one simple query, one round trip
+    where ``conn.transaction()`` and a lock statement took two; the simple protocol has no
+    parameters, so the key's text is a literal. The lock is held to the transaction's end,
+    in a key space of its own (the two-key form; 7401 is ours).
+    """
+    key = _literal(f"{project_id}/{user_id}")
+    await conn.execute(f"begin; select pg_advisory_xact_lock(7401, hashtext({key}))")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            await conn.execute("rollback")
+        raise
+    await conn.execute("commit")
+
+
+def _literal(text: str) -> str:
+    """``text`` as an escape-string constant, whatever ``standard_conforming_strings`` says."""
+    if "\x00" in text:
+        raise Invalid("an id cannot contain a NUL character", {"id": "nul"})
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
 
 # The claimable task ahead of the others, locked or not.
 _BUSY_SQL = f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1"
