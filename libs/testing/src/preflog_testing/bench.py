@@ -263,7 +263,28 @@ async def _main() -> None:
         infra.close()
 
 
+def host_loop_seconds(iterations: int = 10_000_000, tries: int = 3) -> float:
+    """The best of ``tries`` timings of a bare Python loop: how fast this host runs the
+    interpreter today. The same machine kind has measured 0.17 to 0.48 s; the benches move
+    with it, so figures of different days compare only beside this line."""
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _emit_host(when: str) -> None:
+    load = os.getloadavg()[0]
+    emit(
+        "host_python_loop_10m", host_loop_seconds(), "s", when=when, cores=os.cpu_count(), load=load
+    )
+
+
 def main() -> int:
+    _emit_host("before")
     asyncio.run(_main())
     only = os.environ.get("PREFLOG_BENCH_ONLY")
     for script in sorted(ROOT.glob("services/*/bench/*_bench.py")):
@@ -271,6 +292,7 @@ def main() -> int:
             continue
         print(json.dumps({"bench": "run", "script": str(script.relative_to(ROOT))}), flush=True)
         subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT)
+    _emit_host("after")
     return 0
 
 
