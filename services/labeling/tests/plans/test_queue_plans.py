@@ -63,6 +63,42 @@ async def test_the_claim_planned_on_an_empty_queue_stays_index_lookups(fresh_dat
         await conn.close()
 
 
+async def test_a_claim_starts_at_the_callers_frontier(fresh_database_url: str) -> None:
+    """An annotator 10,000 tasks ahead of the others in a consensus project: the first claim
+    walks past their labelled tasks once, every later claim starts where it stopped, with a
+    plan made on an empty queue."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute("set plan_cache_mode = force_generic_plan")
+        await conn.execute(f"prepare claim as {queue.CLAIM_SQL}")
+        await conn.execute(f"execute claim({claim_args('p', 'u')})")  # planned on empty tables
+        await conn.execute(
+            "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id, priority,"
+            " required_labels) select 't' || i, $1::uuid, 'p1', 'd' || i, 'b', 0, 3"
+            " from generate_series(1, 20000) i",
+            ORG,
+        )
+        await conn.execute(
+            "insert into labeling.assignments (task_id, user_id, label_id, org_id, project_id, label_status)"
+            " select 't' || i, 'u1', 'l' || i, $1::uuid, 'p1', 'SUBMITTED' from generate_series(1, 10000) i",
+            ORG,
+        )
+        # Leases that end at once, so that each claim leases anew instead of finding its lease.
+        ended = claim_args("p1", "u1").replace("interval '1 hour'", "interval '-1 hour'")
+        walks = []
+        for _ in range(3):
+            explained = await conn.fetchval(f"explain (analyze, format json) execute claim({ended})")
+            plan = json.loads(explained)[0]["Plan"]
+            walks.append(max(_rows_read(plan)))
+        assert walks[0] >= 10_000, walks
+        assert max(walks[1:]) <= 3, walks
+        # Each claim leased the first task u1 has not labelled (its own ended lease left it a draft).
+        leased = await conn.fetch("select task_id, open_leases from labeling.tasks where open_leases > 0")
+        assert [tuple(r) for r in leased] == [("t10001", 3)]
+    finally:
+        await conn.close()
+
+
 async def test_a_page_of_a_projects_tasks_reads_its_index_in_order(fresh_database_url: str) -> None:
     """Project.tasks: every shape of the list (with a status or not, all tasks or an
     annotator's) is read in queue order from an index, not sorted from the whole project,

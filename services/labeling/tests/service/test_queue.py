@@ -451,3 +451,84 @@ async def test_every_change_of_a_tasks_status_writes_its_delta(service: Any) -> 
             assert await deltas(conn) == {"TO_LABEL": 1, "DONE": 1}
         finally:
             await tx.rollback()
+
+
+# What a claim must hand out, read without the frontier: the first open task in queue order
+# with room for a label that the caller has not labelled or skipped.
+_EXPECTED_CLAIM = (
+    "select t.task_id from labeling.tasks t where t.project_id = $1 and t.status = 'TO_LABEL'"
+    " and t.submitted_labels + t.open_leases < t.required_labels"
+    " and not coalesce((select a.label_status <> 'DRAFT' or a.skipped from labeling.assignments a"
+    " where a.task_id = t.task_id and a.user_id = $2), false)"
+    " order by t.priority desc, t.seq limit 1"
+)
+
+
+async def test_claims_from_the_frontier_hand_out_what_a_walk_from_the_start_would(service: Any) -> None:
+    """Every claim's task is the one a walk of the whole queue finds, while annotators run
+    ahead of each other and tasks enter the queue before their frontiers: skipped tasks
+    requeued, new batches of higher, equal and lower priority, releases."""
+    import random
+
+    org = service.org()
+    annotators = [org.user() for _ in range(3)]
+    project, _ = await service.project(
+        org,
+        members={u.user_id: "ANNOTATOR" for u in annotators},
+        rows=12,
+        quality_mode="CONSENSUS",
+        consensus_label_count=2,
+        consensus_coverage=1.0,
+        settings=api.ProjectSettingsPatch(review_required=False),
+    )
+    pool = service.rt.pool
+    rnd = random.Random(7)
+    held: dict[str, str] = {}  # user -> task they lease
+    skipped: list[str] = []
+    claims = batches = requeues = 0
+    # The fast annotator works five times as often as the others.
+    weights = [5, 1, 1]
+    for _ in range(150):
+        who = rnd.choices(annotators, weights)[0]
+        op = rnd.random()
+        if who.user_id in held and op < 0.6:
+            task_id = held.pop(who.user_id)
+            await service.call(who, "submit_label", api.TaskRef(task_id=task_id), api.LabelView)
+        elif who.user_id in held and op < 0.7:
+            task_id = held.pop(who.user_id)
+            await service.call(who, "skip_task", api.SkipTaskRequest(task_id=task_id, reason="r"), api.TaskView)
+            skipped.append(task_id)
+        elif who.user_id in held and op < 0.8:
+            await service.call(who, "release_task", api.TaskRef(task_id=held.pop(who.user_id)), api.TaskView)
+        elif op < 0.06 and skipped:
+            task_id = skipped.pop(rnd.randrange(len(skipped)))
+            await service.call(org.admin, "requeue_task", api.TaskRef(task_id=task_id), api.TaskView)
+            requeues += 1
+        elif op < 0.1:
+            dataset_id, _ = await service.import_rows(org, rnd.randint(1, 3))
+            await service.call(
+                org.admin,
+                "add_data_rows_to_project",
+                api.AddDataRowsRequest(project_id=project.id, dataset_id=dataset_id, priority=rnd.choice([-1, 0, 2])),
+                api.BatchView,
+            )
+            batches += 1
+        else:
+            expected = held.get(who.user_id) or await pool.fetchval(_EXPECTED_CLAIM, project.id, who.user_id)
+            got = await claim(service, who, project.id)
+            assert (got.id if got else None) == expected
+            if got is not None:
+                held[who.user_id] = got.id
+            claims += 1
+    assert claims > 50 and batches > 3 and requeues > 0
+    # The fast annotator's frontier is past tasks they labelled that others have not finished.
+    fast = annotators[0].user_id
+    ahead = await pool.fetchval(
+        "select count(*) from labeling.tasks t join labeling.claim_frontiers f"
+        " on f.project_id = t.project_id and f.user_id = $2"
+        " where t.project_id = $1 and t.status = 'TO_LABEL'"
+        " and (-(t.priority::bigint), t.seq) < (f.priority_key, f.seq)",
+        project.id,
+        fast,
+    )
+    assert ahead > 0

@@ -339,10 +339,18 @@ async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRow
                 continue
             if result.duplicate:
                 return msgspec.convert(result.result, BatchView)
-            await conn.executemany(
+            # One statement: the queue's generation (migration 0010) is bumped once per batch.
+            await conn.execute(
                 "insert into labeling.tasks (task_id, org_id, project_id, data_row_id, batch_id, priority,"
-                " required_labels) values ($1, $2, $3, $4, $5, $6, $7)",
-                [(tid, ident.org_id, req.project_id, rid, batch_id, req.priority, need) for tid, rid, need in tasks],
+                " required_labels) select t, $4::uuid, $5, r, $6, $7, n"
+                " from unnest($1::text[], $2::text[], $3::int[]) as u (t, r, n)",
+                [tid for tid, _, _ in tasks],
+                [rid for _, rid, _ in tasks],
+                [need for _, _, need in tasks],
+                ident.org_id,
+                req.project_id,
+                batch_id,
+                req.priority,
             )
         return view
     raise Conflict("the project changed concurrently; retry")

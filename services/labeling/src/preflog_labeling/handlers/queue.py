@@ -194,11 +194,31 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
 # as joins (an anti join for "not labelled by the caller", a left join for the pre-labels),
 # a plan made on a small queue read all of the caller's assignments, or all of the project's
 # pre-labels, for every task the queue scan passed (test_queue_plans.py, ADR 0012).
-_CLAIMABLE = (
-    " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
-    " and not coalesce((select a.label_status <> 'DRAFT' or a.skipped from labeling.assignments a"
+_DONE_BY_CALLER = (
+    "coalesce((select a.label_status <> 'DRAFT' or a.skipped from labeling.assignments a"
     " where a.task_id = t.task_id and a.user_id = $2), false)"
 )
+
+# A task's queue position, ascending in claim order (migration 0009's index).
+_POSITION = "(-(t.priority::bigint), t.seq)"
+
+# The caller's frontier when it is of the project's current generation, else the queue's start
+# (migration 0010). Both statements that read it read the generation in their own snapshot.
+_FRONTIER_CTES = """gen as (
+  select coalesce((select g.generation from labeling.queue_generations g where g.project_id = $1), 0) as n),
+frontier as (
+  select coalesce(max(f.priority_key), -2147483648) as p, coalesce(max(f.seq), 0) as s
+    from labeling.claim_frontiers f
+   where f.project_id = $1 and f.user_id = $2 and f.generation = (select n from gen))"""
+
+# Open, with room for another label, not labelled or skipped by the caller, at or after their
+# frontier: the scan of the queue index starts there.
+_CLAIMABLE = (
+    " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
+    f" and not {_DONE_BY_CALLER}"
+    f" and {_POSITION} >= ((select p from frontier), (select s from frontier))"
+)
+_QUEUE_ORDER = "-(t.priority::bigint), t.seq"
 
 
 def _prelabel(column: str) -> str:
@@ -232,10 +252,28 @@ _HELD_SQL = (
 
 CLAIM_SQL = f"""
 with held as ({_HELD_SQL}),
+{_FRONTIER_CTES},
 next as (
   select {_CLAIM_COLUMNS}
    where {_CLAIMABLE} and not exists (select 1 from held)
-   order by t.priority desc, t.seq limit 1 for update of t skip locked),
+   order by {_QUEUE_ORDER} limit 1 for update of t skip locked),
+walked as (
+  select -(t.priority::bigint) as p, t.seq as s from labeling.tasks t
+   where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
+     and not {_DONE_BY_CALLER} and {_POSITION} >= ((select p from frontier), (select s from frontier))
+   order by {_QUEUE_ORDER} limit 1),
+past_the_last as (
+  select -(t.priority::bigint) as p, t.seq + 1 as s from labeling.tasks t
+   where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
+     and not exists (select 1 from walked)
+   order by -(t.priority::bigint) desc, t.seq desc limit 1),
+moved as (
+  insert into labeling.claim_frontiers as f (project_id, user_id, generation, priority_key, seq)
+  select $1, $2, (select n from gen), w.p, w.s
+    from (select p, s from walked union all select p, s from past_the_last) w
+   where (w.p, w.s) is distinct from ((select p from frontier), (select s from frontier))
+  on conflict (project_id, user_id) do update set generation = excluded.generation,
+    priority_key = excluded.priority_key, seq = excluded.seq),
 lease as (
   insert into labeling.assignments
     (task_id, user_id, label_id, org_id, project_id, leased_at, lease_expires_at, seq)
@@ -254,6 +292,9 @@ select (select task_id from held) as held, $4 as new_label_id, next.*, {ROW_COLU
 """
 """A claim in one statement: the lease the caller already holds in the project (``held``),
 else the next claimable task, locked, leased to the caller and counted, with its data row.
+The scan starts at the caller's frontier, which the statement moves to the first open task
+they have not labelled or skipped (``walked``; past the queue's last task when there is
+none), so no claim walks past the same labelled tasks twice (migration 0010).
 Parameters: project, user, now, a new label id (the caller's earlier label on the task is
 kept instead), org, lease end. Both empty: nothing claimable is unlocked (see
 ``_lease_next_task``)."""
@@ -289,8 +330,13 @@ def _literal(text: str) -> str:
 
 
 # The claimable task ahead of the others, locked or not.
-_BUSY_SQL = f"select t.task_id from labeling.tasks t where {_CLAIMABLE} order by t.priority desc, t.seq limit 1"
-_WAIT_FOR_SQL = f"select t.task_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE} for update of t"
+_BUSY_SQL = (
+    f"with {_FRONTIER_CTES} select t.task_id from labeling.tasks t where {_CLAIMABLE} order by {_QUEUE_ORDER} limit 1"
+)
+_WAIT_FOR_SQL = (
+    f"with {_FRONTIER_CTES} select t.task_id from labeling.tasks t where t.task_id = $3 and {_CLAIMABLE}"
+    " for update of t"
+)
 
 
 async def _lease_next_task(
