@@ -211,13 +211,14 @@ frontier as (
     from labeling.claim_frontiers f
    where f.project_id = $1 and f.user_id = $2 and f.generation = (select n from gen))"""
 
-# Open, with room for another label, not labelled or skipped by the caller, at or after their
-# frontier: the scan of the queue index starts there.
-_CLAIMABLE = (
+# Open, with room for another label, not labelled or skipped by the caller, at or after the
+# position the CTE ``start`` gives: the scan of the queue index starts there.
+_CLAIMABLE_FROM = (
     " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
     f" and not {_DONE_BY_CALLER}"
-    f" and {_POSITION} >= ((select p from frontier), (select s from frontier))"
+    f" and {_POSITION} >= ((select p from {{start}}), (select s from {{start}}))"
 )
+_CLAIMABLE = _CLAIMABLE_FROM.format(start="frontier")
 _QUEUE_ORDER = "-(t.priority::bigint), t.seq"
 
 
@@ -253,15 +254,15 @@ _HELD_SQL = (
 CLAIM_SQL = f"""
 with held as ({_HELD_SQL}),
 {_FRONTIER_CTES},
-next as (
-  select {_CLAIM_COLUMNS}
-   where {_CLAIMABLE} and not exists (select 1 from held)
-   order by {_QUEUE_ORDER} limit 1 for update of t skip locked),
 walked as (
   select -(t.priority::bigint) as p, t.seq as s from labeling.tasks t
    where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
      and not {_DONE_BY_CALLER} and {_POSITION} >= ((select p from frontier), (select s from frontier))
    order by {_QUEUE_ORDER} limit 1),
+next as (
+  select {_CLAIM_COLUMNS}
+   where {_CLAIMABLE_FROM.format(start="walked")} and not exists (select 1 from held)
+   order by {_QUEUE_ORDER} limit 1 for update of t skip locked),
 past_the_last as (
   select -(t.priority::bigint) as p, t.seq + 1 as s from labeling.tasks t
    where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
@@ -292,9 +293,10 @@ select (select task_id from held) as held, $4 as new_label_id, next.*, {ROW_COLU
 """
 """A claim in one statement: the lease the caller already holds in the project (``held``),
 else the next claimable task, locked, leased to the caller and counted, with its data row.
-The scan starts at the caller's frontier, which the statement moves to the first open task
-they have not labelled or skipped (``walked``; past the queue's last task when there is
-none), so no claim walks past the same labelled tasks twice (migration 0010).
+The caller's frontier moves to the first open task they have not labelled or skipped
+(``walked``, a scan from the frontier; past the queue's last task when there is none), and
+the claim's scan starts there: no claim walks past the same labelled tasks twice, and one
+claim walks them once (migration 0010).
 Parameters: project, user, now, a new label id (the caller's earlier label on the task is
 kept instead), org, lease end. Both empty: nothing claimable is unlocked (see
 ``_lease_next_task``)."""
