@@ -45,7 +45,7 @@ _APPEND_CTES = """
     select w.stream_name, w.expected,
            coalesce((select max(e.stream_position) from eventlog.events e
                      where e.stream_name = w.stream_name), -1) as version
-      from unnest($1::text[], $2::bigint[]) as w(stream_name, expected)),
+      from unnest($1::text[], $2::bigint[]) as w(stream_name, expected){locked}),
   ok as (
     select case
              when {gate} then false
@@ -100,18 +100,48 @@ class Effect:
     args: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True)
+class Lock:
+    """Rows of the caller's own tables that the append locks before it writes any event.
+
+    ``sql`` is one ``select ... for update`` with parameters ``$1``.. for ``args``, by keys
+    only (as an :class:`Effect`). A transaction that locks a row and then appends to a
+    stream, and an append that writes that stream and then updates the row (an effect runs
+    after the events are written), take the row lock and the stream's next position in
+    opposite orders and can deadlock: with the row locked first, both take them in one
+    order. An append with locks is never merged with others (group commit).
+    """
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
 def _renumbered(sql: str, offset: int) -> str:
     """``sql`` with each parameter ``$n`` made ``$(n + offset)``."""
     return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
 @functools.lru_cache(maxsize=64)
-def _append_sql(idempotent: bool, effects: tuple[tuple[str, int], ...] = ()) -> str:
-    """The append statement, with each effect (its SQL and number of arguments) as a CTE
-    numbered after the append's own parameters. Cached: a call site's effects have one shape."""
-    ctes = _APPEND_CTES.format(gate="not exists (select 1 from idem)" if idempotent else "false")
+def _append_sql(
+    idempotent: bool,
+    effects: tuple[tuple[str, int], ...] = (),
+    locks: tuple[tuple[str, int], ...] = (),
+) -> str:
+    """The append statement, with each lock and then each effect (its SQL and number of
+    arguments) as a CTE numbered after the append's own parameters. A lock's rows are
+    counted where the stream versions are read, so they are locked before any insert.
+    Cached: a call site's effects and locks have one shape."""
+    locked = " and ".join(f"(select count(*) from lock_{i}) >= 0" for i in range(len(locks)))
+    ctes = _APPEND_CTES.format(
+        gate="not exists (select 1 from idem)" if idempotent else "false",
+        locked=f" where {locked}" if locked else "",
+    )
     taken = _BASE_ARGS + (_IDEMPOTENCY_ARGS if idempotent else 0)
-    parts = ["with", _IDEMPOTENCY_CTE if idempotent else "", ctes]
+    parts = ["with", _IDEMPOTENCY_CTE if idempotent else ""]
+    for i, (sql, args) in enumerate(locks):
+        parts.append(f" lock_{i} as ({_renumbered(sql, taken)}),")
+        taken += args
+    parts.append(ctes)
     for i, (sql, args) in enumerate(effects):
         body = _renumbered(sql, taken)
         parts.append(f",\n  effect_{i} as ({body.replace('{appended}', '(select ok from ok)')})")
@@ -257,6 +287,7 @@ class _Command:
     org_id: str
     metadata: Metadata
     effects: Sequence[Effect] = ()
+    locks: Sequence[Lock] = ()
 
 
 class _GroupCommit:
@@ -355,6 +386,7 @@ class EventStore:
         result: Any = None,
         conn: Conn | None = None,
         effects: Sequence[Effect] = (),
+        locks: Sequence[Lock] = (),
     ) -> AppendResult:
         """Append every write in one transaction (all or nothing).
 
@@ -364,7 +396,8 @@ class EventStore:
         ``duplicate=True``. ``result`` (JSON-encodable) is stored with the key. When ``conn``
         is given the append joins its transaction as one statement (no savepoint: a failed
         append aborts the caller's transaction, which must be redone). ``effects`` commit with
-        the events, in the same statement (see :class:`Effect`).
+        the events, in the same statement (see :class:`Effect`); ``locks`` are taken in it
+        before any event is written (see :class:`Lock`).
         """
         batch = [writes] if isinstance(writes, StreamWrite) else list(writes)
         if metadata.label_id is not None and metadata.task_id is None:
@@ -372,11 +405,12 @@ class EventStore:
             raise ValueError("metadata naming a label must name its task")
         if idempotency_key is not None:
             metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
-        command = _Command(batch, org_id, metadata, effects)
+        command = _Command(batch, org_id, metadata, effects, locks)
         groupable = (
             conn is None
             and idempotency_key is None
             and not effects
+            and not locks
             and len({w.stream_name for w in batch}) == len(batch)
             # Large commands already fill a statement; merging them only adds contention.
             and sum(len(w.events) for w in batch) <= _GROUP_MAX_EVENTS_PER_COMMAND
@@ -500,7 +534,14 @@ class EventStore:
                 _meta_encoder.encode({"result": result}).decode(),
             ]
         effects = [e for command in commands for e in command.effects]
-        sql = _append_sql(idempotency_key is not None, tuple((e.sql, len(e.args)) for e in effects))
+        locks = [lock for command in commands for lock in command.locks]
+        sql = _append_sql(
+            idempotency_key is not None,
+            tuple((e.sql, len(e.args)) for e in effects),
+            tuple((lock.sql, len(lock.args)) for lock in locks),
+        )
+        for lock in locks:
+            args += lock.args
         for effect in effects:
             args += effect.args
         db = conn if conn is not None else self.pool

@@ -158,16 +158,19 @@ class Harness:
             )
         return project, ids
 
-    async def consensus_project(self, org: Org, annotators: list[Identity], labels_per_row: int) -> api.ProjectView:
-        """A one-row consensus project (every row labelled ``labels_per_row`` times) with
-        ``annotators`` as its annotators."""
+    async def consensus_project(
+        self, org: Org, annotators: list[Identity], labels_per_row: int, rows: int = 1, **create: Any
+    ) -> api.ProjectView:
+        """A consensus project of ``rows`` rows (one by default), every row labelled
+        ``labels_per_row`` times, with ``annotators`` as its annotators."""
         project, _ = await self.project(
             org,
             members={u.user_id: "ANNOTATOR" for u in annotators},
-            rows=1,
+            rows=rows,
             quality_mode="CONSENSUS",
             consensus_label_count=labels_per_row,
             consensus_coverage=1.0,
+            **create,
         )
         return project
 

@@ -12,9 +12,10 @@ import pytest
 
 from preflog_contracts.envelope import Metadata, stream_name
 from preflog_contracts.errors import Forbidden, Invalid
+from preflog_contracts.events.labels import TaskRequeued
 from preflog_contracts.events.review import LabelRejected, TaskStatusChanged
 from preflog_contracts.rpc import labeling as api
-from preflog_eventstore import StreamWrite
+from preflog_eventstore import ANY, StreamWrite
 from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.handlers.queue import _literal, _one_claim_at_a_time, claim_next_task
 from preflog_labeling.handlers.state import Deps
@@ -472,14 +473,8 @@ async def test_claims_from_the_frontier_hand_out_what_a_walk_from_the_start_woul
 
     org = service.org()
     annotators = [org.user() for _ in range(3)]
-    project, _ = await service.project(
-        org,
-        members={u.user_id: "ANNOTATOR" for u in annotators},
-        rows=12,
-        quality_mode="CONSENSUS",
-        consensus_label_count=2,
-        consensus_coverage=1.0,
-        settings=api.ProjectSettingsPatch(review_required=False),
+    project = await service.consensus_project(
+        org, annotators, labels_per_row=2, rows=12, settings=api.ProjectSettingsPatch(review_required=False)
     )
     pool = service.rt.pool
     rnd = random.Random(7)
@@ -532,3 +527,66 @@ async def test_claims_from_the_frontier_hand_out_what_a_walk_from_the_start_woul
         fast,
     )
     assert ahead > 0
+
+
+async def test_annotators_draining_a_consensus_queue_at_once_label_every_task_n_times(service: Any) -> None:
+    """Five annotators claim and submit at once until nothing is left for any of them: every
+    task ends with exactly its three labels, each by a different annotator, and no frontier
+    passed a task someone still needed."""
+    org = service.org()
+    annotators = [org.user() for _ in range(5)]
+    project = await service.consensus_project(
+        org, annotators, labels_per_row=3, rows=12, settings=api.ProjectSettingsPatch(review_required=False)
+    )
+    done: dict[str, list[str]] = {}
+
+    async def work(who: Any) -> None:
+        while (task := await claim(service, who, project.id)) is not None:
+            await service.call(who, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
+            done.setdefault(task.id, []).append(who.user_id)
+
+    await asyncio.gather(*(work(u) for u in annotators))
+    assert len(done) == 12
+    assert all(len(authors) == 3 == len(set(authors)) for authors in done.values()), done
+    rows = await service.rt.pool.fetch(
+        "select submitted_labels, open_leases, status from labeling.tasks where project_id = $1", project.id
+    )
+    assert {tuple(r) for r in rows} == {(3, 0, "DONE")}
+
+
+async def test_an_expiry_waits_for_a_claim_holding_the_tasks_row(service: Any) -> None:
+    """A claim locks the task's row, then appends to the task's stream. An expiry that
+    appended first and then waited for the row deadlocked with it; it now locks the row
+    first, so the claim's append goes through and the expiry follows."""
+    from preflog_labeling.handlers.queue import expire_leases_once
+
+    org = service.org()
+    a = org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR"}, rows=1)
+    task = await claim(service, a, project.id)
+    pool = service.rt.pool
+    deps = Deps(store=service.rt.store, pool=pool, settings=service.rt.settings)
+    async with pool.acquire() as claimer:
+        await claimer.execute("begin")
+        await claimer.execute("select 1 from labeling.tasks where task_id = $1 for update", task.id)
+        await pool.execute(
+            "update labeling.assignments set lease_expires_at = now() - interval '1 minute' where task_id = $1",
+            task.id,
+        )
+        expiry = asyncio.create_task(expire_leases_once(deps))
+
+        async def waiting() -> bool:
+            return bool(await pool.fetchval("select count(*) from pg_locks where not granted"))
+
+        await service.eventually(waiting, True)  # the expiry (or the service's own) waits for the row
+        await service.rt.store.append(
+            StreamWrite(stream_name("task", task.id), [TaskRequeued(task_id=task.id, project_id=project.id)], ANY),
+            org_id=org.org_id,
+            metadata=Metadata(actor_id=org.admin.user_id, actor_role="ADMIN"),
+            conn=claimer,
+        )
+        await claimer.execute("commit")
+    await expiry
+    recs = await service.rt.store.read_stream(stream_name("task", task.id))
+    types = [r.event_type for r in recs]
+    assert types[-2:] == ["TaskRequeued", "TaskReleased"], types

@@ -36,7 +36,7 @@ from preflog_contracts.rpc.labeling import (
     RankResponsesRequest,
     TaskRef,
 )
-from preflog_eventstore import Effect, StreamWrite
+from preflog_eventstore import Effect, Lock, StreamWrite
 from preflog_labeling.domain import label_commands as decide
 from preflog_labeling.domain.label import LabelState, evolve
 from preflog_labeling.domain.label_view import label_view
@@ -126,12 +126,13 @@ def with_review_status(label: LabelState, review_status: str | None) -> LabelSta
 
 class _Step(NamedTuple):
     """What a label command appends besides its event on the label's stream: the write to
-    the task's stream (a guard, or an event at the version the facts were read at) and its
-    effects on the queue rows."""
+    the task's stream (a guard, or an event at the version the facts were read at), its
+    effects on the queue rows and the rows it locks first."""
 
     event: Event
     task: StreamWrite
     effects: list[Effect]
+    locks: tuple[Lock, ...] = ()
 
 
 Plan = Callable[[ActionFacts, LabelState, ProjectState, DataRow, str], _Step]
@@ -206,6 +207,7 @@ async def _label_command(deps: Deps, ctx: CallContext, task_id: str, plan: Plan,
                 idempotency_key=ctx.idempotency_key,
                 result=msgspec.to_builtins(view) if ctx.idempotency_key else None,
                 effects=step.effects,
+                locks=step.locks,
             )
         except WrongExpectedVersion:
             deps.facts.pop(key)
@@ -309,6 +311,12 @@ async def redo(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
     return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_redo(s))
 
 
+# A submission locks its task's row before it writes the task's stream, as a claim, a release
+# and an expiry do (each locks the row, then appends): written the other way round, a claim
+# holding the row and waiting for the stream's next position, and a submission holding that
+# position and waiting for the row, deadlocked.
+_TASK_ROW = "select 1 from labeling.tasks where task_id = $1 for update"
+
 # A submission's effects on the queue rows, in the statement that appends it.
 _SUBMITTED_ASSIGNMENT = (
     "update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
@@ -347,6 +355,7 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 Effect(_SUBMITTED_ASSIGNMENT, (req.task_id, user_id)),
                 Effect(_SUBMITTED_TASK, (req.task_id, submitted, status, 1 if held else 0)),
             ],
+            (Lock(_TASK_ROW, (req.task_id,)),),
         )
 
     return await _label_command(deps, ctx, req.task_id, plan, done=True)

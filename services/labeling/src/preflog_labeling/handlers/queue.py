@@ -465,6 +465,7 @@ async def expire_leases_once(deps: Deps, limit: int = 500) -> int:
         deps,
         "where lease_expires_at < now() order by lease_expires_at limit $1",
         [limit],
+        "lease_expires_at < now()",
         "expired",
     )
 
@@ -476,19 +477,33 @@ async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
         deps,
         "where project_id = $1 and user_id = $2 and lease_expires_at is not null",
         [project_id, user_id],
+        "lease_expires_at is not null",
         "member_removed",
     )
 
 
-async def _release_leases(deps: Deps, where: str, args: list[object], reason: str) -> int:
-    async with deps.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "select task_id, user_id, label_id, org_id::text, project_id from labeling.assignments "
-            + where
-            + " for update skip locked",
-            *args,
-        )
-        for task_id, user_id, label_id, org_id, project_id in rows:
+async def _release_leases(deps: Deps, where: str, args: list[object], still: str, reason: str) -> int:
+    """Release the leases ``where`` finds that, once locked, still match ``still``.
+
+    Each in a transaction of its own that locks the task's row first, then the lease's row,
+    then appends: the order of a claim, a submission and a release. Appending first and then
+    locking the task's row deadlocked with a claim that held the row and waited for the
+    stream's next position.
+    """
+    found = await deps.pool.fetch("select task_id, user_id from labeling.assignments " + where, *args)
+    released = 0
+    for task_id, user_id in found:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await conn.execute("select 1 from labeling.tasks where task_id = $1 for update", task_id)
+            lease = await conn.fetchrow(
+                "select label_id, org_id::text, project_id from labeling.assignments"
+                f" where task_id = $1 and user_id = $2 and {still} for update",
+                task_id,
+                user_id,
+            )
+            if lease is None:  # released, ended or renewed meanwhile
+                continue
+            label_id, org_id, project_id = lease
             await deps.store.append(
                 StreamWrite(
                     stream_name("task", task_id),
@@ -513,7 +528,8 @@ async def _release_leases(deps: Deps, where: str, args: list[object], reason: st
             await conn.execute(
                 "update labeling.tasks set open_leases = greatest(open_leases - 1, 0) where task_id = $1", task_id
             )
-    return len(rows)
+            released += 1
+    return released
 
 
 # Moves the oldest deltas into the per-project counts (migration 0005). Instances folding at
