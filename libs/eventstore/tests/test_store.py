@@ -21,6 +21,7 @@ from preflog_eventstore import (
     NO_STREAM,
     Effect,
     EventStore,
+    Lock,
     StreamWrite,
     connection_lost,
     create_pool,
@@ -210,6 +211,46 @@ async def test_an_effect_commits_exactly_when_the_append_does(
         )
     assert (await count("a"), await count("b")) == (2, 10)
     assert len(await store.read_stream(stream)) == 2
+
+
+async def test_a_lock_is_taken_before_any_event_is_written(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    """A transaction holds a row, then appends to a stream; an append to that stream that
+    updates the row in an effect waits for the row before writing its events (``Lock``), so
+    the two take the row and the stream's next position in one order. Without the lock it
+    would take the position first, and the two would deadlock."""
+    table = f"locks_{uuid.uuid4().hex[:8]}"
+    await store.pool.execute(f"create table {table} (k text primary key, n int not null)")
+    await store.pool.execute(f"insert into {table} values ('a', 0)")
+    stream = f"dataset-{uuid.uuid4()}"
+    async with store.pool.acquire() as holder:
+        await holder.execute("begin")
+        await holder.execute(f"select 1 from {table} where k = 'a' for update")
+        second = asyncio.create_task(
+            store.append(
+                StreamWrite(stream, [dataset_event()], ANY),
+                org_id=org_id,
+                metadata=meta,
+                idempotency_key=f"lock-{uuid.uuid4()}",
+                locks=[Lock(f"select 1 from {table} where k = $1 for update", ("a",))],
+                effects=[
+                    Effect(f"update {table} set n = n + $2 where k = $1 and {{appended}}", ("a", 1))
+                ],
+            )
+        )
+
+        async def waiting() -> int:
+            return int(await store.pool.fetchval("select count(*) from pg_locks where not granted"))
+
+        await eventually(waiting, lambda n: n >= 1)
+        await store.append(
+            StreamWrite(stream, [dataset_event()], ANY), org_id=org_id, metadata=meta, conn=holder
+        )
+        await holder.execute("commit")
+    await second
+    assert [r.stream_position for r in await store.read_stream(stream)] == [0, 1]
+    assert await store.pool.fetchval(f"select n from {table} where k = 'a'") == 1
 
 
 async def test_read_stream_until_a_time(store: EventStore, org_id: str, meta: Metadata) -> None:
