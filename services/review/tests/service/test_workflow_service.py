@@ -294,3 +294,48 @@ async def test_a_decision_straight_after_a_submission_judges_that_submission(org
             api.LabelReviewView,
         )
         assert (view.status, view.task_status) == ("APPROVED", "DONE")
+
+
+async def test_reviewers_deciding_at_once_while_labels_arrive_lose_nothing(service) -> None:  # type: ignore[no-untyped-def]
+    """Two reviewers approve the labels of consensus tasks at once, racing on every label,
+    while the intake takes in more submissions: each label is decided once, the loser of a
+    race gets INVALID_INPUT or CONFLICT and nothing else fails, and every task ends DONE."""
+    world = Org(service)
+    await world.create_project(quality_mode="CONSENSUS", count=3, coverage=1.0)
+    authors = ("annotator", "annotator2", "annotator3")
+    tasks = [await world.create_task() for _ in range(8)]
+    labels: dict[str, list[str]] = {}
+
+    async def annotate(task: str, row: str) -> None:
+        for k, author in enumerate(authors):
+            snap = snapshot(crown="r-model-a" if k else "r-model-b", helpful="a", score=3 + k)
+            labels.setdefault(task, []).append(await world.submit(task, row, author, snap))
+
+    async def review(who: str) -> list[BaseException]:
+        failures: list[BaseException] = []
+        for task, _ in tasks:
+            await world.wait_status(task, "IN_REVIEW")
+            for label in list(labels[task]):
+                try:
+                    await service.call(
+                        world.user(who),
+                        "approve_label",
+                        api.ApproveLabel(label_id=label),
+                        api.LabelReviewView,
+                    )
+                except (Invalid, Conflict):
+                    pass
+                except Exception as exc:  # anything else is a failure of the service
+                    failures.append(exc)
+        return failures
+
+    first_half, second_half = tasks[:4], tasks[4:]
+    await asyncio.gather(*(annotate(t, r) for t, r in first_half))
+    outcomes = await asyncio.gather(
+        review("reviewer"), review("manager"), *(annotate(t, r) for t, r in second_half)
+    )
+    assert outcomes[0] == [] and outcomes[1] == []
+    for task, _ in tasks:
+        await world.wait_status(task, "DONE")
+        decisions = [e for e in await service.workflow_events(task) if e == "LabelApproved"]
+        assert len(decisions) == 3, (task, decisions)
