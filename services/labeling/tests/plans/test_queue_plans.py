@@ -18,8 +18,8 @@ from preflog_labeling.handlers import projects, queue, reads
 ORG = "00000000-0000-0000-0000-000000000001"
 
 
-def claim_args(project: str, user: str) -> str:
-    return f"'{project}', '{user}', now(), 'new-label', '{ORG}', now() + interval '1 hour'"
+def claim_args(project: str, user: str, label: str = "new-label", lease: str = "1 hour") -> str:
+    return f"'{project}', '{user}', now(), '{label}', '{ORG}', now() + interval '{lease}'"
 
 
 def _scans(plan: dict[str, Any]) -> set[tuple[str, str]]:
@@ -83,18 +83,19 @@ async def test_a_claim_starts_at_the_callers_frontier(fresh_database_url: str) -
             " select 't' || i, 'u1', 'l' || i, $1::uuid, 'p1', 'SUBMITTED' from generate_series(1, 10000) i",
             ORG,
         )
-        # Leases that end at once, so that each claim leases anew instead of finding its lease.
-        ended = claim_args("p1", "u1").replace("interval '1 hour'", "interval '-1 hour'")
         walks = []
-        for _ in range(3):
+        for i in range(3):
+            # A lease that ends at once, so that the next claim leases anew instead of finding it.
+            ended = claim_args("p1", "u1", label=f"new-label-{i}", lease="-1 hour")
             explained = await conn.fetchval(f"explain (analyze, format json) execute claim({ended})")
             plan = json.loads(explained)[0]["Plan"]
             walks.append(max(_rows_read(plan)))
         assert walks[0] >= 10_000, walks
         assert max(walks[1:]) <= 3, walks
-        # Each claim leased the first task u1 has not labelled (its own ended lease left it a draft).
-        leased = await conn.fetch("select task_id, open_leases from labeling.tasks where open_leases > 0")
-        assert [tuple(r) for r in leased] == [("t10001", 3)]
+        # Each claim leased the next task u1 has not labelled: an ended lease not yet swept is
+        # still counted, so its task is not leased to them again.
+        leased = await conn.fetch("select task_id, open_leases from labeling.tasks where open_leases > 0 order by seq")
+        assert [tuple(r) for r in leased] == [("t10001", 1), ("t10002", 1), ("t10003", 1)]
     finally:
         await conn.close()
 

@@ -288,6 +288,7 @@ async def test_a_submission_records_when_its_lease_began(service: Any) -> None:
     """LabelSubmitted carries the lease's start (time-to-label in review and export), whether
     the instance that granted the lease takes the submission or another one."""
     from preflog_contracts.events import decode_event_data
+    from preflog_labeling.handlers.actions import submit_label
 
     org = service.org()
     a = org.user()
@@ -296,8 +297,6 @@ async def test_a_submission_records_when_its_lease_began(service: Any) -> None:
         task = await claim(service, a, project.id)
         await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))
         if fresh:  # another instance of the service, which has cached nothing
-            from preflog_labeling.handlers.actions import submit_label
-
             other = Deps(store=service.rt.store, pool=service.rt.pool, settings=service.rt.settings)
             await submit_label(other, CallContext(identity=a), api.TaskRef(task_id=task.id))
         else:
@@ -590,3 +589,108 @@ async def test_an_expiry_waits_for_a_claim_holding_the_tasks_row(service: Any) -
     recs = await service.rt.store.read_stream(stream_name("task", task.id))
     types = [r.event_type for r in recs]
     assert types[-2:] == ["TaskRequeued", "TaskReleased"], types
+
+
+async def test_the_queue_counts_stay_true_under_concurrent_claims_releases_skips_and_expiry(service: Any) -> None:
+    """Four annotators at once claim, submit, release and skip, some with leases that end at
+    once and are swept by the expiry while they still act; a manager requeues skipped tasks.
+    Whatever interleaves, the only refusals are the ones a user can get (FORBIDDEN,
+    INVALID_INPUT, CONFLICT), and afterwards every task's counters match its assignments."""
+    import random
+
+    from preflog_contracts.errors import Conflict, PreflogError
+    from preflog_labeling.handlers.queue import expire_leases_once
+
+    org = service.org()
+    annotators = [org.user() for _ in range(4)]
+    project = await service.consensus_project(
+        org, annotators, labels_per_row=2, rows=10, settings=api.ProjectSettingsPatch(review_required=False)
+    )
+    pool = service.rt.pool
+    brief = Deps(
+        store=service.rt.store, pool=pool, settings=msgspec.structs.replace(service.rt.settings, lease_seconds=0)
+    )
+    unexpected: list[BaseException] = []
+    skipped: list[str] = []
+
+    async def annotate(k: int, who: Any) -> None:
+        rnd = random.Random(k)
+        ctx = CallContext(identity=who)
+        for _ in range(25):
+            try:
+                if k == 0 and rnd.random() < 0.5:  # a lease that ends at once
+                    task = await claim_next_task(brief, ctx, api.ProjectRef(project_id=project.id))
+                else:
+                    task = await claim(service, who, project.id)
+                if task is None:
+                    return
+                pick = rnd.random()
+                ref = api.TaskRef(task_id=task.id)
+                if pick < 0.6:
+                    await service.call(who, "submit_label", ref, api.LabelView)
+                elif pick < 0.8:
+                    await service.call(who, "release_task", ref, api.TaskView)
+                else:
+                    await service.call(who, "skip_task", api.SkipTaskRequest(task_id=task.id, reason="r"), api.TaskView)
+                    skipped.append(task.id)
+            except (Forbidden, Invalid, Conflict):
+                continue
+            except (PreflogError, Exception) as exc:
+                unexpected.append(exc)
+                return
+
+    async def sweep_and_requeue() -> None:
+        for _ in range(30):
+            await expire_leases_once(brief)
+            if skipped:
+                try:
+                    await service.call(org.admin, "requeue_task", api.TaskRef(task_id=skipped.pop()), api.TaskView)
+                except (Invalid, Conflict):
+                    pass
+            await asyncio.sleep(0.02)
+
+    await asyncio.gather(*(annotate(k, u) for k, u in enumerate(annotators)), sweep_and_requeue())
+    assert unexpected == []
+    while await expire_leases_once(brief):
+        pass
+    rows = await pool.fetch(
+        "select t.task_id, t.status, t.required_labels, t.submitted_labels, t.open_leases,"
+        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+        "   and a.lease_expires_at is not null) as leases,"
+        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+        "   and a.label_status <> 'DRAFT') as submitted"
+        " from labeling.tasks t where t.project_id = $1",
+        project.id,
+    )
+    for r in rows:
+        assert r["submitted_labels"] == r["submitted"], dict(r)
+        if r["status"] == "TO_LABEL":
+            assert r["open_leases"] == r["leases"], dict(r)
+        if r["status"] == "DONE":
+            assert r["submitted_labels"] >= r["required_labels"], dict(r)
+
+
+async def test_a_claim_does_not_lease_again_a_task_whose_ended_lease_is_still_counted(service: Any) -> None:
+    """An annotator whose lease ended claims again before the expiry has swept it: they are
+    not handed that task again, which would count their one lease twice and leave the task
+    full, for everyone, after the sweep."""
+    from preflog_labeling.handlers.queue import expire_leases_once
+
+    org = service.org()
+    a, b = org.user(), org.user()
+    project = await service.consensus_project(org, [a, b], labels_per_row=2)
+    brief = Deps(
+        store=service.rt.store,
+        pool=service.rt.pool,
+        settings=msgspec.structs.replace(service.rt.settings, lease_seconds=0),
+    )
+    ref = api.ProjectRef(project_id=project.id)
+    first = await claim_next_task(brief, CallContext(identity=a), ref)
+    assert first is not None
+    assert await claim_next_task(brief, CallContext(identity=a), ref) is None  # the only task: theirs, unswept
+    await expire_leases_once(brief)
+    counted = await service.rt.pool.fetchval("select open_leases from labeling.tasks where task_id = $1", first.id)
+    assert counted == 0
+    # Both still get it: it needs two labels.
+    assert (await claim(service, a, project.id)).id == first.id
+    assert (await claim(service, b, project.id)).id == first.id

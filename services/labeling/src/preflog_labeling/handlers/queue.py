@@ -199,6 +199,15 @@ _DONE_BY_CALLER = (
     " where a.task_id = t.task_id and a.user_id = $2), false)"
 )
 
+# Not the caller's either while a lease of theirs on it is still counted in ``open_leases``:
+# one that ended and that the expiry has not swept yet. Leased again, it would be counted
+# twice (the claim adds one) and the task would stay full after the lease's end. Not part of
+# ``_DONE_BY_CALLER``: that one is permanent, and the frontier passes only what is.
+_DONE_OR_LEASED_BY_CALLER = (
+    "coalesce((select a.label_status <> 'DRAFT' or a.skipped or a.lease_expires_at is not null"
+    " from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2), false)"
+)
+
 # A task's queue position, ascending in claim order (migration 0009's index).
 _POSITION = "(-(t.priority::bigint), t.seq)"
 
@@ -211,11 +220,11 @@ frontier as (
     from labeling.claim_frontiers f
    where f.project_id = $1 and f.user_id = $2 and f.generation = (select n from gen))"""
 
-# Open, with room for another label, not labelled or skipped by the caller, at or after the
-# position the CTE ``start`` gives: the scan of the queue index starts there.
+# Open, with room for another label, not labelled, skipped or leased by the caller, at or after
+# the position the CTE ``start`` gives: the scan of the queue index starts there.
 _CLAIMABLE_FROM = (
     " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
-    f" and not {_DONE_BY_CALLER}"
+    f" and not {_DONE_OR_LEASED_BY_CALLER}"
     f" and {_POSITION} >= ((select p from {{start}}), (select s from {{start}}))"
 )
 _CLAIMABLE = _CLAIMABLE_FROM.format(start="frontier")
