@@ -371,6 +371,25 @@ async def test_a_failed_claim_rolls_back_and_lets_go_of_its_lock(pool: Any) -> N
         assert await conn.fetchval("select to_regclass('pg_temp.claim_committed')") is not None
         await conn.execute("drop table pg_temp.claim_committed")
 
+    # A claim cancelled mid-statement (its caller gone) leaves neither its lock nor a
+    # transaction on the pooled connection.
+    async def stalled() -> None:
+        async with pool.acquire() as conn, _one_claim_at_a_time(conn, project_id, user_id):
+            await conn.execute("select pg_sleep(10)")
+
+    running = asyncio.create_task(stalled())
+    await asyncio.sleep(0.3)
+    assert await holders() == 1
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    for _ in range(100):
+        if await holders() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await holders() == 0
+    assert await pool.fetchval("select 1") == 1
+
 
 async def test_progress_is_kept_without_counting_the_tasks(service: Any) -> None:
     """Progress comes from counts the tasks table's trigger keeps (deltas, folded by a loop),

@@ -327,7 +327,9 @@ async def _one_claim_at_a_time(conn: Conn, project_id: str, user_id: str) -> Asy
     try:
         yield
     except BaseException:
-        if not conn.is_closed():
+        # Best effort, so the claim's own error is the one raised: after a cancelled query
+        # the connection may refuse, and the pool's reset rolls back what is left.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             await conn.execute("rollback")
         raise
     await conn.execute("commit")
