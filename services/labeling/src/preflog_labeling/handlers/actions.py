@@ -311,11 +311,11 @@ async def redo(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
     return await act(deps, ctx, req.task_id, lambda s, p, r: decide.decide_redo(s))
 
 
-# A submission locks its task's row before it writes the task's stream, as a claim, a release
-# and an expiry do (each locks the row, then appends): written the other way round, a claim
-# holding the row and waiting for the stream's next position, and a submission holding that
-# position and waiting for the row, deadlocked.
-_TASK_ROW = "select 1 from labeling.tasks where task_id = $1 for update"
+# Every writer of a task's stream locks the task's row first (ADR 0031): a claim, a release,
+# an expiry, and a submission, which does it in its append's statement. Written the other way
+# round, a claim holding the row and waiting for the stream's next position, and a submission
+# holding that position and waiting for the row, deadlocked.
+TASK_ROW_LOCK = "select 1 from labeling.tasks where task_id = $1 for update"
 
 # A submission's effects on the queue rows, in the statement that appends it.
 _SUBMITTED_ASSIGNMENT = (
@@ -355,7 +355,7 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
                 Effect(_SUBMITTED_ASSIGNMENT, (req.task_id, user_id)),
                 Effect(_SUBMITTED_TASK, (req.task_id, submitted, status, 1 if held else 0)),
             ],
-            (Lock(_TASK_ROW, (req.task_id,)),),
+            (Lock(TASK_ROW_LOCK, (req.task_id,)),),
         )
 
     return await _label_command(deps, ctx, req.task_id, plan, done=True)

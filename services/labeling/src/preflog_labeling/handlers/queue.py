@@ -35,7 +35,7 @@ from preflog_labeling.domain.label_view import label_view
 from preflog_labeling.domain.project import ProjectState
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
-from preflog_labeling.handlers.actions import RETRIES, ActionFacts
+from preflog_labeling.handlers.actions import RETRIES, TASK_ROW_LOCK, ActionFacts
 from preflog_labeling.handlers.reads import row_view, sees_all_labels, task_views
 from preflog_labeling.handlers.state import ROW_COLUMNS, Conn, Deps, version_sql
 from preflog_messaging import CallContext
@@ -194,22 +194,33 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
 # as joins (an anti join for "not labelled by the caller", a left join for the pre-labels),
 # a plan made on a small queue read all of the caller's assignments, or all of the project's
 # pre-labels, for every task the queue scan passed (test_queue_plans.py, ADR 0012).
-_DONE_BY_CALLER = (
-    "coalesce((select a.label_status <> 'DRAFT' or a.skipped from labeling.assignments a"
-    " where a.task_id = t.task_id and a.user_id = $2), false)"
-)
+def _callers(condition: str) -> str:
+    """``condition`` on the caller's assignment of the task, false when they have none."""
+    return (
+        f"coalesce((select {condition} from labeling.assignments a"
+        " where a.task_id = t.task_id and a.user_id = $2), false)"
+    )
+
+
+_DONE_BY_CALLER = _callers("a.label_status <> 'DRAFT' or a.skipped")
 
 # Not the caller's either while a lease of theirs on it is still counted in ``open_leases``:
 # one that ended and that the expiry has not swept yet. Leased again, it would be counted
 # twice (the claim adds one) and the task would stay full after the lease's end. Not part of
 # ``_DONE_BY_CALLER``: that one is permanent, and the frontier passes only what is.
-_DONE_OR_LEASED_BY_CALLER = (
-    "coalesce((select a.label_status <> 'DRAFT' or a.skipped or a.lease_expires_at is not null"
-    " from labeling.assignments a where a.task_id = t.task_id and a.user_id = $2), false)"
-)
+_DONE_OR_LEASED_BY_CALLER = _callers("a.label_status <> 'DRAFT' or a.skipped or a.lease_expires_at is not null")
 
-# A task's queue position, ascending in claim order (migration 0009's index).
-_POSITION = "(-(t.priority::bigint), t.seq)"
+# A task's queue position, ascending in claim order: migration 0009's index is on these.
+_PRIORITY_KEY = "-(t.priority::bigint)"
+_POSITION = f"({_PRIORITY_KEY}, t.seq)"
+_QUEUE_ORDER = f"{_PRIORITY_KEY}, t.seq"
+
+
+def _at_or_after(cte: str) -> str:
+    """At or after the position (``p``, ``s``) of the one-row CTE ``cte``: where the scan of
+    the queue index starts."""
+    return f"{_POSITION} >= ((select p from {cte}), (select s from {cte}))"
+
 
 # The caller's frontier when it is of the project's current generation, else the queue's start
 # (migration 0010). Both statements that read it read the generation in their own snapshot.
@@ -220,15 +231,17 @@ frontier as (
     from labeling.claim_frontiers f
    where f.project_id = $1 and f.user_id = $2 and f.generation = (select n from gen))"""
 
-# Open, with room for another label, not labelled, skipped or leased by the caller, at or after
-# the position the CTE ``start`` gives: the scan of the queue index starts there.
-_CLAIMABLE_FROM = (
-    " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
-    f" and not {_DONE_OR_LEASED_BY_CALLER}"
-    f" and {_POSITION} >= ((select p from {{start}}), (select s from {{start}}))"
-)
-_CLAIMABLE = _CLAIMABLE_FROM.format(start="frontier")
-_QUEUE_ORDER = "-(t.priority::bigint), t.seq"
+
+def _claimable_from(start: str) -> str:
+    """Open, with room for another label, not labelled, skipped or leased by the caller, at or
+    after the position the CTE ``start`` gives."""
+    return (
+        " t.project_id = $1 and t.status = 'TO_LABEL' and t.submitted_labels + t.open_leases < t.required_labels"
+        f" and not {_DONE_OR_LEASED_BY_CALLER} and {_at_or_after(start)}"
+    )
+
+
+_CLAIMABLE = _claimable_from("frontier")
 
 
 def _prelabel(column: str) -> str:
@@ -264,19 +277,19 @@ CLAIM_SQL = f"""
 with held as ({_HELD_SQL}),
 {_FRONTIER_CTES},
 walked as (
-  select -(t.priority::bigint) as p, t.seq as s from labeling.tasks t
+  select {_PRIORITY_KEY} as p, t.seq as s from labeling.tasks t
    where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
-     and not {_DONE_BY_CALLER} and {_POSITION} >= ((select p from frontier), (select s from frontier))
+     and not {_DONE_BY_CALLER} and {_at_or_after("frontier")}
    order by {_QUEUE_ORDER} limit 1),
 next as (
   select {_CLAIM_COLUMNS}
-   where {_CLAIMABLE_FROM.format(start="walked")} and not exists (select 1 from held)
+   where {_claimable_from("walked")} and not exists (select 1 from held)
    order by {_QUEUE_ORDER} limit 1 for update of t skip locked),
 past_the_last as (
-  select -(t.priority::bigint) as p, t.seq + 1 as s from labeling.tasks t
+  select {_PRIORITY_KEY} as p, t.seq + 1 as s from labeling.tasks t
    where t.project_id = $1 and t.status = 'TO_LABEL' and not exists (select 1 from held)
      and not exists (select 1 from walked)
-   order by -(t.priority::bigint) desc, t.seq desc limit 1),
+   order by {_PRIORITY_KEY} desc, t.seq desc limit 1),
 moved as (
   insert into labeling.claim_frontiers as f (project_id, user_id, generation, priority_key, seq)
   select $1, $2, (select n from gen), w.p, w.s
@@ -505,7 +518,7 @@ async def _release_leases(deps: Deps, where: str, args: list[object], still: str
     released = 0
     for task_id, user_id in found:
         async with deps.pool.acquire() as conn, conn.transaction():
-            await conn.execute("select 1 from labeling.tasks where task_id = $1 for update", task_id)
+            await conn.execute(TASK_ROW_LOCK, task_id)
             lease = await conn.fetchrow(
                 "select label_id, org_id::text, project_id from labeling.assignments"
                 f" where task_id = $1 and user_id = $2 and {still} for update",
