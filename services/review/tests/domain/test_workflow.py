@@ -10,6 +10,7 @@ from preflog_contracts.errors import Invalid
 from preflog_contracts.events.review import LabelApproved, LabelRejected, TaskStatusChanged
 from preflog_contracts.rpc.review import in_consensus_coverage, required_label_count
 from preflog_review.domain.workflow import (
+    REVIEWABLE_STATUSES,
     ProjectRules,
     SubmittedLabel,
     WorkflowState,
@@ -58,8 +59,13 @@ def test_submit_moves_to_review_or_done() -> None:
     [moved] = on_label_submitted(state(), REVIEW, labels, "a")
     assert isinstance(moved, TaskStatusChanged) and moved.to_status == "IN_REVIEW"
     [done] = on_label_submitted(
-        state(), ProjectRules(review_required=False, required_labels=3), labels, "a"
+        state(), ProjectRules(review_required=False, required_labels=1), labels, "a"
     )
+    assert isinstance(done, TaskStatusChanged) and done.to_status == "DONE"
+    # Without review a consensus task still waits for its labels.
+    unreviewed = ProjectRules(review_required=False, required_labels=2)
+    assert on_label_submitted(state(), unreviewed, labels, "a") == []
+    [done] = on_label_submitted(state(), unreviewed, [*labels, SubmittedLabel("b", 6)], "b")
     assert isinstance(done, TaskStatusChanged) and done.to_status == "DONE"
     assert on_label_submitted(state("DONE"), REVIEW, labels, "a") == []
     assert on_label_submitted(state("SKIPPED"), REVIEW, labels, "a") == []
@@ -106,6 +112,14 @@ def test_a_decided_label_cannot_be_decided_again(decided: str) -> None:
         reject(s, [SubmittedLabel("a", 5)], "a", "no")
 
 
+@pytest.mark.parametrize("status", ["TO_LABEL", "SKIPPED"])
+def test_a_task_not_in_review_has_its_labels_decided_by_nobody(status: str) -> None:
+    for decide in (approve, reject):
+        with pytest.raises(Invalid) as info:
+            decide(state(status), [SubmittedLabel("a", 5)], "a", "r")
+        assert "not in review" in info.value.fields["labelId"]
+
+
 def test_refusals() -> None:
     with pytest.raises(Invalid):
         approve(state("IN_REVIEW"), [], "a", "")  # never submitted
@@ -147,7 +161,9 @@ def test_every_emitted_transition_starts_from_the_current_status(commands: list[
         except Invalid:
             assert command in ("approve", "reject")
             assert (
-                not submitted.submitted_position or label_review_state(s, submitted) != "SUBMITTED"
+                not submitted.submitted_position
+                or label_review_state(s, submitted) != "SUBMITTED"
+                or s.status not in REVIEWABLE_STATUSES
             )
             continue
         for event in emitted:

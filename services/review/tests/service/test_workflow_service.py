@@ -95,6 +95,49 @@ async def test_review_off_goes_straight_to_done(service) -> None:  # type: ignor
     assert await service.workflow_events(task) == ["TaskStatusChanged"]
 
 
+async def test_review_off_a_consensus_task_is_done_at_its_label_count(service) -> None:  # type: ignore[no-untyped-def]
+    """Without review a consensus task still waits for its labels: done at the last one."""
+    world = Org(service)
+    await world.create_project(review_required=False, quality_mode="CONSENSUS", count=2)
+    task, row = await world.create_task()
+    first = await world.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await world.wait_label(first)
+    assert await world.task_status(task) == "TO_LABEL"
+    assert await service.workflow_events(task) == []
+    await world.submit(task, row, "annotator2", snapshot(crown="r-model-b"))
+    await world.wait_status(task, "DONE")
+    assert await service.workflow_events(task) == ["TaskStatusChanged"]
+
+
+async def test_a_label_is_reviewed_once_its_task_is_in_review(service) -> None:  # type: ignore[no-untyped-def]
+    """A consensus task still collecting labels is not in review: deciding on one of its
+    labels then is refused (a rejection would have sent the task to rework, where nobody
+    could give it the labels it still lacks), and appends nothing."""
+    world = Org(service)
+    await world.create_project(quality_mode="CONSENSUS", count=2)
+    task, row = await world.create_task()
+    first = await world.submit(task, row, "annotator", snapshot(crown="r-model-a"))
+    await world.wait_label(first)
+    for method, req in (
+        ("reject_label", api.RejectLabel(label_id=first, reason="no")),
+        ("approve_label", api.ApproveLabel(label_id=first)),
+    ):
+        with pytest.raises(Invalid) as refused:
+            await service.call(world.user("reviewer"), method, req, api.LabelReviewView)
+        assert refused.value.fields == {"labelId": "the task is to label, not in review"}
+    assert await service.workflow_events(task) == []
+    second = await world.submit(task, row, "annotator2", snapshot(crown="r-model-b"))
+    # Straight after the task's last submission: the decision waits for review to learn it.
+    view = await service.call(
+        world.user("reviewer"),
+        "reject_label",
+        api.RejectLabel(label_id=first, reason="no"),
+        api.LabelReviewView,
+    )
+    assert (view.status, view.task_status) == ("REJECTED", "IN_REWORK")
+    await world.wait_label(second)
+
+
 async def test_skip_and_requeue(org: Org) -> None:
     task, _ = await org.create_task()
     await org.skip(task)

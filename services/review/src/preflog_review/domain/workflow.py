@@ -109,16 +109,15 @@ def on_label_submitted(
 ) -> list[Event]:
     """Status change after ``label_id`` was submitted (``labels`` includes it).
 
-    Without review the task is DONE. With review it enters IN_REVIEW once it holds
-    ``required_labels`` counting labels; a DONE or SKIPPED task does not move.
+    Once the task holds ``required_labels`` counting labels it enters IN_REVIEW, or is DONE
+    where review is off (a consensus task waits for its labels either way); a DONE or
+    SKIPPED task does not move.
     """
     if state.status not in OPEN_STATUSES:
         return []
-    if not rules.review_required:
-        return _move(state, "DONE", label_id=label_id)
-    if len(counting_labels(state, labels)) >= rules.required_labels:
-        return _move(state, "IN_REVIEW", label_id=label_id)
-    return []
+    if len(counting_labels(state, labels)) < rules.required_labels:
+        return []
+    return _move(state, "IN_REVIEW" if rules.review_required else "DONE", label_id=label_id)
 
 
 def on_task_skipped(state: WorkflowState, reason: str) -> list[Event]:
@@ -133,7 +132,20 @@ def on_task_requeued(state: WorkflowState) -> list[Event]:
     return _move(state, "TO_LABEL")
 
 
+REVIEWABLE_STATUSES: frozenset[str] = frozenset({"IN_REVIEW", "IN_REWORK", "DONE"})
+"""Where a task's labels may be approved or rejected. A task still collecting labels (or
+skipped) is not in review: a rejection would send it to rework, where nobody could claim it
+to give it the labels it still lacks. A DONE task's labels may be decided where review is
+off (rejecting one sends the task to rework)."""
+
+
 def _require_submitted(state: WorkflowState, label: SubmittedLabel | None) -> SubmittedLabel:
+    if state.status not in REVIEWABLE_STATUSES:
+        status = state.status.lower().replace("_", " ")
+        raise Invalid(
+            f"the task is {status}; its labels are reviewed once it is in review",
+            {"labelId": f"the task is {status}, not in review"},
+        )
     if label is None or label_review_state(state, label) != "SUBMITTED":
         raise Invalid(
             "only a submitted label can be reviewed", {"labelId": "label is not SUBMITTED"}

@@ -53,28 +53,37 @@ INTAKE_WAIT_SECONDS = 10.0
 
 
 INTAKE_CAUGHT_UP_SQL = (
-    f"select coalesce((select submitted_position from {LIVE.labels} where label_id = $3), -1)"
-    " >= coalesce((select max(global_position) from eventlog.events where stream_name = $1"
-    " and event_type = 'LabelSubmitted' and coalesce(org_id = $2::uuid, true)), -1)"
+    "select not exists (select 1 from eventlog.events e"
+    " where e.task_id = (select task_id from eventlog.events where stream_name = $1"
+    "   and coalesce(org_id = $2::uuid, true) order by stream_position limit 1)"
+    " and e.event_type = 'LabelSubmitted'"
+    f" and e.global_position > coalesce((select l.submitted_position from {LIVE.labels} l"
+    "   where l.label_id = e.label_id), -1))"
 )
-"""Whether review's intake has applied the label's latest submission in the log (true when
-there is none). The org test is written so that no plan can use the org index for it: a
-generic plan made on a small log read the whole org's trail through that index for every
-review action (5.7 ms with 50,000 events; ADR 0012)."""
+"""Whether review's intake has applied every submission in the log of the label's task
+(true for a label it cannot find). The task's, not only the label's: the decision is taken
+on the task's workflow status, which the intake moves as it applies each submission. The org
+test is written so that no plan can use the org index for it: a generic plan made on a small
+log read the whole org's trail through that index for every review action (5.7 ms with
+50,000 events; ADR 0012)."""
 
 
 async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
-    """Wait (bounded) until review's intake has applied the label's latest submission.
+    """Wait (bounded) until review's intake has applied the submissions of the label's task.
 
     Review learns submissions from labeling's events a moment after they commit; a reviewer
     who approves a label the instant it is resubmitted would otherwise be refused ("not
-    submitted") or judge the previous submission. The log says what the latest submission
-    is; the intake's table says how far it got. One round trip when it has caught up.
+    submitted") or judge the previous submission, and one who decides as the task's last
+    label arrives would find the task not yet in review. The log says what the task's
+    submissions are; the intake's table says how far it got. One round trip when it has
+    caught up.
     """
     deadline = asyncio.get_running_loop().time() + INTAKE_WAIT_SECONDS
-    while not await pool.fetchval(INTAKE_CAUGHT_UP_SQL, f"label-{label_id}", org_id, label_id):
+    while not await pool.fetchval(INTAKE_CAUGHT_UP_SQL, f"label-{label_id}", org_id):
         if asyncio.get_running_loop().time() > deadline:
-            raise Unavailable("the label's latest submission is still on its way to review; retry")
+            raise Unavailable(
+                "the task's latest submissions are still on their way to review; retry"
+            )
         await asyncio.sleep(0.05)
 
 
