@@ -196,17 +196,23 @@ async def test_rework_from_review_lets_the_author_resubmit(service: Any) -> None
         a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r1"), api.LabelView
     )
     assert relabel.crowns[0].response_id == "p0r1"
-    await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
-    assert await status() == "IN_REVIEW"
-    done = Metadata(actor_id="reviewer-1", actor_role="REVIEWER", project_id=project.id, task_id=task.id)
-    await service.rt.store.append(
-        StreamWrite(
-            stream_name("workflow", str(uuid.uuid4())),
-            [TaskStatusChanged(task_id=task.id, project_id=project.id, from_status="IN_REVIEW", to_status="DONE")],
-        ),
-        org_id=org.org_id,
-        metadata=done,
-    )
+    resubmitted = await service.call(a, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
+    assert resubmitted.status == "SUBMITTED"
+    # Where a rework goes is review's to say (another label of the task may still be rejected).
+    assert await status() == "IN_REWORK"
+    with pytest.raises(Invalid):  # submitted: no more changes
+        await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))
+    by_review = Metadata(actor_id="system", actor_role="SYSTEM", project_id=project.id, task_id=task.id)
+    for before, after in (("IN_REWORK", "IN_REVIEW"), ("IN_REVIEW", "DONE")):
+        await service.rt.store.append(
+            StreamWrite(
+                stream_name("workflow", str(uuid.uuid4())),
+                [TaskStatusChanged(task_id=task.id, project_id=project.id, from_status=before, to_status=after)],
+            ),
+            org_id=org.org_id,
+            metadata=by_review,
+        )
+        await service.eventually(status, after)
     await service.eventually(status, "DONE")
     with pytest.raises(Invalid):
         await service.call(a, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"))

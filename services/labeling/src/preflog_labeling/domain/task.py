@@ -42,8 +42,17 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime | None = None
 
 
-def status_after_submit(submitted: int, required: int, review_required: bool) -> str:
-    """Where a task goes when a label is submitted (DOMAIN.md, "Workflow")."""
+def status_after_submit(status: str, submitted: int, required: int, review_required: bool) -> str:
+    """Where a task goes when a label is submitted (DOMAIN.md, "Workflow").
+
+    A resubmission in rework leaves the status to review: only review knows which of the
+    task's labels it still rejects. Moving the task to review here, on the count of labels
+    ever submitted, left a consensus task IN_REVIEW while another of its labels was still
+    rejected, with that label's author locked out of it, and review never moved it back
+    because, to review, it had never left rework.
+    """
+    if status == "IN_REWORK":
+        return status
     if submitted < required:
         return "TO_LABEL"
     return "IN_REVIEW" if review_required else "DONE"
@@ -80,7 +89,7 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
             return r(state, status="TO_LABEL", leases={})
         case LabelSubmitted():
             submitted = state.submitted | {event.label_id}
-            status = status_after_submit(len(submitted), state.required_labels, review_required)
+            status = status_after_submit(state.status, len(submitted), state.required_labels, review_required)
             return r(
                 state,
                 submitted=submitted,

@@ -331,7 +331,8 @@ _SUBMITTED_TASK = (
 async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
     """LabelSubmitted (with the effective content) and the lease's end, with the queue rows,
     in one statement. The task goes to review (or done where review is off) once it has the
-    labels it needs; review's TaskStatusChanged events have the last word.
+    labels it needs; review's TaskStatusChanged events have the last word, and the only word
+    on a resubmission in rework.
 
     The count of submitted labels is decided on the facts the command read, so the lease's
     end is appended to the task's stream at the version they were read at: of several
@@ -347,7 +348,7 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         held = facts.lease_expires_at is not None
         released = [TaskReleased(task_id=req.task_id, project_id=label.project_id, user_id=user_id, reason="submitted")]
         submitted = facts.submitted_labels + (1 if facts.label_status == "DRAFT" else 0)
-        status = status_after_submit(submitted, facts.required_labels, project.settings.review_required)
+        status = status_after_submit(facts.status, submitted, facts.required_labels, project.settings.review_required)
         return _Step(
             event,
             StreamWrite(task_stream, released if held else [], facts.task_version),

@@ -1,0 +1,183 @@
+"""The whole review flow with everyone acting at once, through the gateway: annotators
+drain a consensus queue and rework what is rejected while two reviewers approve and reject
+the same labels. Whatever interleaves, every task ends DONE with every label approved, and
+every service's view of every task, and the project's progress, agree with the log."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+from .conftest import Server
+from .flows import (
+    add_rows,
+    data_of,
+    import_rows,
+    new_dataset,
+    new_member,
+    new_project,
+    shopping_row,
+)
+
+ROWS = 8
+LABELS_PER_ROW = 2
+USER_ERRORS = {"INVALID_INPUT", "CONFLICT", "FORBIDDEN"}
+"""What a user acting at the same moment as others may be told: the label was decided, the
+task moved on, or the lease went elsewhere. Anything else is a failure of the system."""
+
+CLAIM = """mutation($p: ID!) { claimNextTask(projectId: $p) {
+  id dataRow { prompts { id responses { id } } } } }"""
+CROWN = "mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }"
+SUBMIT = "mutation($t: ID!) { submitLabel(taskId: $t) { id status } }"
+MY_LABEL = """query($t: ID!) { task(id: $t) { status
+  myLabel { id status } dataRow { prompts { responses { id } } } } }"""
+TASKS = """query($p: ID!, $s: TaskStatus) { project(id: $p) {
+  progress { toLabel inReview inRework done skipped }
+  tasks(status: $s, first: 500) { edges { node { id status labels { id status } } } } } }"""
+APPROVE = "mutation($l: ID!) { approveLabel(labelId: $l) { status } }"
+REJECT = 'mutation($l: ID!) { rejectLabel(labelId: $l, reason: "look again") { status } }'
+
+
+class Failures(list[Any]):
+    def check(self, body: dict[str, Any], what: str) -> dict[str, Any] | None:
+        """The body's data, or None after an error a user may get; any other error is kept."""
+        errors = body.get("errors") or []
+        codes = {(e.get("extensions") or {}).get("code") for e in errors}
+        if not errors:
+            data: dict[str, Any] = body["data"]
+            return data
+        if not codes <= USER_ERRORS:
+            self.append((what, errors))
+        return None
+
+
+async def test_reviewers_and_reworking_annotators_at_once_leave_every_count_true(
+    system: Server,
+) -> None:
+    dataset_id = await new_dataset(system)
+    tag = uuid.uuid4().hex[:8]
+    imported = await import_rows(
+        system, dataset_id, [shopping_row(f"rf-{tag}-{i}") for i in range(ROWS)]
+    )
+    project_id = await new_project(
+        system,
+        qualityMode="CONSENSUS",
+        consensusLabelCount=LABELS_PER_ROW,
+        consensusCoverage=1.0,
+        settings={"reviewRequired": True},
+    )
+    task_ids = await add_rows(system, project_id, imported["dataRowIds"])
+    annotators = [(await new_member(system, project_id, "ANNOTATOR"))[1] for _ in range(3)]
+    reviewers = [(await new_member(system, project_id, "REVIEWER"))[1] for _ in range(2)]
+    failures = Failures()
+    rejected: set[str] = set()  # each label is rejected at most once, so the flow ends
+    finished = asyncio.Event()
+
+    async def crown_and_submit(
+        token: str, task_id: str, responses: list[str], rnd: random.Random
+    ) -> None:
+        crowned = await system.gql(CROWN, {"t": task_id, "r": rnd.choice(responses)}, token=token)
+        if failures.check(crowned, "crown") is not None:
+            failures.check(await system.gql(SUBMIT, {"t": task_id}, token=token), "submit")
+
+    async def annotate(k: int, token: str) -> None:
+        rnd = random.Random(k)
+        mine: list[str] = []
+        while True:  # the queue, until it is empty for this annotator
+            claimed = failures.check(
+                await system.gql(CLAIM, {"p": project_id}, token=token), "claim"
+            )
+            if claimed is None:
+                continue
+            task = claimed["claimNextTask"]
+            if task is None:
+                break
+            mine.append(task["id"])
+            responses = [r["id"] for r in task["dataRow"]["prompts"][0]["responses"]]
+            await crown_and_submit(token, task["id"], responses, rnd)
+        while not finished.is_set():  # rework, until every task is done
+            for task_id in mine:
+                got = failures.check(
+                    await system.gql(MY_LABEL, {"t": task_id}, token=token), "task"
+                )
+                if (
+                    got
+                    and got["task"]["myLabel"]
+                    and got["task"]["myLabel"]["status"] == "REJECTED"
+                ):
+                    responses = [r["id"] for r in got["task"]["dataRow"]["prompts"][0]["responses"]]
+                    await crown_and_submit(token, task_id, responses, rnd)
+            await asyncio.sleep(0.05)
+
+    async def review(k: int, token: str) -> None:
+        rnd = random.Random(100 + k)
+        while not finished.is_set():
+            page = failures.check(
+                await system.gql(TASKS, {"p": project_id, "s": "IN_REVIEW"}, token=token), "tasks"
+            )
+            for edge in (page or {}).get("project", {}).get("tasks", {}).get("edges", []):
+                for label in edge["node"]["labels"]:
+                    if label["status"] != "SUBMITTED":
+                        continue
+                    if label["id"] not in rejected and rnd.random() < 0.4:
+                        rejected.add(label["id"])
+                        failures.check(
+                            await system.gql(REJECT, {"l": label["id"]}, token=token), "reject"
+                        )
+                    else:
+                        failures.check(
+                            await system.gql(APPROVE, {"l": label["id"]}, token=token), "approve"
+                        )
+            await asyncio.sleep(0.02)
+
+    async def all_done() -> None:
+        for _ in range(600):
+            page = data_of(await system.gql(TASKS, {"p": project_id, "s": None}))
+            edges = page["project"]["tasks"]["edges"]
+            if len(edges) == ROWS and all(e["node"]["status"] == "DONE" for e in edges):
+                break
+            if failures:
+                break
+            await asyncio.sleep(0.1)
+        finished.set()
+
+    await asyncio.gather(
+        *(annotate(k, t) for k, t in enumerate(annotators)),
+        *(review(k, t) for k, t in enumerate(reviewers)),
+        all_done(),
+    )
+    assert failures == []
+    assert rejected, "no label was rejected: the flow did not exercise rework"
+
+    final = data_of(await system.gql(TASKS, {"p": project_id, "s": None}))["project"]
+    statuses = {e["node"]["id"]: e["node"]["status"] for e in final["tasks"]["edges"]}
+    assert statuses == dict.fromkeys(task_ids, "DONE")
+    for edge in final["tasks"]["edges"]:
+        labels = edge["node"]["labels"]
+        assert [lab["status"] for lab in labels] == ["APPROVED"] * LABELS_PER_ROW, edge
+    assert final["progress"] == {
+        "toLabel": 0,
+        "inReview": 0,
+        "inRework": 0,
+        "done": ROWS,
+        "skipped": 0,
+    }
+
+    pool = system.runtime.pool
+    query = (
+        "select t.task_id, t.status, t.submitted_labels,"
+        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+        "   and a.label_status <> 'DRAFT') as submitted,"
+        " (select status from review.tasks r where r.task_id = t.task_id) as review_status"
+        " from labeling.tasks t where t.project_id = $1"
+    )
+    for _ in range(200):  # review's own read model of the workflow follows a moment later
+        rows = await pool.fetch(query, project_id)
+        if all(r["review_status"] == "DONE" for r in rows):
+            break
+        await asyncio.sleep(0.05)
+    for row in rows:
+        assert (row["status"], row["review_status"]) == ("DONE", "DONE"), dict(row)
+        assert row["submitted_labels"] == row["submitted"] == LABELS_PER_ROW, dict(row)
