@@ -14,6 +14,7 @@ from .conftest import Server
 from .flows import (
     add_rows,
     data_of,
+    eventually,
     import_rows,
     new_dataset,
     new_member,
@@ -181,3 +182,42 @@ async def test_reviewers_and_reworking_annotators_at_once_leave_every_count_true
     for row in rows:
         assert (row["status"], row["review_status"]) == ("DONE", "DONE"), dict(row)
         assert row["submitted_labels"] == row["submitted"] == LABELS_PER_ROW, dict(row)
+
+
+async def test_without_review_a_consensus_task_is_done_once_it_has_its_labels(
+    system: Server,
+) -> None:
+    dataset_id = await new_dataset(system)
+    imported = await import_rows(system, dataset_id, [shopping_row(f"ro-{uuid.uuid4().hex[:8]}")])
+    project_id = await new_project(
+        system,
+        qualityMode="CONSENSUS",
+        consensusLabelCount=2,
+        consensusCoverage=1.0,
+        settings={"reviewRequired": False},
+    )
+    [task_id] = await add_rows(system, project_id, imported["dataRowIds"])
+    first, second = [(await new_member(system, project_id, "ANNOTATOR"))[1] for _ in range(2)]
+    status = "query($t: ID!) { task(id: $t) { status submittedLabels } }"
+
+    async def label(token: str) -> None:
+        task = data_of(await system.gql(CLAIM, {"p": project_id}, token=token))["claimNextTask"]
+        assert task["id"] == task_id
+        response = task["dataRow"]["prompts"][0]["responses"][0]["id"]
+        data_of(await system.gql(CROWN, {"t": task_id, "r": response}, token=token))
+        data_of(await system.gql(SUBMIT, {"t": task_id}, token=token))
+
+    await label(first)
+    # Review learns of the submission and must leave the task to the second annotator.
+    await asyncio.sleep(0.5)
+    assert data_of(await system.gql(status, {"t": task_id}))["task"] == {
+        "status": "TO_LABEL",
+        "submittedLabels": 1,
+    }
+    await label(second)
+
+    async def done() -> bool | None:
+        got = data_of(await system.gql(status, {"t": task_id}))["task"]
+        return True if got == {"status": "DONE", "submittedLabels": 2} else None
+
+    await eventually(done, "the task done with two labels")
