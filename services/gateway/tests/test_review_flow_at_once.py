@@ -208,8 +208,22 @@ async def test_without_review_a_consensus_task_is_done_once_it_has_its_labels(
         data_of(await system.gql(SUBMIT, {"t": task_id}, token=token))
 
     await label(first)
-    # Review learns of the submission and must leave the task to the second annotator.
-    await asyncio.sleep(0.5)
+
+    async def taken_by_review() -> bool | None:
+        submitted = await system.runtime.pool.fetchval(
+            "select count(*) from review.labels where task_id = $1 and submitted_position > 0",
+            task_id,
+        )
+        return True if submitted else None
+
+    # Once review has taken the submission in, it has said all it will about it: nothing.
+    await eventually(taken_by_review, "review to take the first label in")
+    assert (
+        await system.runtime.pool.fetchval(
+            "select count(*) from eventlog.events where stream_name = $1", f"workflow-{task_id}"
+        )
+        == 0
+    )
     assert data_of(await system.gql(status, {"t": task_id}))["task"] == {
         "status": "TO_LABEL",
         "submittedLabels": 1,
