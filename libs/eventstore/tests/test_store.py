@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from preflog_contracts.envelope import START, Metadata, RecordedEvent
-from preflog_contracts.errors import WrongExpectedVersion
+from preflog_contracts.errors import Conflict, WrongExpectedVersion
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated, ImportFailed
 from preflog_eventstore import (
@@ -169,6 +169,26 @@ async def test_idempotency_key_returns_first_result_and_appends_nothing(
         idempotency_key="key-1",
     )
     assert not r.duplicate
+
+
+async def test_a_result_kept_in_a_transaction_answers_the_key_once_it_commits(
+    store: EventStore, org_id: str
+) -> None:
+    async with store.pool.acquire() as conn, conn.transaction():
+        await store.keep_result(org_id, "u-1", "kept-1", {"view": 1}, conn=conn)
+        assert await store.stored_result(org_id, "u-1", "kept-1") == (False, None)  # not yet
+    assert await store.stored_result(org_id, "u-1", "kept-1") == (True, {"view": 1})
+    # A repeat that kept its own result later must roll back: the first one stands.
+    with pytest.raises(Conflict):
+        async with store.pool.acquire() as conn, conn.transaction():
+            await store.keep_result(org_id, "u-1", "kept-1", {"view": 2}, conn=conn)
+    assert await store.stored_result(org_id, "u-1", "kept-1") == (True, {"view": 1})
+    # Rolled back, a kept result is gone with the rest.
+    with pytest.raises(RuntimeError):
+        async with store.pool.acquire() as conn, conn.transaction():
+            await store.keep_result(org_id, "u-1", "kept-2", None, conn=conn)
+            raise RuntimeError("the command failed after")
+    assert await store.stored_result(org_id, "u-1", "kept-2") == (False, None)
 
 
 async def test_an_effect_commits_exactly_when_the_append_does(

@@ -24,7 +24,7 @@ import asyncpg
 import msgspec
 
 from preflog_contracts.envelope import Cursor, Metadata, RecordedEvent
-from preflog_contracts.errors import WrongExpectedVersion
+from preflog_contracts.errors import Conflict, WrongExpectedVersion
 from preflog_contracts.events.base import Event, encode_event
 from preflog_eventstore.conn import Conn
 
@@ -574,6 +574,28 @@ class EventStore:
             )
             for i, events in enumerate(per_command)
         ]
+
+    async def keep_result(
+        self, org_id: str, actor_id: str, key: str, result: Any, *, conn: Conn
+    ) -> None:
+        """Store ``result`` under an idempotency key in the caller's transaction, for a
+        command whose result is known only after its append (it reads what it wrote), so
+        the append itself is made without the key.
+
+        Raises Conflict when the key is already stored: a repeat of the command committed
+        first, and the caller's transaction must roll back (its repeat then answers with the
+        first result).
+        """
+        stored = await conn.fetchval(
+            "insert into eventlog.idempotency (org_id, actor_id, key, result)"
+            " values ($1::uuid, $2, $3, $4::jsonb) on conflict do nothing returning 1",
+            org_id,
+            actor_id,
+            key,
+            _meta_encoder.encode({"result": result}).decode(),
+        )
+        if stored is None:
+            raise Conflict("the same request was made again at the same moment; retry it")
 
     async def stored_result(
         self, org_id: str, actor_id: str, key: str, *, conn: Conn | None = None

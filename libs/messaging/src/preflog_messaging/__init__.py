@@ -9,6 +9,7 @@ from preflog_messaging.connection import (
     events_stream,
 )
 from preflog_messaging.consumer import EventConsumer, NotYet
+from preflog_messaging.idempotency import once_per_key
 from preflog_messaging.rpc import CallContext, RpcClient, RpcServer, rpc_subject, scoped_key
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "delete_namespace_streams",
     "ensure_events_stream",
     "events_stream",
+    "once_per_key",
     "rpc_subject",
     "scoped_key",
 ]
