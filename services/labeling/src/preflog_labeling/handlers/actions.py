@@ -45,7 +45,7 @@ from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.state import Deps, version_sql
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, once_per_key
 
 RETRIES = 5
 
@@ -159,10 +159,13 @@ async def _label_command(deps: Deps, ctx: CallContext, task_id: str, plan: Plan,
     refusal is never based on cached facts: it is checked against fresh ones first. ``done``:
     the command ends the caller's work on the task, so its facts are not kept.
     """
+    return await once_per_key(
+        ctx, deps.stored_result, LabelView, lambda: _label_command_once(deps, ctx, task_id, plan, done)
+    )
+
+
+async def _label_command_once(deps: Deps, ctx: CallContext, task_id: str, plan: Plan, done: bool) -> LabelView:
     ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, LabelView)
     key = (ident.org_id, task_id, ident.user_id)
     for _ in range(RETRIES):
         cached = deps.facts.get(key)

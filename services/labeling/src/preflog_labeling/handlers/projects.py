@@ -37,7 +37,7 @@ from preflog_labeling.handlers.access import require, role_in
 from preflog_labeling.handlers.queue import release_leases_of
 from preflog_labeling.handlers.rows import resolve_rows
 from preflog_labeling.handlers.state import Deps
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, once_per_key
 
 RETRIES = 5
 MAX_BATCH = 50_000
@@ -110,9 +110,11 @@ async def create_project(deps: Deps, ctx: CallContext, req: CreateProjectRequest
     ident = ctx.require_identity()
     if not ident.is_admin:
         raise Forbidden("only org admins create projects")
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, ProjectView)
+    return await once_per_key(ctx, deps.stored_result, ProjectView, lambda: _create_project(deps, ctx, req))
+
+
+async def _create_project(deps: Deps, ctx: CallContext, req: CreateProjectRequest) -> ProjectView:
+    ident = ctx.require_identity()
     project_id = str(uuid.uuid4())
     settings = domain.apply_settings_patch(ProjectSettings(), req.settings)
     events = domain.decide_create(
@@ -193,10 +195,15 @@ async def _change_project(
     deps: Deps, ctx: CallContext, project_id: str, permission: Permission, decide: Any
 ) -> ProjectView:
     """Load, check the role, decide, append at the expected version; retry on a race."""
+    return await once_per_key(
+        ctx, deps.stored_result, ProjectView, lambda: _change_project_once(deps, ctx, project_id, permission, decide)
+    )
+
+
+async def _change_project_once(
+    deps: Deps, ctx: CallContext, project_id: str, permission: Permission, decide: Any
+) -> ProjectView:
     ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, ProjectView)
     for _ in range(RETRIES):
         state = await deps.project(project_id, ident.org_id)
         role = require(state, ident, permission)
@@ -268,10 +275,11 @@ async def remove_project_member(deps: Deps, ctx: CallContext, req: RemoveProject
 async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:
     """One batch: BatchCreated and a TaskCreated per new row, and the queue rows, in one
     transaction. Rows already in the project are left out; unknown rows are refused."""
+    return await once_per_key(ctx, deps.stored_result, BatchView, lambda: _add_data_rows(deps, ctx, req))
+
+
+async def _add_data_rows(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:
     ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, BatchView)
     given = [x is not None for x in (req.data_row_ids, req.global_keys, req.dataset_id)]
     if sum(given) != 1:
         raise Invalid("name the rows one way", {"data_row_ids": "give data_row_ids, global_keys or dataset_id"})

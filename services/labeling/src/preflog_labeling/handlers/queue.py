@@ -38,7 +38,7 @@ from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.actions import RETRIES, TASK_ROW_LOCK, ActionFacts
 from preflog_labeling.handlers.reads import row_view, sees_all_labels, task_views
 from preflog_labeling.handlers.state import ROW_COLUMNS, Conn, Deps, version_sql
-from preflog_messaging import CallContext
+from preflog_messaging import CallContext, once_per_key
 
 log = structlog.get_logger(__name__)
 _prelabel_decoder = msgspec.json.Decoder(list[dict])  # type: ignore[type-arg]
@@ -56,16 +56,28 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
     oldest, open task that still needs a label and that the caller has not labelled or
     skipped. None when nothing is left for the caller."""
     ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, TaskView | None)
-    for _ in range(RETRIES):
-        project = await _claim_project(deps, ident, req.project_id)
-        try:
-            return await _claim(deps, ctx, ident, project)
-        except WrongExpectedVersion:  # the project moved since the state we decided on
-            deps.projects.pop(req.project_id)
-    raise Conflict("the project changed concurrently; retry")
+
+    async def claim() -> TaskView | None:
+        for _ in range(RETRIES):
+            project = await _claim_project(deps, ident, req.project_id)
+            try:
+                return await _claim(deps, ctx, ident, project)
+            except WrongExpectedVersion:  # the project moved since the state we decided on
+                deps.projects.pop(req.project_id)
+        raise Conflict("the project changed concurrently; retry")
+
+    return await once_per_key(ctx, deps.stored_result, TaskView | None, claim)
+
+
+async def _keep_result(deps: Deps, ctx: CallContext, view: TaskView | None, conn: Conn) -> TaskView | None:
+    """``view``, stored under the call's idempotency key (if any) in its transaction: these
+    commands answer with what they read after their append, so the append goes without it."""
+    if ctx.idempotency_key is not None:
+        ident = ctx.require_identity()
+        await deps.store.keep_result(
+            ident.org_id, ident.user_id, ctx.idempotency_key, msgspec.to_builtins(view), conn=conn
+        )
+    return view
 
 
 async def _claim_project(deps: Deps, ident: Identity, project_id: str) -> ProjectState:
@@ -94,11 +106,11 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
     async with deps.pool.acquire() as conn, _one_claim_at_a_time(conn, project_id, ident.user_id):
         task = await _lease_next_task(conn, project_id, ident, now, expires)
         if task is None:
-            return None
+            return await _keep_result(deps, ctx, None, conn)
         if task["held"] is not None:
             # On this connection: a second one from the pool while holding this one starves
             # the pool when as many lease holders claim at once (every claim then hangs).
-            return await _one_view(deps, ctx, task["held"], conn=conn)
+            return await _keep_result(deps, ctx, await _one_view(deps, ctx, task["held"], conn=conn), conn)
         task_id, data_row_id, label_id = task["task_id"], task["data_row_id"], task["label_id"]
         writes = [StreamWrite(stream_name("project", project_id), [], project.version)]
         started = None
@@ -165,6 +177,7 @@ async def _claim(deps: Deps, ctx: CallContext, ident: Identity, project: Project
                 leases=[LeaseView(user_id=ident.user_id, label_id=label_id, expires_at=expires)],
                 created_at=task["created_at"],
             )
+        await _keep_result(deps, ctx, view, conn)
     if started is not None:
         # Committed: what the caller's first action would otherwise read. It decides on
         # these, and its append guards every stream they came from.
@@ -414,10 +427,13 @@ async def skip_task(deps: Deps, ctx: CallContext, req: SkipTaskRequest) -> TaskV
 
 
 async def _end_lease(deps: Deps, ctx: CallContext, task_id: str, skip_reason: str | None) -> TaskView:
+    return await once_per_key(
+        ctx, deps.stored_result, TaskView, lambda: _end_lease_once(deps, ctx, task_id, skip_reason)
+    )
+
+
+async def _end_lease_once(deps: Deps, ctx: CallContext, task_id: str, skip_reason: str | None) -> TaskView:
     ident = ctx.require_identity()
-    seen, first = await deps.stored_result(ident.org_id, ident.user_id, ctx.idempotency_key)
-    if seen:
-        return msgspec.convert(first, TaskView)
     now = datetime.now(UTC)
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _task_and_lease(conn, ident.org_id, ident.user_id, task_id)
@@ -432,12 +448,10 @@ async def _end_lease(deps: Deps, ctx: CallContext, task_id: str, skip_reason: st
             if skip_reason is None
             else TaskSkipped(task_id=task_id, project_id=row["project_id"], user_id=ident.user_id, reason=skip_reason)
         )
-        view_after = None
         await deps.store.append(
             StreamWrite(stream_name("task", task_id), [event], ANY),
             org_id=ident.org_id,
             metadata=ctx.metadata(role, project_id=row["project_id"], task_id=task_id, label_id=row["label_id"]),
-            idempotency_key=ctx.idempotency_key,
             conn=conn,
         )
         await conn.execute(
@@ -454,11 +468,16 @@ async def _end_lease(deps: Deps, ctx: CallContext, task_id: str, skip_reason: st
             "SKIPPED" if skip_reason is not None else "TO_LABEL",
         )
         view_after = await _one_view(deps, ctx, task_id, conn=conn)
+        await _keep_result(deps, ctx, view_after, conn)
     return view_after
 
 
 async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
     """Managers put a skipped (or stuck) task back in the queue; every lease on it ends."""
+    return await once_per_key(ctx, deps.stored_result, TaskView, lambda: _requeue_once(deps, ctx, req))
+
+
+async def _requeue_once(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
     ident = ctx.require_identity()
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _task_and_lease(conn, ident.org_id, ident.user_id, req.task_id)
@@ -472,7 +491,6 @@ async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
             ),
             org_id=ident.org_id,
             metadata=ctx.metadata(role, project_id=row["project_id"], task_id=req.task_id),
-            idempotency_key=ctx.idempotency_key,
             conn=conn,
         )
         await conn.execute("update labeling.assignments set lease_expires_at = null where task_id = $1", req.task_id)
@@ -480,7 +498,9 @@ async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
             "update labeling.tasks set status = 'TO_LABEL', open_leases = 0, updated_at = now() where task_id = $1",
             req.task_id,
         )
-        return await _one_view(deps, ctx, req.task_id, conn=conn)
+        view = await _one_view(deps, ctx, req.task_id, conn=conn)
+        await _keep_result(deps, ctx, view, conn)
+        return view
 
 
 async def expire_leases_once(deps: Deps, limit: int = 500) -> int:

@@ -26,6 +26,7 @@ from preflog_contracts.rpc.review import (
 )
 from preflog_eventstore import NO_STREAM, EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
+from preflog_messaging import once_per_key
 from preflog_messaging.rpc import CallContext
 from preflog_review.adapters.read_model import decode
 from preflog_review.adapters.tables import LIVE
@@ -118,15 +119,14 @@ class IssueActions:
         Any project member may; raises NotFound for an unknown task or label (or another
         org's), Invalid for a blank body or a label of another task.
         """
-        ident = ctx.require_identity()
         if not req.body.strip():
             raise Invalid("body is required", {"body": "required"})
-        if ctx.idempotency_key is not None:
-            seen, first = await self.store.stored_result(
-                ident.org_id, ident.user_id, ctx.idempotency_key
-            )
-            if seen:
-                return msgspec.convert(first, IssueView)
+        return await once_per_key(
+            ctx, self.store.stored_result, IssueView, lambda: self._open_once(ctx, req)
+        )
+
+    async def _open_once(self, ctx: CallContext, req: OpenIssue) -> IssueView:
+        ident = ctx.require_identity()
         # Read on a pooled call, not a held connection, so that the append can go through
         # the store's group commit with others.
         found = await self.store.pool.fetchrow(
@@ -219,43 +219,42 @@ class IssueActions:
         allowed: Callable[[str | None], bool],
         decide: Callable[[issues.IssueState], list[Event]],
     ) -> IssueView:
-        ident = ctx.require_identity()
-        if ctx.idempotency_key is not None:
-            seen, first = await self.store.stored_result(
-                ident.org_id, ident.user_id, ctx.idempotency_key
-            )
-            if seen:
-                return msgspec.convert(first, IssueView)
-        async with self.store.pool.acquire() as conn:
-            for _ in range(_RETRIES):
-                records = await self._load(conn, issue_id, ident)
-                opened = records[0][1]
-                assert isinstance(opened, IssueOpened)
-                role = await _role(conn, opened.project_id, ident.user_id)
-                require(allowed(role), action)
-                state = issues.fold_issue(issue_id, ((e, r.stream_position) for r, e in records))
-                events = decide(state)
-                now = await conn.fetchval("select now()")
-                view = issue_view(records)
-                for event in events:
-                    view = _with_event(view, event, ident.user_id, now)
-                try:
-                    out = await self.store.append(
-                        StreamWrite(issue_stream(issue_id), events, state.version),
-                        org_id=ident.org_id,
-                        metadata=ctx.metadata(
-                            acting_role(role, ident.is_admin),
-                            project_id=opened.project_id,
-                            task_id=opened.task_id,
-                            label_id=opened.label_id,
-                        ),
-                        idempotency_key=ctx.idempotency_key,
-                        result=msgspec.to_builtins(view),
-                        conn=conn,
+        async def command() -> IssueView:
+            ident = ctx.require_identity()
+            async with self.store.pool.acquire() as conn:
+                for _ in range(_RETRIES):
+                    records = await self._load(conn, issue_id, ident)
+                    opened = records[0][1]
+                    assert isinstance(opened, IssueOpened)
+                    role = await _role(conn, opened.project_id, ident.user_id)
+                    require(allowed(role), action)
+                    state = issues.fold_issue(
+                        issue_id, ((e, r.stream_position) for r, e in records)
                     )
-                except WrongExpectedVersion:
-                    continue
-                if out.duplicate and out.result is not None:
-                    return msgspec.convert(out.result, IssueView)
-                return view
-        raise WrongExpectedVersion("the issue changed concurrently; retry the request")
+                    events = decide(state)
+                    now = await conn.fetchval("select now()")
+                    view = issue_view(records)
+                    for event in events:
+                        view = _with_event(view, event, ident.user_id, now)
+                    try:
+                        out = await self.store.append(
+                            StreamWrite(issue_stream(issue_id), events, state.version),
+                            org_id=ident.org_id,
+                            metadata=ctx.metadata(
+                                acting_role(role, ident.is_admin),
+                                project_id=opened.project_id,
+                                task_id=opened.task_id,
+                                label_id=opened.label_id,
+                            ),
+                            idempotency_key=ctx.idempotency_key,
+                            result=msgspec.to_builtins(view),
+                            conn=conn,
+                        )
+                    except WrongExpectedVersion:
+                        continue
+                    if out.duplicate and out.result is not None:
+                        return msgspec.convert(out.result, IssueView)
+                    return view
+            raise WrongExpectedVersion("the issue changed concurrently; retry the request")
+
+        return await once_per_key(ctx, self.store.stored_result, IssueView, command)

@@ -36,6 +36,7 @@ from preflog_contracts.rpc.review import (
 )
 from preflog_eventstore import ANY, EventStore, StreamWrite
 from preflog_eventstore.conn import Conn
+from preflog_messaging import once_per_key
 from preflog_messaging.rpc import CallContext
 from preflog_review.adapters.tables import LIVE
 from preflog_review.adapters.workflow_stream import load_workflow, workflow_stream
@@ -188,13 +189,17 @@ class ReviewActions:
     async def _decided(
         self, ctx: CallContext, label_id: str, action: str, decide: Decide
     ) -> LabelReviewView:
+        return await once_per_key(
+            ctx,
+            self.store.stored_result,
+            LabelReviewView,
+            lambda: self._decided_once(ctx, label_id, action, decide),
+        )
+
+    async def _decided_once(
+        self, ctx: CallContext, label_id: str, action: str, decide: Decide
+    ) -> LabelReviewView:
         ident = ctx.require_identity()
-        if ctx.idempotency_key is not None:
-            seen, first = await self.store.stored_result(
-                ident.org_id, ident.user_id, ctx.idempotency_key
-            )
-            if seen:
-                return msgspec.convert(first, LabelReviewView)
         await await_intake(self.store.pool, label_id, ident.org_id)
         for _ in range(_RETRIES):
             # The reads on one connection, released before the append: the append then goes
@@ -281,13 +286,12 @@ class ReviewActions:
 
         Flags never conflict with anything, so this appends at the end of the stream.
         """
+        return await once_per_key(
+            ctx, self.store.stored_result, LabelReviewView, lambda: self._mark_once(ctx, req)
+        )
+
+    async def _mark_once(self, ctx: CallContext, req: MarkForReview) -> LabelReviewView:
         ident = ctx.require_identity()
-        if ctx.idempotency_key is not None:
-            seen, first = await self.store.stored_result(
-                ident.org_id, ident.user_id, ctx.idempotency_key
-            )
-            if seen:
-                return msgspec.convert(first, LabelReviewView)
         await await_intake(self.store.pool, req.label_id, ident.org_id)
         async with self.store.pool.acquire() as conn:
             label = await load_label_context(conn, req.label_id, ident)
