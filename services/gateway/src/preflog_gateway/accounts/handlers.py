@@ -95,12 +95,14 @@ class Accounts:
         admin_name: str,
         operator: bool = False,
         token_secret: str | None = None,
+        idempotency_key: str | None = None,
         correlation_id: str = "",
     ) -> NewOrganization:
         """A new org, its first admin and the admin's first token (secret returned once).
 
         Operators only (``actor=None`` is the system at bootstrap). Raises Conflict if the
-        email is taken.
+        email is taken, or if the actor's ``idempotency_key`` made an organization already
+        (its token cannot be shown again).
         """
         org_id, user_id, token_id = (str(uuid.uuid4()) for _ in range(3))
         org, admin = domain.create_organization(
@@ -116,12 +118,29 @@ class Accounts:
         token = domain.issue_token(
             None, owner_id=user_id, owner_org=org_id, token_id=token_id, name="admin", secret=secret
         )
+        keyed = actor is not None and idempotency_key is not None
         async with self._exclusive() as conn:
             async with conn.transaction():
+                if keyed:
+                    assert actor is not None and idempotency_key is not None
+                    # The events go to the new org; the key is the actor's, in theirs.
+                    seen, _ = await self.store.stored_result(
+                        actor.org_id, actor.user_id, idempotency_key, conn=conn
+                    )
+                    if seen:
+                        raise Conflict(
+                            "this organization was created already; its admin token is shown"
+                            " only once"
+                        )
                 await self._ensure_email_free(conn, admin.email)
                 appended = await self._append_new(
                     conn, org_id, org, admin, token, actor, correlation_id
                 )
+                if keyed:
+                    assert actor is not None and idempotency_key is not None
+                    await self.store.keep_result(
+                        actor.org_id, actor.user_id, idempotency_key, {"org_id": org_id}, conn=conn
+                    )
             await self._settle(appended)
         return NewOrganization(
             organization=OrganizationRecord(org_id=org_id, name=org.name),

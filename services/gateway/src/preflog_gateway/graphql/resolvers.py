@@ -314,8 +314,9 @@ async def add_comment(
 async def review_action(
     info: strawberry.Info, op: str, body: Any, label_id: str, key: str | None
 ) -> Label:
-    """A review action, answered with the label as labeling now shows it, with the status the
-    decision gave it (labeling learns the decision from review's events a moment later)."""
+    """A review action, answered with the label as labeling now shows it, with the status and
+    the reference flag the decision gave it (labeling and review's read model learn the
+    decision from review's events a moment later)."""
     ctx = ctx_of(info)
     decided = await ctx.call(
         "review", op, body, response_type=rev.LabelReviewView, idempotency_key=key
@@ -323,7 +324,9 @@ async def review_action(
     view = await ctx.call(
         "labeling", "get_label", lab.LabelRef(label_id=label_id), response_type=lab.LabelView
     )
-    return Label.of(msgspec.structs.replace(view, status=decided.status))
+    label = Label.of(msgspec.structs.replace(view, status=decided.status))
+    label.reference = decided.is_reference
+    return label
 
 
 async def issue_action(info: strawberry.Info, op: str, body: Any, key: str | None) -> Issue:

@@ -189,6 +189,7 @@ class Mutation:
             name=name,
             admin_email=admin_email,
             admin_name=admin_name,
+            idempotency_key=scoped_key("create_organization", idempotency_key),
             correlation_id=ctx.correlation_id,
         )
         return NewOrganization(

@@ -283,6 +283,9 @@ class Label:
     can_redo: bool
     updated_at: datetime | None
     view: strawberry.Private[rpc.LabelView]
+    reference: strawberry.Private[bool | None] = None
+    """Whether it is its row's benchmark reference, when the mutation answering with it just
+    decided that (review's read model, read otherwise, learns it a moment later)."""
 
     @strawberry.field
     async def task(self, info: strawberry.Info) -> Task | None:
@@ -308,6 +311,8 @@ class Label:
 
     @strawberry.field
     async def is_benchmark_reference(self, info: strawberry.Info) -> bool:
+        if self.reference is not None:
+            return self.reference
         score = await info.context["ctx"].loaders.label_scores.load(str(self.id))
         return bool(score is not None and score.is_reference)
 
