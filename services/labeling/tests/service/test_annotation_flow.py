@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from preflog_contracts.errors import Forbidden, Invalid
+from preflog_contracts.errors import Conflict, Forbidden, Invalid
 from preflog_contracts.events.catalog import PreLabel
 from preflog_contracts.events.labels import Target
 from preflog_contracts.events.projects import Option, Question
@@ -275,6 +276,71 @@ async def test_ontology_change_keeps_old_answers_and_their_version(service: Any)
         await service.call(
             ann, "answer_question", api.AnswerQuestionRequest(task_id=task.id, question_id="best", answer="B")
         )
+
+
+async def test_answers_given_while_the_ontology_changes_are_valid_under_their_version(service: Any) -> None:
+    """Four annotators answer a radio question while a manager keeps changing its options:
+    every answer in the log is one of the options of the ontology version it records, and
+    the only refusals are INVALID_INPUT (an option gone) and CONFLICT."""
+    org = service.org()
+    annotators = [org.user() for _ in range(4)]
+    sets = [["A", "B"], ["B", "C"], ["C", "D"]]
+
+    def radio(options: list[str]) -> api.OntologyInput:
+        return api.OntologyInput(
+            questions=[Question(id="pick", title="Pick", kind="RADIO", options=[Option(value=v) for v in options])]
+        )
+
+    project, _ = await service.project(
+        org, members={u.user_id: "ANNOTATOR" for u in annotators}, rows=4, ontology=radio(sets[0])
+    )
+    unexpected: list[BaseException] = []
+
+    async def answer(k: int, who: Any) -> None:
+        task = await service.call(who, "claim_next_task", api.ProjectRef(project_id=project.id), api.TaskView | None)
+        assert task is not None
+        for i in range(40):
+            value = "ABCD"[(k + i) % 4]
+            try:
+                await service.call(
+                    who, "answer_question", api.AnswerQuestionRequest(task_id=task.id, question_id="pick", answer=value)
+                )
+            except (Invalid, Conflict):
+                continue
+            except Exception as exc:  # anything else is a failure of the service
+                unexpected.append(exc)
+                return
+
+    async def change() -> None:
+        for i in range(12):
+            await service.call(
+                org.admin,
+                "update_ontology",
+                api.UpdateOntologyRequest(project_id=project.id, ontology=radio(sets[(i + 1) % 3])),
+                api.ProjectView,
+            )
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(answer(k, u) for k, u in enumerate(annotators)), change())
+    assert unexpected == []
+    pool = service.rt.pool
+    versions = {
+        r["version"]: {o["value"] for o in json.loads(r["options"])}
+        for r in await pool.fetch(
+            "select (data->>'version')::int as version, data->'questions'->0->'options' as options"
+            " from eventlog.events where stream_name = $1 and event_type = 'OntologyUpdated'",
+            f"project-{project.id}",
+        )
+    }
+    assert len(versions) == 13
+    answers = await pool.fetch(
+        "select data->>'value' as value, (data->>'ontology_version')::int as version from eventlog.events"
+        " where event_type = 'QuestionAnswered' and project_id = $1",
+        project.id,
+    )
+    assert len(answers) > 20
+    for a in answers:
+        assert a["value"] in versions[a["version"]], (dict(a), versions[a["version"]])
 
 
 async def test_idempotency_key_returns_the_first_result(service: Any) -> None:
