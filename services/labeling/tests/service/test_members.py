@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from preflog_contracts.errors import Forbidden, Invalid, NotFound
+from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound
 from preflog_contracts.rpc import labeling as api
 
 
@@ -93,3 +94,73 @@ async def test_who_may_remove_whom(service: Any) -> None:
     assert "owner" in last.value.message
     view = await service.call(org.admin, "get_project", api.ProjectRef(project_id=project.id), api.ProjectView)
     assert {m.user_id: m.role for m in view.members} == {owner.user_id: "OWNER", manager.user_id: "MANAGER"}
+
+
+async def test_an_annotator_removed_while_working_leaves_no_lease_and_acts_no_more(service: Any) -> None:
+    """Two annotators claim, crown and submit as fast as they can while a manager removes
+    one of them. Once the removal has answered, the removed one holds no lease, every
+    further call of theirs is refused, and the queue's counts match its assignments."""
+    org = service.org()
+    leaving, staying, manager = org.user(), org.user(), org.user()
+    project, _ = await service.project(
+        org,
+        rows=30,
+        members={leaving.user_id: "ANNOTATOR", staying.user_id: "ANNOTATOR", manager.user_id: "MANAGER"},
+    )
+    removed = asyncio.Event()
+    unexpected: list[BaseException] = []
+    after_removal: list[str] = []
+    stopped: list[bool] = []  # the removed annotator was refused mid-work
+
+    async def work(who: Any) -> None:
+        while True:
+            was_removed = removed.is_set()
+            try:
+                task = await claim(service, who, project.id)
+                if task is None:
+                    return
+                await service.call(
+                    who, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"), api.LabelView
+                )
+                await service.call(who, "submit_label", api.TaskRef(task_id=task.id), api.LabelView)
+                if was_removed and who is leaving:
+                    after_removal.append(task.id)
+            except Forbidden:
+                if who is leaving:
+                    stopped.append(removed.is_set())
+                    return
+                unexpected.append(AssertionError("the staying annotator was refused"))
+                return
+            except (Invalid, Conflict):
+                continue
+            except Exception as exc:  # anything else is a failure of the service
+                unexpected.append(exc)
+                return
+
+    async def remove_soon() -> None:
+        await asyncio.sleep(0.3)
+        await remove(service, manager, project.id, leaving.user_id)
+        removed.set()
+
+    await asyncio.gather(work(leaving), work(staying), remove_soon())
+    assert unexpected == [] and after_removal == [] and len(stopped) == 1
+    pool = service.rt.pool
+    held = await pool.fetchval(
+        "select count(*) from labeling.assignments a join labeling.tasks t using (task_id)"
+        " where t.project_id = $1 and a.user_id = $2 and a.lease_expires_at is not null",
+        project.id,
+        leaving.user_id,
+    )
+    assert held == 0
+    rows = await pool.fetch(
+        "select t.status, t.open_leases, t.submitted_labels,"
+        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+        "   and a.lease_expires_at is not null) as leases,"
+        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+        "   and a.label_status <> 'DRAFT') as submitted"
+        " from labeling.tasks t where t.project_id = $1",
+        project.id,
+    )
+    for r in rows:
+        assert (r["open_leases"], r["submitted_labels"]) == (r["leases"], r["submitted"]), dict(r)
+    assert all(r["status"] != "TO_LABEL" for r in rows)  # the one who stayed labelled the rest
