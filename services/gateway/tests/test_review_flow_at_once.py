@@ -6,6 +6,7 @@ every service's view of every task, and the project's progress, agree with the l
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from typing import Any
@@ -196,6 +197,52 @@ async def test_reviewers_and_reworking_annotators_at_once_leave_every_count_true
         assert (row["status"], row["review_status"]) == ("DONE", "DONE"), dict(row)
         assert row["submitted_labels"] == row["submitted"] == LABELS_PER_ROW, dict(row)
     await _review_scores_match_a_rebuild(system, project_id)
+    await _the_export_holds_each_labels_last_submission(system, project_id, task_ids)
+
+
+async def _the_export_holds_each_labels_last_submission(
+    system: Server, project_id: str, task_ids: list[str]
+) -> None:
+    """The native export: each task once, done, with its two labels approved, each with the
+    crowns and rankings of its last submission in the log (not an earlier, rejected one)."""
+    rows = await system.runtime.pool.fetch(
+        "select distinct on (label_id) label_id, data->'snapshot' as snapshot from eventlog.events"
+        " where project_id = $1 and event_type = 'LabelSubmitted'"
+        " order by label_id, global_position desc",
+        project_id,
+    )
+    last = {r["label_id"]: json.loads(r["snapshot"]) for r in rows}
+    headers = {"authorization": f"Bearer {system.admin_token}"}
+    records: list[dict[str, Any]] = []
+    for _ in range(200):  # the export's read model follows a moment later
+        r = await system.http.get(
+            f"/v1/projects/{project_id}/export", params={"format": "native"}, headers=headers
+        )
+        assert r.status_code == 200, r.text
+        records = [json.loads(line) for line in r.text.splitlines() if line.strip()][:-1]
+        settled = len(records) == ROWS and all(
+            rec["workflow_status"] == "DONE"
+            and [lab["status"] for lab in rec["labels"]] == ["APPROVED"] * LABELS_PER_ROW
+            and all(lab["crowns"] == last[lab["label_id"]]["crowns"] for lab in rec["labels"])
+            for rec in records
+        )
+        if settled:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(rec["task_id"] for rec in records) == sorted(task_ids)
+    for rec in records:
+        assert rec["workflow_status"] == "DONE", rec["task_id"]
+        for lab in rec["labels"]:
+            assert lab["status"] == "APPROVED", lab
+            assert lab["crowns"] == last[lab["label_id"]]["crowns"], lab["label_id"]
+            logged = [  # the log keeps a ranking's entries as [response id, rank]
+                {
+                    "prompt_id": r["prompt_id"],
+                    "ranking": [{"response_id": i, "rank": k} for i, k in r["ranking"]],
+                }
+                for r in last[lab["label_id"]]["rankings"]
+            ]
+            assert lab["rankings"] == logged, lab["label_id"]
 
 
 async def _review_scores_match_a_rebuild(system: Server, project_id: str) -> None:
