@@ -118,29 +118,24 @@ class Accounts:
         token = domain.issue_token(
             None, owner_id=user_id, owner_org=org_id, token_id=token_id, name="admin", secret=secret
         )
-        keyed = actor is not None and idempotency_key is not None
+        # The events go to the new org; the key is the actor's, kept in theirs.
+        key = (
+            None
+            if actor is None or idempotency_key is None
+            else (actor.org_id, actor.user_id, idempotency_key)
+        )
         async with self._exclusive() as conn:
             async with conn.transaction():
-                if keyed:
-                    assert actor is not None and idempotency_key is not None
-                    # The events go to the new org; the key is the actor's, in theirs.
-                    seen, _ = await self.store.stored_result(
-                        actor.org_id, actor.user_id, idempotency_key, conn=conn
+                if key is not None and (await self.store.stored_result(*key, conn=conn))[0]:
+                    raise Conflict(
+                        "this organization was created already; its admin token is shown only once"
                     )
-                    if seen:
-                        raise Conflict(
-                            "this organization was created already; its admin token is shown"
-                            " only once"
-                        )
                 await self._ensure_email_free(conn, admin.email)
                 appended = await self._append_new(
                     conn, org_id, org, admin, token, actor, correlation_id
                 )
-                if keyed:
-                    assert actor is not None and idempotency_key is not None
-                    await self.store.keep_result(
-                        actor.org_id, actor.user_id, idempotency_key, {"org_id": org_id}, conn=conn
-                    )
+                if key is not None:
+                    await self.store.keep_result(*key, {"org_id": org_id}, conn=conn)
             await self._settle(appended)
         return NewOrganization(
             organization=OrganizationRecord(org_id=org_id, name=org.name),
