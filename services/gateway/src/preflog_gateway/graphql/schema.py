@@ -524,7 +524,10 @@ class Mutation:
             idempotency_key,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Reviewers and up, once the label's task is in review (or in rework, or"
+        " done); a task still collecting its labels answers INVALID_INPUT."
+    )
     async def approve_label(
         self,
         info: strawberry.Info,
@@ -540,7 +543,11 @@ class Mutation:
             idempotency_key,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Reviewers and up, once the label's task is in review (or in rework, or"
+        " done): the task goes to rework for the label's author. A task still collecting its"
+        " labels answers INVALID_INPUT."
+    )
     async def reject_label(
         self,
         info: strawberry.Info,
