@@ -160,7 +160,7 @@ async def _label_command(deps: Deps, ctx: CallContext, task_id: str, plan: Plan,
     the command ends the caller's work on the task, so its facts are not kept.
     """
     return await once_per_key(
-        ctx, deps.stored_result, LabelView, lambda: _label_command_once(deps, ctx, task_id, plan, done)
+        ctx, deps.store.stored_result, LabelView, lambda: _label_command_once(deps, ctx, task_id, plan, done)
     )
 
 

@@ -110,7 +110,7 @@ async def create_project(deps: Deps, ctx: CallContext, req: CreateProjectRequest
     ident = ctx.require_identity()
     if not ident.is_admin:
         raise Forbidden("only org admins create projects")
-    return await once_per_key(ctx, deps.stored_result, ProjectView, lambda: _create_project(deps, ctx, req))
+    return await once_per_key(ctx, deps.store.stored_result, ProjectView, lambda: _create_project(deps, ctx, req))
 
 
 async def _create_project(deps: Deps, ctx: CallContext, req: CreateProjectRequest) -> ProjectView:
@@ -196,7 +196,10 @@ async def _change_project(
 ) -> ProjectView:
     """Load, check the role, decide, append at the expected version; retry on a race."""
     return await once_per_key(
-        ctx, deps.stored_result, ProjectView, lambda: _change_project_once(deps, ctx, project_id, permission, decide)
+        ctx,
+        deps.store.stored_result,
+        ProjectView,
+        lambda: _change_project_once(deps, ctx, project_id, permission, decide),
     )
 
 
@@ -275,7 +278,7 @@ async def remove_project_member(deps: Deps, ctx: CallContext, req: RemoveProject
 async def add_data_rows_to_project(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:
     """One batch: BatchCreated and a TaskCreated per new row, and the queue rows, in one
     transaction. Rows already in the project are left out; unknown rows are refused."""
-    return await once_per_key(ctx, deps.stored_result, BatchView, lambda: _add_data_rows(deps, ctx, req))
+    return await once_per_key(ctx, deps.store.stored_result, BatchView, lambda: _add_data_rows(deps, ctx, req))
 
 
 async def _add_data_rows(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) -> BatchView:

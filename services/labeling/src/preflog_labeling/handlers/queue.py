@@ -66,7 +66,7 @@ async def claim_next_task(deps: Deps, ctx: CallContext, req: ProjectRef) -> Task
                 deps.projects.pop(req.project_id)
         raise Conflict("the project changed concurrently; retry")
 
-    return await once_per_key(ctx, deps.stored_result, TaskView | None, claim)
+    return await once_per_key(ctx, deps.store.stored_result, TaskView | None, claim)
 
 
 async def _keep_result(deps: Deps, ctx: CallContext, view: TaskView | None, conn: Conn) -> TaskView | None:
@@ -428,7 +428,7 @@ async def skip_task(deps: Deps, ctx: CallContext, req: SkipTaskRequest) -> TaskV
 
 async def _end_lease(deps: Deps, ctx: CallContext, task_id: str, skip_reason: str | None) -> TaskView:
     return await once_per_key(
-        ctx, deps.stored_result, TaskView, lambda: _end_lease_once(deps, ctx, task_id, skip_reason)
+        ctx, deps.store.stored_result, TaskView, lambda: _end_lease_once(deps, ctx, task_id, skip_reason)
     )
 
 
@@ -474,7 +474,7 @@ async def _end_lease_once(deps: Deps, ctx: CallContext, task_id: str, skip_reaso
 
 async def requeue_task(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
     """Managers put a skipped (or stuck) task back in the queue; every lease on it ends."""
-    return await once_per_key(ctx, deps.stored_result, TaskView, lambda: _requeue_once(deps, ctx, req))
+    return await once_per_key(ctx, deps.store.stored_result, TaskView, lambda: _requeue_once(deps, ctx, req))
 
 
 async def _requeue_once(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:

@@ -245,12 +245,3 @@ class Deps:
         if data_row_id not in found:
             raise NotFound("data row not found")
         return found[data_row_id]
-
-    async def stored_result(self, org_id: str, actor_id: str, key: str | None) -> tuple[bool, Any]:
-        """The first result stored under a command's idempotency key, if the key was used.
-
-        Checked before deciding, so a repeat answers like the first call even when the
-        command would now be refused (e.g. a second submit)."""
-        if key is None:
-            return False, None
-        return await self.store.stored_result(org_id, actor_id, key)
