@@ -179,6 +179,21 @@ class Harness:
     async def eventually(self, probe: Callable[[], Awaitable[Any]], expected: Any, timeout: float = 20.0) -> None:
         await eventually(probe, expected, timeout)
 
+    async def queue_counts(self, project_id: str) -> list[Any]:
+        """Each task of the project with its kept counters (``submitted_labels``,
+        ``open_leases``) beside what its assignments say (``submitted``, ``leases``)."""
+        return list(
+            await self.rt.pool.fetch(
+                "select t.task_id, t.status, t.required_labels, t.submitted_labels, t.open_leases,"
+                " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+                "   and a.lease_expires_at is not null) as leases,"
+                " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
+                "   and a.label_status <> 'DRAFT') as submitted"
+                " from labeling.tasks t where t.project_id = $1",
+                project_id,
+            )
+        )
+
     async def settle(self) -> None:
         """Wait until the projections have applied every event committed so far.
 

@@ -152,15 +152,7 @@ async def test_an_annotator_removed_while_working_leaves_no_lease_and_acts_no_mo
         leaving.user_id,
     )
     assert held == 0
-    rows = await pool.fetch(
-        "select t.status, t.open_leases, t.submitted_labels,"
-        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
-        "   and a.lease_expires_at is not null) as leases,"
-        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
-        "   and a.label_status <> 'DRAFT') as submitted"
-        " from labeling.tasks t where t.project_id = $1",
-        project.id,
-    )
+    rows = await service.queue_counts(project.id)
     for r in rows:
         assert (r["open_leases"], r["submitted_labels"]) == (r["leases"], r["submitted"]), dict(r)
     assert all(r["status"] != "TO_LABEL" for r in rows)  # the one who stayed labelled the rest

@@ -670,16 +670,7 @@ async def test_the_queue_counts_stay_true_under_concurrent_claims_releases_skips
     assert unexpected == []
     while await expire_leases_once(brief):
         pass
-    rows = await pool.fetch(
-        "select t.task_id, t.status, t.required_labels, t.submitted_labels, t.open_leases,"
-        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
-        "   and a.lease_expires_at is not null) as leases,"
-        " (select count(*) from labeling.assignments a where a.task_id = t.task_id"
-        "   and a.label_status <> 'DRAFT') as submitted"
-        " from labeling.tasks t where t.project_id = $1",
-        project.id,
-    )
-    for r in rows:
+    for r in await service.queue_counts(project.id):
         assert r["submitted_labels"] == r["submitted"], dict(r)
         if r["status"] == "TO_LABEL":
             assert r["open_leases"] == r["leases"], dict(r)
