@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from .conftest import Server
-from .flows import data_of, shopping_row
+from .flows import data_of, eventually, issue_opened, shopping_row
 
 COPIES = 6
 
@@ -137,11 +137,16 @@ async def test_every_mutation_sent_twice_at_once_takes_effect_once(system: Serve
         " annotations: $a, idempotencyKey: $k) { accepted rejected } }"
     )
     mal = [{"dataRow": {"globalKey": keys[0]}, "name": "note", "answer": "from a model"}]
-    for _ in range(100):  # ingest learns the project's questions a moment later
+
+    async def taken() -> bool | None:  # ingest learns the project's questions a moment later
         probe = await system.gql(prelabels, {"p": p, "a": mal, "k": None})
-        if not probe.get("errors") and probe["data"]["importPreLabels"]["accepted"]:
-            break
-        await asyncio.sleep(0.05)
+        return (
+            True
+            if not probe.get("errors") and probe["data"]["importPreLabels"]["accepted"]
+            else None
+        )
+
+    await eventually(taken, "ingest to take the pre-labels")
     assert (await once(system, prelabels, {"p": p, "a": mal}))["accepted"] == 1
     _, annotator = await person(system, p, "ANNOTATOR")
     reviewer_id, reviewer = await person(system, p, "REVIEWER")
@@ -200,18 +205,7 @@ async def test_every_mutation_sent_twice_at_once_takes_effect_once(system: Serve
     assert label["status"] == "SUBMITTED"
     label_id = label["id"]
 
-    async def issue_opened() -> dict[str, Any] | None:
-        body = await system.gql(
-            'mutation($t: ID!) { openIssue(taskId: $t, body: "first") { id } }',
-            {"t": t},
-            token=reviewer,
-        )
-        return None if body.get("errors") else body  # review learns of the task a moment later
-
-    for _ in range(100):
-        if await issue_opened():
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: issue_opened(system, t), "review to learn of the task")
     issue = await once(
         system,
         'mutation($t: ID!, $k: String) { openIssue(taskId: $t, body: "b", idempotencyKey: $k)'
@@ -243,16 +237,13 @@ async def test_every_mutation_sent_twice_at_once_takes_effect_once(system: Serve
     ):
         await once(system, query, variables, reviewer)
 
-    async def in_rework() -> bool:
+    async def in_rework() -> bool | None:
         body = await system.gql(
             "query($t: ID!) { task(id: $t) { status } }", {"t": t}, token=annotator
         )
-        return bool(data_of(body)["task"]["status"] == "IN_REWORK")
+        return True if data_of(body)["task"]["status"] == "IN_REWORK" else None
 
-    for _ in range(100):
-        if await in_rework():
-            break
-        await asyncio.sleep(0.05)
+    await eventually(in_rework, "labeling to learn of the rejection")
     data_of(
         await system.gql(
             "mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }",
