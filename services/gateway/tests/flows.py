@@ -16,6 +16,12 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = (REPO_ROOT / "../shared/fixtures").resolve()
 T = TypeVar("T")
 
+# An annotator's claim (with the prompts' responses to act on), crown and submission.
+CLAIM = """mutation($p: ID!) { claimNextTask(projectId: $p) {
+  id dataRow { prompts { id responses { id } } } } }"""
+CROWN = "mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }"
+SUBMIT = "mutation($t: ID!) { submitLabel(taskId: $t) { id status } }"
+
 
 def fixture(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text())

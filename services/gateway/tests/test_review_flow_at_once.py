@@ -19,6 +19,9 @@ from preflog_review.adapters.tables import LIVE
 
 from .conftest import Server
 from .flows import (
+    CLAIM,
+    CROWN,
+    SUBMIT,
     add_rows,
     data_of,
     eventually,
@@ -35,11 +38,7 @@ USER_ERRORS = {"INVALID_INPUT", "CONFLICT", "FORBIDDEN"}
 """What a user acting at the same moment as others may be told: the label was decided, the
 task moved on, or the lease went elsewhere. Anything else is a failure of the system."""
 
-CLAIM = """mutation($p: ID!) { claimNextTask(projectId: $p) {
-  id dataRow { prompts { id responses { id } } } } }"""
-CROWN = "mutation($t: ID!, $r: ID!) { crownResponse(taskId: $t, responseId: $r) { id } }"
 RANK = "mutation($t: ID!, $k: [RankInput!]!) { rankResponses(taskId: $t, ranking: $k) { id } }"
-SUBMIT = "mutation($t: ID!) { submitLabel(taskId: $t) { id status } }"
 MY_LABEL = """query($t: ID!) { task(id: $t) { status
   myLabel { id status } dataRow { prompts { responses { id } } } } }"""
 TASKS = """query($p: ID!, $s: TaskStatus) { project(id: $p) {

@@ -21,6 +21,7 @@ from preflog_review.domain.workflow import (
     on_task_requeued,
     on_task_skipped,
     reject,
+    requeue_rework,
 )
 
 REVIEW = ProjectRules(review_required=True, required_labels=1)
@@ -135,6 +136,47 @@ def test_skip_and_requeue() -> None:
     [back] = on_task_requeued(state("SKIPPED"))
     assert back.to_status == "TO_LABEL"  # type: ignore[attr-defined]
     assert on_task_requeued(state()) == []
+
+
+def test_a_task_in_rework_is_requeued_with_its_rejected_labels_dropped_for_good() -> None:
+    rules = ProjectRules(review_required=True, required_labels=2)
+    rework = state("IN_REWORK", a=("REJECTED", 9), b=("APPROVED", 10))
+    labels = [SubmittedLabel("a", 5), SubmittedLabel("b", 6)]
+    back = requeue_rework(rework, labels)
+    assert (back.from_status, back.to_status) == ("IN_REWORK", "TO_LABEL")
+    assert back.dropped_label_ids == ["a"]  # b was approved: it keeps counting
+    after = fold_workflow(
+        "t",
+        "p",
+        [
+            (
+                TaskStatusChanged(
+                    task_id="t", project_id="p", from_status="TO_LABEL", to_status="IN_REWORK"
+                ),
+                0,
+                10,
+            ),
+            (LabelRejected(label_id="a", task_id="t", project_id="p", reason="r"), 1, 11),
+            (back, 2, 12),
+        ],
+    )
+    assert after.status == "TO_LABEL" and after.dropped == {"a"}
+    # A resubmission of the dropped label, however late in the log, neither counts nor
+    # may be decided; a new annotator's label fills its place.
+    late = [SubmittedLabel("a", 20), SubmittedLabel("b", 6)]
+    assert label_review_state(after, late[0]) == "REJECTED"
+    assert on_label_submitted(after, rules, late, "a") == []
+    with pytest.raises(Invalid):
+        approve(after, late, "a", "")
+    [moved] = on_label_submitted(after, rules, [*late, SubmittedLabel("c", 21)], "c")
+    assert isinstance(moved, TaskStatusChanged) and moved.to_status == "IN_REVIEW"
+
+
+@pytest.mark.parametrize("status", ["TO_LABEL", "IN_REVIEW", "DONE", "SKIPPED"])
+def test_only_a_task_in_rework_is_requeued_from_rework(status: str) -> None:
+    with pytest.raises(Invalid) as info:
+        requeue_rework(state(status), [SubmittedLabel("a", 5)])
+    assert "not in rework" in info.value.fields["taskId"]
 
 
 @given(st.lists(st.sampled_from(["submit", "approve", "reject", "skip", "requeue"]), max_size=30))

@@ -5,6 +5,12 @@ from __future__ import annotations
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import Target
 
+DROPPED_POSITION = 2**62
+"""For read models that order a label's status by the log position that set it: the position
+to give a label a requeue dropped (``TaskStatusChanged.dropped_label_ids``). It is after every
+position in the log, so no submission or review of it, in whatever order the events arrive,
+makes it count again."""
+
 
 class TaskStatusChanged(Event, frozen=True, kw_only=True):
     category = "workflow"
@@ -14,6 +20,9 @@ class TaskStatusChanged(Event, frozen=True, kw_only=True):
     to_status: str  # TO_LABEL | IN_REVIEW | IN_REWORK | DONE | SKIPPED
     reason: str = ""
     label_id: str | None = None
+    # A task in rework requeued by a manager: its rejected labels stop counting for good
+    # (their authors may not rework them), so other annotators can fill their places.
+    dropped_label_ids: list[str] = []
 
 
 class LabelApproved(Event, frozen=True, kw_only=True):

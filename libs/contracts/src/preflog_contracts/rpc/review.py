@@ -4,7 +4,8 @@ Operations (request -> answer):
 
 - ``approve_label`` ApproveLabel -> LabelReviewView; ``reject_label`` RejectLabel ->
   LabelReviewView; ``mark_for_review`` MarkForReview -> LabelReviewView;
-  ``set_benchmark_reference`` SetBenchmarkReference -> LabelReviewView
+  ``set_benchmark_reference`` SetBenchmarkReference -> LabelReviewView; ``requeue_rework``
+  RequeueRework -> ReworkRequeued
 - ``open_issue`` OpenIssue -> IssueView; ``comment_on_issue`` CommentOnIssue -> IssueView;
   ``resolve_issue`` ResolveIssue -> IssueView; ``list_issues`` ListIssues -> IssueList;
   ``get_issues`` GetIssues -> IssueList
@@ -129,6 +130,25 @@ class TaskReviewView(msgspec.Struct, frozen=True, kw_only=True):
     priority: int
     required_labels: int
     submitted_labels: int
+
+
+class RequeueRework(msgspec.Struct, frozen=True, kw_only=True):
+    """A manager sends a task in rework back to the queue, dropping its rejected labels.
+
+    The gateway's ``requeueTask`` tries this first and labeling's ``requeue_task`` when the
+    task is not in rework, each with an idempotency key of its own; ``queue_key`` is the one
+    it gives labeling's. When that key was used, the call was answered by the queue, and a
+    repeat must not requeue the task from rework that it has entered since."""
+
+    task_id: str
+    queue_key: str | None = None
+
+
+class ReworkRequeued(msgspec.Struct, frozen=True, kw_only=True):
+    task_id: str
+    project_id: str
+    status: TaskStatus
+    dropped_label_ids: list[str]
 
 
 class GetTasks(msgspec.Struct, frozen=True, kw_only=True):

@@ -47,6 +47,7 @@ from preflog_export.domain.item_updates import (
     label_statuses,
     new_item,
     with_benchmark_reference,
+    with_dropped_labels,
     with_review,
     with_scores,
     with_submitted_label,
@@ -351,7 +352,12 @@ class ExportReadModel:
                 )
         elif isinstance(event, TaskStatusChanged):
             item = with_workflow_status(item, event.to_status, position)
-            rescore = False
+            rescore = bool(event.dropped_label_ids)
+            if rescore:
+                missing = [d for d in event.dropped_label_ids if not has_label(item, d)]
+                if missing:  # their submissions are still to come
+                    raise NotYet(f"drop of label {missing[0]}: not submitted yet")
+                item = with_dropped_labels(item, event.dropped_label_ids)
         if rescore and len(item.labels) > 1:
             project = self._project(state, event.project_id, rec.org_id)
             item = with_scores(item, project.questions)

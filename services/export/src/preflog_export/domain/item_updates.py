@@ -16,6 +16,7 @@ import msgspec
 from preflog_contracts.datarow import DataRow
 from preflog_contracts.events.labels import LabelSnapshot
 from preflog_contracts.events.projects import Question
+from preflog_contracts.events.review import DROPPED_POSITION
 from preflog_export.domain.item import (
     ExportItem,
     ExportLabel,
@@ -159,6 +160,21 @@ def with_workflow_status(item: ExportItem, status: str, position: int) -> Export
     return msgspec.structs.replace(
         item, workflow_status=cast(TaskStatus, status), workflow_position=position
     )
+
+
+def with_dropped_labels(item: ExportItem, label_ids: Sequence[str]) -> ExportItem:
+    """Labels a requeue from rework dropped: REJECTED for good (``DROPPED_POSITION``), so no
+    submission or review of them, applied before or after, makes them count again."""
+    dropped = set(label_ids)
+    labels = [
+        msgspec.structs.replace(
+            label, status="REJECTED", approved_at=None, status_position=DROPPED_POSITION
+        )
+        if label.label_id in dropped
+        else label
+        for label in item.labels
+    ]
+    return msgspec.structs.replace(item, labels=labels)
 
 
 def with_benchmark_reference(item: ExportItem, label_id: str, position: int) -> ExportItem:

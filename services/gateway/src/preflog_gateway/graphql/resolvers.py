@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import msgspec
 import strawberry
 
-from preflog_contracts.errors import NotFound
+from preflog_contracts.errors import Invalid, NotFound
 from preflog_contracts.events import labels as label_events
 from preflog_contracts.events import projects as project_events
 from preflog_contracts.rpc import labeling as lab
@@ -327,6 +328,41 @@ async def review_action(
     label = Label.of(msgspec.structs.replace(view, status=decided.status))
     label.reference = decided.is_reference
     return label
+
+
+REQUEUE_WAIT_SECONDS = 5.0
+
+
+async def requeue_task(info: strawberry.Info, task_id: str, key: str | None) -> Task:
+    """A manager puts a task back in the queue. A task in rework goes through review, which
+    drops its rejected labels; any other through labeling's queue, which refuses what is not
+    skipped or open. Each leg has a key of its own, and review is told the queue's, so a
+    repeat is answered by the leg that answered first (``RequeueRework``).
+
+    Labeling learns review's requeue from its event a moment later. The answer waits for
+    that (bounded), so that once it is back, the dropped labels' authors are locked out and
+    the task is claimable; past the bound it carries the status review gave it."""
+    ctx = ctx_of(info)
+    try:
+        done = await ctx.call(
+            "review",
+            "requeue_rework",
+            rev.RequeueRework(task_id=task_id, queue_key=key),
+            response_type=rev.ReworkRequeued,
+            idempotency_key=None if key is None else f"{key}#rework",
+        )
+    except (Invalid, NotFound):
+        return await _task(info, "requeue_task", lab.TaskRef(task_id=task_id), key)
+    deadline = asyncio.get_running_loop().time() + REQUEUE_WAIT_SECONDS
+    while True:
+        view = await ctx.call(
+            "labeling", "get_task", lab.TaskRef(task_id=task_id), response_type=lab.TaskView
+        )
+        if view.status != "IN_REWORK":
+            return Task.of(view)
+        if asyncio.get_running_loop().time() > deadline:
+            return Task.of(msgspec.structs.replace(view, status=done.status))
+        await asyncio.sleep(0.02)
 
 
 async def issue_action(info: strawberry.Info, op: str, body: Any, key: str | None) -> Issue:

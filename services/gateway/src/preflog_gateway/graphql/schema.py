@@ -525,6 +525,18 @@ class Mutation:
         )
 
     @strawberry.mutation(
+        description="Managers and owners (and org admins) put a task back in the queue: a"
+        " skipped or open task, whose leases end; or a task in rework whose rework nobody will"
+        " do, whose rejected labels are dropped (they stay in the history, rejected, and their"
+        " authors may not rework them) so that other annotators can label it. A task in"
+        " review or done answers INVALID_INPUT."
+    )
+    async def requeue_task(
+        self, info: strawberry.Info, task_id: strawberry.ID, idempotency_key: str | None = None
+    ) -> Task:
+        return await r.requeue_task(info, str(task_id), idempotency_key)
+
+    @strawberry.mutation(
         description="Reviewers and up, once the label's task is in review (or in rework, or"
         " done); a task still collecting its labels answers INVALID_INPUT."
     )

@@ -68,6 +68,8 @@ async def learn_workflow(conn: Conn, rec: RecordedEvent) -> None:
     """Review's decisions: the task's workflow status and the label's review status."""
     event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
     if isinstance(event, TaskStatusChanged):
+        if event.dropped_label_ids:
+            await _drop_labels(conn, rec.org_id, event.task_id, event.dropped_label_ids)
         await conn.execute(
             "update labeling.tasks set status = $3, updated_at = now() where task_id = $1 and org_id = $2",
             event.task_id,
@@ -81,4 +83,27 @@ async def learn_workflow(conn: Conn, rec: RecordedEvent) -> None:
             event.label_id,
             rec.org_id,
             status,
+        )
+
+
+async def _drop_labels(conn: Conn, org_id: str, task_id: str, label_ids: list[str]) -> None:
+    """Labels a requeue from rework dropped: REJECTED for good, their authors locked out, and
+    no longer counted in the task's submitted labels (every dropped label was submitted, so
+    each was counted once). The task's row is locked first, as every writer of the count does
+    (ADR 0031); a submission decided on the count before this commits adds to it rather than
+    overwriting it (``_SUBMITTED_TASK``)."""
+    await conn.execute("select 1 from labeling.tasks where task_id = $1 and org_id = $2 for update", task_id, org_id)
+    dropped = await conn.fetchval(
+        "with d as (update labeling.assignments set dropped = true, label_status = 'REJECTED',"
+        " lease_expires_at = null where task_id = $1 and org_id = $2 and label_id = any($3::text[])"
+        " and not dropped returning 1) select count(*) from d",
+        task_id,
+        org_id,
+        label_ids,
+    )
+    if dropped:
+        await conn.execute(
+            "update labeling.tasks set submitted_labels = greatest(submitted_labels - $2, 0) where task_id = $1",
+            task_id,
+            dropped,
         )

@@ -37,7 +37,8 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     status: str = "TO_LABEL"
     leases: dict[str, Lease] = {}
     labels: dict[str, str] = {}  # label id -> author id
-    submitted: frozenset[str] = frozenset()  # label ids submitted at least once
+    submitted: frozenset[str] = frozenset()  # label ids submitted at least once, not dropped
+    dropped: frozenset[str] = frozenset()  # label ids a requeue from rework dropped
     label_status: dict[str, str] = {}
     created_at: datetime | None = None
 
@@ -87,6 +88,8 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
             )
         case TaskRequeued():
             return r(state, status="TO_LABEL", leases={})
+        case LabelSubmitted() if event.label_id in state.dropped:
+            return state
         case LabelSubmitted():
             submitted = state.submitted | {event.label_id}
             status = status_after_submit(state.status, len(submitted), state.required_labels, review_required)
@@ -97,8 +100,19 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
                 label_status={**state.label_status, event.label_id: "SUBMITTED"},
                 leases={k: v for k, v in state.leases.items() if k != event.author_id},
             )
+        case TaskStatusChanged() if event.dropped_label_ids:
+            dropped = frozenset(event.dropped_label_ids)
+            return r(
+                state,
+                status=event.to_status,
+                submitted=state.submitted - dropped,
+                dropped=state.dropped | dropped,
+                label_status={**state.label_status, **dict.fromkeys(dropped, "REJECTED")},
+            )
         case TaskStatusChanged():
             return r(state, status=event.to_status)
+        case LabelApproved() | LabelRejected() if event.label_id in state.dropped:
+            return state
         case LabelApproved():
             return r(state, label_status={**state.label_status, event.label_id: "APPROVED"})
         case LabelRejected():

@@ -55,7 +55,7 @@ RETRIES = 5
 # usual case) nothing else is read before deciding.
 _ACTION_FACTS = (
     "select t.project_id, t.data_row_id, t.status, a.label_id, a.lease_expires_at, a.label_status,"
-    " t.submitted_labels, t.required_labels, a.leased_at, "
+    " t.submitted_labels, t.required_labels, a.leased_at, coalesce(a.dropped, false) as dropped, "
     + ", ".join(
         f"{version_sql(category, key)} as {category}_version"
         for category, key in (
@@ -88,6 +88,7 @@ class ActionFacts(msgspec.Struct, frozen=True):
     submitted_labels: int
     required_labels: int
     leased_at: datetime | None
+    dropped: bool = False  # the caller's label was dropped by a requeue from rework
 
 
 async def load_facts(deps: Deps, task_id: str, org_id: str, user_id: str) -> ActionFacts:
@@ -113,6 +114,7 @@ def facts_of(row: asyncpg.Record) -> ActionFacts:
         row["submitted_labels"],
         row["required_labels"],
         row["leased_at"],
+        row["dropped"],
     )
 
 
@@ -236,6 +238,8 @@ async def _decision_inputs(
         await deps.project(facts.project_id, ident.org_id)
     )
     role = require(project, ident, Permission.ANNOTATE)
+    if facts.dropped:
+        raise Forbidden("your label on this task was dropped when a manager requeued it from rework")
     check_can_act(
         status=facts.status,
         user_id=ident.user_id,
@@ -325,9 +329,14 @@ _SUBMITTED_ASSIGNMENT = (
     "update labeling.assignments set label_status = 'SUBMITTED', lease_expires_at = null"
     " where task_id = $1 and user_id = $2 and {appended}"
 )
+# The count grows by the label (one when it leaves DRAFT) instead of being set to the count
+# decided on: review's drop of rejected labels (``consumers._drop_labels``) lowers it without
+# writing the task's stream, so the facts' count may be stale by it. For the same reason the
+# status decided on facts read before review moved the task is not written over review's.
 _SUBMITTED_TASK = (
-    "update labeling.tasks set submitted_labels = $2, status = $3, open_leases = greatest(open_leases - $4, 0),"
-    " updated_at = now() where task_id = $1 and {appended}"
+    "update labeling.tasks set submitted_labels = submitted_labels + $2,"
+    " status = case when status = $5 then $3 else status end,"
+    " open_leases = greatest(open_leases - $4, 0), updated_at = now() where task_id = $1 and {appended}"
 )
 
 
@@ -350,14 +359,15 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
         event = decide.decide_submit(label, project, row, facts.leased_at)
         held = facts.lease_expires_at is not None
         released = [TaskReleased(task_id=req.task_id, project_id=label.project_id, user_id=user_id, reason="submitted")]
-        submitted = facts.submitted_labels + (1 if facts.label_status == "DRAFT" else 0)
+        first = 1 if facts.label_status == "DRAFT" else 0
+        submitted = facts.submitted_labels + first
         status = status_after_submit(facts.status, submitted, facts.required_labels, project.settings.review_required)
         return _Step(
             event,
             StreamWrite(task_stream, released if held else [], facts.task_version),
             [
                 Effect(_SUBMITTED_ASSIGNMENT, (req.task_id, user_id)),
-                Effect(_SUBMITTED_TASK, (req.task_id, submitted, status, 1 if held else 0)),
+                Effect(_SUBMITTED_TASK, (req.task_id, first, status, 1 if held else 0, facts.status)),
             ],
             (Lock(TASK_ROW_LOCK, (req.task_id,)),),
         )

@@ -484,7 +484,8 @@ async def _requeue_once(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
         project = await deps.project(row["project_id"], ident.org_id, conn=conn)
         role = require(project, ident, Permission.REQUEUE)
         if row["status"] not in ("SKIPPED", "TO_LABEL"):
-            raise Invalid(f"a {row['status'].lower()} task cannot be requeued", {"task_id": row["status"]})
+            status = row["status"].lower().replace("_", " ")
+            raise Invalid(f"the task is {status}; only a skipped or open task is requeued", {"task_id": row["status"]})
         await deps.store.append(
             StreamWrite(
                 stream_name("task", req.task_id), [TaskRequeued(task_id=req.task_id, project_id=row["project_id"])], ANY

@@ -30,6 +30,7 @@ from preflog_contracts.events.projects import (
     ProjectSettingsChanged,
 )
 from preflog_contracts.events.review import (
+    DROPPED_POSITION,
     BenchmarkReferenceSet,
     IssueCommented,
     IssueOpened,
@@ -251,6 +252,27 @@ async def _status_changed(conn: Conn, t: Tables, rec: RecordedEvent, e: TaskStat
         rec.recorded_at,
         e.reason,
     )
+    if e.dropped_label_ids:
+        await _drop_labels(conn, t, e.task_id, e.dropped_label_ids)
+
+
+async def _drop_labels(conn: Conn, t: Tables, task_id: str, label_ids: list[str]) -> None:
+    """Labels dropped by a requeue from rework: REJECTED for good, and out of the scores if
+    they still counted (a resubmission that reached us before the drop)."""
+    counted = await conn.fetchval(
+        f"with old as (select label_id, status from {t.labels}"
+        "   where label_id = any($1::text[]) and status_position < $2 for update),"
+        f" upd as (update {t.labels} l set status = 'REJECTED', status_position = $2"
+        "   from old where l.label_id = old.label_id returning old.label_id, old.status)"
+        " select coalesce(array_agg(label_id) filter (where status <> 'REJECTED'), '{}')"
+        " from upd",
+        label_ids,
+        DROPPED_POSITION,
+    )
+    if counted:
+        await rescore_task(conn, t, task_id)
+        for label_id in counted:
+            await recount_outcomes(conn, t, label_id)
 
 
 async def _record_review(

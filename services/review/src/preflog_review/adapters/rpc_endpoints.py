@@ -33,6 +33,7 @@ def register(
     server.register(
         "set_benchmark_reference", api.SetBenchmarkReference, actions.set_benchmark_reference
     )
+    server.register("requeue_rework", api.RequeueRework, actions.requeue_rework)
     server.register("open_issue", api.OpenIssue, issues.open_issue)
     server.register("comment_on_issue", api.CommentOnIssue, issues.comment_on_issue)
     server.register("resolve_issue", api.ResolveIssue, issues.resolve_issue)

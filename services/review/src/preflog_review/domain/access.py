@@ -18,6 +18,14 @@ def can_review(role: str | None) -> bool:
     return role in REVIEWER_ROLES
 
 
+MANAGER_ROLES = frozenset({"MANAGER", "OWNER"})
+
+
+def can_manage(role: str | None, is_org_admin: bool) -> bool:
+    """Requeue tasks (DOMAIN.md: a manager can requeue)."""
+    return is_org_admin or role in MANAGER_ROLES
+
+
 def can_see_quality(role: str | None, is_org_admin: bool) -> bool:
     """Every label of the project, review queue, agreement, leaderboard, scores."""
     return is_org_admin or role in REVIEWER_ROLES

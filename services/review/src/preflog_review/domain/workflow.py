@@ -41,6 +41,7 @@ class WorkflowState(msgspec.Struct, kw_only=True):
     status: TaskStatus = "TO_LABEL"
     version: int = -1  # stream version: expected version of the next append
     decisions: dict[str, Decision] = msgspec.field(default_factory=dict)  # latest per label
+    dropped: set[str] = msgspec.field(default_factory=set)  # rejected for good (requeued)
 
 
 class SubmittedLabel(msgspec.Struct, frozen=True):
@@ -64,6 +65,7 @@ def fold_workflow(
         state.version = stream_position
         if isinstance(event, TaskStatusChanged):
             state.status = event.to_status  # type: ignore[assignment]
+            state.dropped.update(event.dropped_label_ids)
         elif isinstance(event, LabelApproved):
             state.decisions[event.label_id] = Decision("APPROVED", global_position)
         elif isinstance(event, LabelRejected):
@@ -72,7 +74,10 @@ def fold_workflow(
 
 
 def label_review_state(state: WorkflowState, label: SubmittedLabel) -> LabelReviewState:
-    """SUBMITTED until a decision after the label's latest submission; then that decision."""
+    """SUBMITTED until a decision after the label's latest submission; then that decision.
+    A label dropped by a requeue stays REJECTED, whatever comes after."""
+    if label.label_id in state.dropped:
+        return "REJECTED"
     decision = state.decisions.get(label.label_id)
     if decision is None or decision.position < label.submitted_position:
         return "SUBMITTED"
@@ -130,6 +135,36 @@ def on_task_skipped(state: WorkflowState, reason: str) -> list[Event]:
 def on_task_requeued(state: WorkflowState) -> list[Event]:
     """A requeued task goes back to TO_LABEL (from wherever it was)."""
     return _move(state, "TO_LABEL")
+
+
+def requeue_rework(state: WorkflowState, labels: Sequence[SubmittedLabel]) -> TaskStatusChanged:
+    """A task in rework back to TO_LABEL, its rejected labels dropped for good.
+
+    For a task whose rework nobody will do (its author left the project, or stopped
+    working): the rejected labels stop counting and their authors may no longer rework
+    them, so annotators who have not labeled the task can claim it and fill their places.
+    The labels stay in the log and the audit, rejected. Raises ``Invalid`` unless the task
+    is IN_REWORK.
+    """
+    if state.status != "IN_REWORK":
+        status = state.status.lower().replace("_", " ")
+        raise Invalid(
+            f"the task is {status}; only a task in rework is requeued this way",
+            {"taskId": f"the task is {status}, not in rework"},
+        )
+    dropped = [
+        lab.label_id
+        for lab in labels
+        if lab.label_id not in state.dropped and label_review_state(state, lab) == "REJECTED"
+    ]
+    return TaskStatusChanged(
+        task_id=state.task_id,
+        project_id=state.project_id,
+        from_status=state.status,
+        to_status="TO_LABEL",
+        reason="requeued from rework; its rejected labels were dropped",
+        dropped_label_ids=dropped,
+    )
 
 
 REVIEWABLE_STATUSES: frozenset[str] = frozenset({"IN_REVIEW", "IN_REWORK", "DONE"})

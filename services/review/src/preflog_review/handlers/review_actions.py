@@ -31,7 +31,9 @@ from preflog_contracts.rpc.review import (
     LabelReviewView,
     MarkForReview,
     RejectLabel,
+    RequeueRework,
     ReviewFlag,
+    ReworkRequeued,
     SetBenchmarkReference,
 )
 from preflog_eventstore import ANY, EventStore, StreamWrite
@@ -39,38 +41,52 @@ from preflog_eventstore.conn import Conn
 from preflog_messaging import once_per_key
 from preflog_messaging.rpc import CallContext
 from preflog_review.adapters.tables import LIVE
-from preflog_review.adapters.workflow_stream import load_workflow, workflow_stream
-from preflog_review.domain.access import acting_role, can_review, require
+from preflog_review.adapters.workflow_stream import (
+    load_workflow,
+    submitted_labels,
+    workflow_stream,
+)
+from preflog_review.domain.access import acting_role, can_manage, can_review, require
 from preflog_review.domain.workflow import (
     SubmittedLabel,
     WorkflowState,
     approve,
     label_review_state,
     reject,
+    requeue_rework,
 )
 
 _RETRIES = 8
 INTAKE_WAIT_SECONDS = 10.0
 
 
-INTAKE_CAUGHT_UP_SQL = (
+_INTAKE_CAUGHT_UP = (
     "select not exists (select 1 from eventlog.events e"
-    " where e.task_id = (select task_id from eventlog.events where stream_name = $1"
-    "   and coalesce(org_id = $2::uuid, true) order by stream_position limit 1)"
+    " where e.task_id = {task}"
     " and e.event_type = 'LabelSubmitted'"
     f" and e.global_position > coalesce((select l.submitted_position from {LIVE.labels} l"
     "   where l.label_id = e.label_id), -1))"
 )
+INTAKE_CAUGHT_UP_SQL = _INTAKE_CAUGHT_UP.format(
+    task="(select task_id from eventlog.events where stream_name = $1"
+    "   and coalesce(org_id = $2::uuid, true) order by stream_position limit 1)"
+)
 """Whether review's intake has applied every submission in the log of the label's task
-(true for a label it cannot find). The task's, not only the label's: the decision is taken
-on the task's workflow status, which the intake moves as it applies each submission. The org
-test is written so that no plan can use the org index for it: a generic plan made on a small
-log read the whole org's trail through that index for every review action (5.7 ms with
-50,000 events; ADR 0012)."""
+(true for a label it cannot find); $1 is the label's stream. The task's, not only the
+label's: the decision is taken on the task's workflow status, which the intake moves as it
+applies each submission. The org test is written so that no plan can use the org index for
+it: a generic plan made on a small log read the whole org's trail through that index for
+every review action (5.7 ms with 50,000 events; ADR 0012)."""
+TASK_INTAKE_CAUGHT_UP_SQL = _INTAKE_CAUGHT_UP.format(
+    task=f"(select task_id from {LIVE.tasks} where task_id = $1 and org_id = $2::uuid)"
+)
+"""The same for a task, by its id ($1) in the org ($2)."""
 
 
-async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
-    """Wait (bounded) until review's intake has applied the submissions of the label's task.
+async def await_intake(pool: Any, sql: str, key: str, org_id: str) -> None:
+    """Wait (bounded) until review's intake has applied the submissions of a task: ``sql`` is
+    ``INTAKE_CAUGHT_UP_SQL`` with a label's stream as ``key``, or ``TASK_INTAKE_CAUGHT_UP_SQL``
+    with a task's id.
 
     Review learns submissions from labeling's events a moment after they commit; a reviewer
     who approves a label the instant it is resubmitted would otherwise be refused ("not
@@ -80,7 +96,7 @@ async def await_intake(pool: Any, label_id: str, org_id: str) -> None:
     caught up.
     """
     deadline = asyncio.get_running_loop().time() + INTAKE_WAIT_SECONDS
-    while not await pool.fetchval(INTAKE_CAUGHT_UP_SQL, f"label-{label_id}", org_id):
+    while not await pool.fetchval(sql, key, org_id):
         if asyncio.get_running_loop().time() > deadline:
             raise Unavailable(
                 "the task's latest submissions are still on their way to review; retry"
@@ -200,7 +216,7 @@ class ReviewActions:
         self, ctx: CallContext, label_id: str, action: str, decide: Decide
     ) -> LabelReviewView:
         ident = ctx.require_identity()
-        await await_intake(self.store.pool, label_id, ident.org_id)
+        await await_intake(self.store.pool, INTAKE_CAUGHT_UP_SQL, f"label-{label_id}", ident.org_id)
         for _ in range(_RETRIES):
             # The reads on one connection, released before the append: the append then goes
             # through the store's group commit with other reviewers' decisions (one statement
@@ -281,6 +297,74 @@ class ReviewActions:
 
         return await self._decided(ctx, req.label_id, "set benchmark references", decide)
 
+    async def requeue_rework(self, ctx: CallContext, req: RequeueRework) -> ReworkRequeued:
+        """Send a task in rework back to the queue, its rejected labels dropped for good
+        (managers, owners and org admins; see ``workflow.requeue_rework``). Labeling learns
+        it from the event: the dropped labels stop counting and the task is claimable again.
+
+        Raises NotFound (unknown or other org), Forbidden, Invalid (not in rework).
+        """
+        return await once_per_key(
+            ctx,
+            self.store.stored_result,
+            ReworkRequeued,
+            lambda: self._requeue_rework_once(ctx, req.task_id, req.queue_key),
+        )
+
+    async def _requeue_rework_once(
+        self, ctx: CallContext, task_id: str, queue_key: str | None
+    ) -> ReworkRequeued:
+        ident = ctx.require_identity()
+        if (
+            queue_key is not None
+            and (await self.store.stored_result(ident.org_id, ident.user_id, queue_key))[0]
+        ):
+            raise Invalid(
+                "this request was answered by the queue's requeue",
+                {"taskId": "requeued by the queue, not from rework"},
+            )
+        # A resubmission already in the log must count as one, not be dropped.
+        await await_intake(self.store.pool, TASK_INTAKE_CAUGHT_UP_SQL, task_id, ident.org_id)
+        for _ in range(_RETRIES):
+            async with self.store.pool.acquire() as conn:
+                task = await conn.fetchrow(
+                    f"select t.project_id, (select m.role from {LIVE.members} m"
+                    "   where m.project_id = t.project_id and m.user_id = $3) as role"
+                    f" from {LIVE.tasks} t where t.task_id = $1 and t.org_id = $2::uuid",
+                    task_id,
+                    ident.org_id,
+                    ident.user_id,
+                )
+                if task is None:
+                    raise NotFound("task not found")
+                project_id, role = task
+                require(can_manage(role, ident.is_admin), "requeue tasks")
+                state = await load_workflow(self.store, conn, task_id, project_id)
+                labels = await submitted_labels(conn, task_id)
+            event = requeue_rework(state, labels)
+            view = ReworkRequeued(
+                task_id=task_id,
+                project_id=project_id,
+                status="TO_LABEL",
+                dropped_label_ids=event.dropped_label_ids,
+            )
+            try:
+                out = await self.store.append(
+                    StreamWrite(workflow_stream(task_id), [event], state.version),
+                    org_id=ident.org_id,
+                    metadata=ctx.metadata(
+                        acting_role(role, ident.is_admin), project_id=project_id, task_id=task_id
+                    ),
+                    idempotency_key=ctx.idempotency_key,
+                    result=msgspec.to_builtins(view),
+                )
+            except WrongExpectedVersion:
+                continue
+            if out.duplicate:
+                return msgspec.convert(out.result, ReworkRequeued)
+            return view
+        raise WrongExpectedVersion("the task changed concurrently; retry the request")
+
     async def mark_for_review(self, ctx: CallContext, req: MarkForReview) -> LabelReviewView:
         """Flag a submitted label, or one answer or response of it, with a note (reviewer+).
 
@@ -292,7 +376,9 @@ class ReviewActions:
 
     async def _mark_once(self, ctx: CallContext, req: MarkForReview) -> LabelReviewView:
         ident = ctx.require_identity()
-        await await_intake(self.store.pool, req.label_id, ident.org_id)
+        await await_intake(
+            self.store.pool, INTAKE_CAUGHT_UP_SQL, f"label-{req.label_id}", ident.org_id
+        )
         async with self.store.pool.acquire() as conn:
             label = await load_label_context(conn, req.label_id, ident)
             require(can_review(label.role), "mark labels for review")
