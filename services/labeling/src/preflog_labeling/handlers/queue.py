@@ -517,7 +517,14 @@ async def expire_leases_once(deps: Deps, limit: int = 500) -> int:
 
 async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
     """Return a member's open leases in a project to the queue (TaskReleased
-    reason="member_removed"), as when they are removed from it; returns how many."""
+    reason="member_removed"), as when they are removed from it; returns how many.
+
+    First it waits for a claim of theirs in flight (it holds the lock of
+    ``_one_claim_at_a_time``): its append passed the project's guard before the removal
+    committed, and its lease, committed after this looked, stayed leased to someone no longer
+    in the project. A claim that takes the lock later fails that guard."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(7401, hashtext($1))", f"{project_id}/{user_id}")
     return await _release_leases(
         deps,
         "where project_id = $1 and user_id = $2 and lease_expires_at is not null",
