@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -57,6 +57,7 @@ from preflog_review.domain.workflow import (
 )
 
 _RETRIES = 8
+V = TypeVar("V", LabelReviewView, ReworkRequeued)
 INTAKE_WAIT_SECONDS = 10.0
 
 
@@ -227,20 +228,38 @@ class ReviewActions:
                 state = await load_workflow(self.store, conn, label.task_id, label.project_id)
             events = decide(state, label)
             view = _view_after(label, state, events)
-            try:
-                out = await self.store.append(
-                    StreamWrite(workflow_stream(label.task_id), events, state.version),
-                    org_id=ident.org_id,
-                    metadata=self._metadata(ctx, label),
-                    idempotency_key=ctx.idempotency_key,
-                    result=msgspec.to_builtins(view),
-                )
-            except WrongExpectedVersion:
-                continue
-            if out.duplicate:
-                return msgspec.convert(out.result, LabelReviewView)
-            return view
+            answer = await self._append_at(
+                ctx, label.task_id, events, state.version, self._metadata(ctx, label), view
+            )
+            if answer is not None:
+                return answer
         raise WrongExpectedVersion("the task changed concurrently; retry the request")
+
+    async def _append_at(
+        self,
+        ctx: CallContext,
+        task_id: str,
+        events: list[Event],
+        version: int,
+        metadata: Any,
+        view: V,
+    ) -> V | None:
+        """Append a decision to the task's workflow stream at the version it was decided on:
+        ``view`` (or, for a repeated key, the first call's answer), or None when the stream
+        moved meanwhile and the command must be decided again on fresh state."""
+        try:
+            out = await self.store.append(
+                StreamWrite(workflow_stream(task_id), events, version),
+                org_id=ctx.require_identity().org_id,
+                metadata=metadata,
+                idempotency_key=ctx.idempotency_key,
+                result=msgspec.to_builtins(view),
+            )
+        except WrongExpectedVersion:
+            return None
+        if out.duplicate:
+            return msgspec.convert(out.result, type(view))
+        return view
 
     def _metadata(self, ctx: CallContext, label: LabelContext) -> Any:
         ident = ctx.require_identity()
@@ -348,21 +367,12 @@ class ReviewActions:
                 status="TO_LABEL",
                 dropped_label_ids=event.dropped_label_ids,
             )
-            try:
-                out = await self.store.append(
-                    StreamWrite(workflow_stream(task_id), [event], state.version),
-                    org_id=ident.org_id,
-                    metadata=ctx.metadata(
-                        acting_role(role, ident.is_admin), project_id=project_id, task_id=task_id
-                    ),
-                    idempotency_key=ctx.idempotency_key,
-                    result=msgspec.to_builtins(view),
-                )
-            except WrongExpectedVersion:
-                continue
-            if out.duplicate:
-                return msgspec.convert(out.result, ReworkRequeued)
-            return view
+            metadata = ctx.metadata(
+                acting_role(role, ident.is_admin), project_id=project_id, task_id=task_id
+            )
+            answer = await self._append_at(ctx, task_id, [event], state.version, metadata, view)
+            if answer is not None:
+                return answer
         raise WrongExpectedVersion("the task changed concurrently; retry the request")
 
     async def mark_for_review(self, ctx: CallContext, req: MarkForReview) -> LabelReviewView:
