@@ -7,6 +7,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -14,6 +15,7 @@ from preflog_contracts.rpc.ingest import MAX_CHUNK_BYTES
 
 from .conftest import Server
 from .flows import (
+    CLAIM,
     FIXTURES,
     add_rows,
     data_of,
@@ -22,6 +24,7 @@ from .flows import (
     fixture,
     import_rows,
     new_dataset,
+    new_member,
     new_project,
     other_org_token,
     shopping_row,
@@ -84,6 +87,56 @@ async def test_data_row_by_id_and_global_key(system: Server) -> None:
     assert data_of(await system.gql(ROW, {"key": "no-such-key"}))["dataRow"] is None
     both = await system.gql(ROW, {"id": row_id, "key": key})
     assert errors_of(both)[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_the_catalog_is_for_managers_and_a_row_for_those_who_work_on_it(
+    system: Server,
+) -> None:
+    """Admins and project managers browse the catalog. A reviewer reads the rows of their
+    projects; an annotator a row of a task they have claimed; neither lists datasets."""
+    dataset_id = await new_dataset(system)
+    tag = uuid.uuid4().hex[:8]
+    imported = await import_rows(
+        system, dataset_id, [shopping_row(f"cat-{tag}-{i}") for i in (0, 1)]
+    )
+    inside, outside = imported["dataRowIds"]
+    project_id = await new_project(system)
+    await add_rows(system, project_id, [inside])
+    _, annotator = await new_member(system, project_id, "ANNOTATOR")
+    _, reviewer = await new_member(system, project_id, "REVIEWER")
+    _, manager = await new_member(system, project_id, "MANAGER")
+    listing = """query($d: ID!) { datasets { id }
+      dataset(id: $d) { dataRows { edges { node { id } } } } }"""
+
+    async def row(token: str, **ref: str) -> str | None:
+        found = data_of(await system.gql(ROW, ref, token=token))["dataRow"]
+        return None if found is None else str(found["id"])
+
+    async def browses() -> dict[str, Any] | None:
+        body = await system.gql(listing, {"d": dataset_id}, token=manager)
+        return None if errors_of(body) else data_of(body)
+
+    seen = await eventually(browses, "the manager browsing the catalog")
+    assert dataset_id in [d["id"] for d in seen["datasets"]]
+    listed = seen["dataset"]["dataRows"]["edges"]
+    assert sorted(r["node"]["id"] for r in listed) == sorted(imported["dataRowIds"])
+    assert await row(manager, key=f"cat-{tag}-1") == outside
+
+    async def reviewer_reads() -> str | None:
+        return await row(reviewer, key=f"cat-{tag}-0")
+
+    assert await eventually(reviewer_reads, "the reviewer reading a row of their project") == inside
+    for token in (reviewer, annotator):
+        refused = await system.gql(listing, {"d": dataset_id}, token=token)
+        assert {e["extensions"]["code"] for e in errors_of(refused)} == {"FORBIDDEN"}
+        assert "browse the catalog" in errors_of(refused)[0]["message"]
+        assert await row(token, id=outside) is None
+        assert await row(token, key=f"cat-{tag}-1") is None
+    assert await row(annotator, id=inside) is None  # not claimed yet
+    claimed = data_of(await system.gql(CLAIM, {"p": project_id}, token=annotator))["claimNextTask"]
+    assert claimed is not None
+    assert await row(annotator, id=inside) == inside
+    assert await row(annotator, key=f"cat-{tag}-0") is None  # by key, the catalog only
 
 
 async def test_other_org_sees_no_dataset_or_row(system: Server) -> None:

@@ -10,9 +10,12 @@ import pytest
 from preflog_contracts.errors import Conflict, Forbidden, Invalid, NotFound
 from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DataRowImported
+from preflog_contracts.events.projects import BatchCreated, MemberAdded
+from preflog_contracts.identity import Identity
 from preflog_contracts.rpc.ingest import (
     ChunkAck,
     CreateDatasetRequest,
+    DataRowPage,
     DataRowRef,
     DataRowView,
     DatasetRef,
@@ -24,6 +27,7 @@ from preflog_contracts.rpc.ingest import (
     ImportRowsRequest,
     ImportStartedView,
     ImportView,
+    ListDataRowsRequest,
     ListDatasetsRequest,
     StartImportRequest,
 )
@@ -266,7 +270,8 @@ async def test_roles(ingest: Ingest) -> None:
         assert result.accepted == 1
         recorded = await ingest.store.read_stream(f"datarow-{result.data_row_ids[0]}")
         assert recorded[0].metadata.actor_role in ("MANAGER", "OWNER")
-    # Anyone in the org reads the catalog; an import's report is its starter's and admins'.
+    # Anyone in the org reads a dataset by id (no content); an import's report is its
+    # starter's and admins'.
     assert (
         await ingest.call("get_dataset", DatasetRef(dataset_id=dataset.id), member, DatasetView)
     ).data_row_count == 2
@@ -286,6 +291,86 @@ async def test_roles(ingest: Ingest) -> None:
             ImportChunk(import_id=started.import_id, seq=0, data=b"", final=True),
             admin,
         )
+
+
+async def test_the_catalog_is_for_admins_and_managers(ingest: Ingest) -> None:
+    """Browsing datasets and reading rows: admins and managers or owners of some project;
+    a reviewer reads the rows of their projects; an annotator or a member of no project
+    reads none (they see a row through their tasks, in labeling)."""
+    admin = admin_of()
+    org = admin.org_id
+    dataset = await ingest.dataset(admin)
+    rows = [
+        {"row_data": load_fixture("labelbox/v1_audio.json"), "global_key": f"k{i}"}
+        for i in range(2)
+    ]
+    result = await ingest.call(
+        "import_rows", ImportRowsRequest(dataset_id=dataset.id, rows=rows), admin, ImportResult
+    )
+    inside, outside = result.data_row_ids
+    manager, _ = await make_manager(ingest, org, "MANAGER")
+    reviewer, project_id = await make_manager(ingest, org, "REVIEWER")
+    annotator = member_of(org)
+    stranger = member_of(org)
+    await ingest.append_as_labeling(
+        org,
+        [
+            MemberAdded(project_id=project_id, user_id=annotator.user_id, role="ANNOTATOR"),
+            BatchCreated(project_id=project_id, batch_id="b", data_row_ids=[inside]),
+        ],
+    )
+
+    async def learned() -> bool:
+        found = await ingest.pool.fetchval(
+            "select count(*) from ingest.project_rows where project_id = $1", project_id
+        )
+        members = await ingest.pool.fetchval(
+            "select count(*) from ingest.project_members where project_id = $1", project_id
+        )
+        return found == 1 and members == 3  # the creator, the reviewer, the annotator
+
+    await ingest.until(learned, "the project's batch and annotator")
+
+    async def row(who: Identity, **ref: str) -> str | None:
+        view = await ingest.call("data_row", DataRowRef(**ref), who, DataRowView | None)
+        return None if view is None else view.id
+
+    async def batch(who: Identity) -> list[str]:
+        views = await ingest.call(
+            "get_data_rows", IdsRequest(ids=[inside, outside]), who, list[DataRowView]
+        )
+        return sorted(v.id for v in views)
+
+    for who in (admin, manager):
+        assert [
+            d.id
+            for d in await ingest.call(
+                "list_datasets", ListDatasetsRequest(), who, list[DatasetView]
+            )
+        ] == [dataset.id]
+        page = await ingest.call(
+            "list_data_rows", ListDataRowsRequest(dataset_id=dataset.id), who, DataRowPage
+        )
+        assert sorted(v.id for v in page.items) == sorted([inside, outside])
+        assert await row(who, id=outside) == outside
+        assert await row(who, global_key="k1") == outside
+        assert await batch(who) == sorted([inside, outside])
+    for who in (reviewer, annotator, stranger):
+        for op, body in (
+            ("list_datasets", ListDatasetsRequest()),
+            ("list_data_rows", ListDataRowsRequest(dataset_id=dataset.id)),
+        ):
+            with pytest.raises(Forbidden) as refused:
+                await ingest.call(op, body, who)
+            assert "browse the catalog" in refused.value.message
+        assert await row(who, id=outside) is None
+        assert await row(who, global_key="k1") is None
+    assert await row(reviewer, id=inside) == inside
+    assert await row(reviewer, global_key="k0") == inside
+    assert await batch(reviewer) == [inside]
+    for who in (annotator, stranger):
+        assert await row(who, id=inside) is None
+        assert await batch(who) == []
 
 
 async def test_another_org_sees_nothing(ingest: Ingest) -> None:

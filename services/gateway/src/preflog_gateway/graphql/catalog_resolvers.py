@@ -14,6 +14,7 @@ from preflog_gateway.graphql.types.catalog import (
     Dataset,
     ImportResult,
     data_row_of_catalog,
+    data_row_of_view,
 )
 
 INGEST = "ingest"
@@ -51,14 +52,24 @@ async def list_datasets(info: strawberry.Info) -> list[Dataset]:
 async def get_data_row(
     info: strawberry.Info, data_row_id: str | None, global_key: str | None
 ) -> DataRow | None:
-    """By id or global key (the service refuses both or neither with INVALID_INPUT)."""
-    view = await _ctx(info).call(
+    """By id or global key (the service refuses both or neither with INVALID_INPUT).
+
+    The catalog answers for those who may browse it, and for reviewers the rows of their
+    projects. An annotator's row by id comes from labeling, which shows a row to those who
+    work on one of its tasks (by global key it stays the catalog's: null for them)."""
+    ctx = _ctx(info)
+    view = await ctx.call(
         INGEST,
         "data_row",
         ingest.DataRowRef(id=data_row_id, global_key=global_key),
         response_type=ingest.DataRowView | None,  # type: ignore[arg-type]
     )
-    return None if view is None else data_row_of_catalog(view)
+    if view is not None:
+        return data_row_of_catalog(view)
+    if data_row_id is None:
+        return None
+    row = await ctx.loaders.data_rows.load(data_row_id)
+    return None if row is None else data_row_of_view(row)
 
 
 async def create_dataset(

@@ -90,6 +90,22 @@ async def roles_in_org(conn: Conn, org_id: str, user_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+async def rows_reviewed_by(
+    conn: Conn, org_id: str, user_id: str, data_row_ids: Sequence[str]
+) -> set[str]:
+    """Those of ``data_row_ids`` that are in a project where the user is a REVIEWER."""
+    rows = await conn.fetch(
+        "select distinct r.data_row_id from ingest.project_members m"
+        " join ingest.project_rows r on r.project_id = m.project_id"
+        " where m.org_id = $1 and m.user_id = $2 and m.role = 'REVIEWER'"
+        " and r.data_row_id = any($3::text[])",
+        org_id,
+        user_id,
+        list(data_row_ids),
+    )
+    return {r[0] for r in rows}
+
+
 async def role_in_project(conn: Conn, project_id: str, user_id: str) -> str | None:
     role: str | None = await conn.fetchval(
         "select role from ingest.project_members where project_id = $1 and user_id = $2",

@@ -89,10 +89,12 @@ class Datasets:
     async def list_datasets(self, ctx: CallContext, req: ListDatasetsRequest) -> list[DatasetView]:
         identity = ctx.require_identity()
         async with self.deps.pool.acquire() as conn:
+            await self.deps.require_catalog_reader(conn, identity)
             return await tables.datasets(conn, identity.org_id, name=req.name)
 
     async def data_row(self, ctx: CallContext, req: DataRowRef) -> DataRowView | None:
-        """By id or by global key (exactly one); None when the org has no such row."""
+        """By id or by global key (exactly one); None when the org has no such row, or the
+        caller may not read it (``domain.access``)."""
         identity = ctx.require_identity()
         if (req.id is None) == (req.global_key is None):
             raise Invalid("give either id or global_key", {"id": "or global_key, not both"})
@@ -103,6 +105,7 @@ class Datasets:
                 ids=[req.id] if req.id else [],
                 global_keys=[req.global_key] if req.global_key else [],
             )
+            ids = await self.deps.visible_rows(conn, identity, ids)
         views = await self._views(identity.org_id, ids, with_original=req.with_original)
         return views[0] if views else None
 
@@ -111,6 +114,7 @@ class Datasets:
         _check_ids(req.ids)
         async with self.deps.pool.acquire() as conn:
             ids = await tables.find_data_rows(conn, identity.org_id, ids=req.ids)
+            ids = await self.deps.visible_rows(conn, identity, ids)
         return await self._views(identity.org_id, ids, with_original=False)
 
     async def list_data_rows(self, ctx: CallContext, req: ListDataRowsRequest) -> DataRowPage:
@@ -122,6 +126,7 @@ class Datasets:
         async with self.deps.pool.acquire() as conn:
             if not await tables.datasets(conn, identity.org_id, ids=[req.dataset_id]):
                 raise NotFound("dataset not found")
+            await self.deps.require_catalog_reader(conn, identity)
             rows = await conn.fetch(
                 "select data_row_id::text, created_at, line from ingest.global_keys"
                 " where dataset_id = $1::uuid and org_id = $2::uuid"

@@ -12,7 +12,11 @@ from preflog_eventstore import Conn, EventStore
 from preflog_ingest.adapters import catalog_tables, project_tables
 from preflog_ingest.adapters.url_fetcher import UrlFetcher
 from preflog_ingest.domain import Limits
-from preflog_ingest.domain.access import require_manager
+from preflog_ingest.domain.access import (
+    may_browse_catalog,
+    require_catalog_reader,
+    require_manager,
+)
 from preflog_messaging.rpc import RpcClient
 from preflog_settings import Settings
 
@@ -35,6 +39,18 @@ class IngestDeps:
             raise NotFound("dataset not found")
         roles = await project_tables.roles_in_org(conn, identity.org_id, identity.user_id)
         return require_manager(identity, roles, "import data rows")
+
+    async def visible_rows(self, conn: Conn, identity: Identity, ids: list[str]) -> list[str]:
+        """Those of the org's rows ``ids`` the caller may read (see ``domain.access``)."""
+        roles = await project_tables.roles_in_org(conn, identity.org_id, identity.user_id)
+        if not ids or may_browse_catalog(identity, roles):
+            return ids
+        seen = await project_tables.rows_reviewed_by(conn, identity.org_id, identity.user_id, ids)
+        return [i for i in ids if i in seen]
+
+    async def require_catalog_reader(self, conn: Conn, identity: Identity) -> None:
+        roles = await project_tables.roles_in_org(conn, identity.org_id, identity.user_id)
+        require_catalog_reader(identity, roles)
 
 
 def limits_from(settings: Settings) -> Limits:
