@@ -158,3 +158,47 @@ async def test_a_replay_while_the_log_is_held_back_grants_nothing_from_history(
             await transaction.rollback()
     assert await replay.nothing_within(0.5)
     await replay.close()
+
+
+ARCHIVE = "mutation($p: ID!) { archiveProject(projectId: $p) { id archived } }"
+UNARCHIVE = "mutation($p: ID!) { unarchiveProject(projectId: $p) { id archived } }"
+LISTED = "query($all: Boolean) { projects(includeArchived: $all) { id archived } }"
+
+
+async def test_an_owner_archives_a_project_and_brings_it_back(system: Server) -> None:
+    project_id = await new_project(system)
+    dataset_id = await new_dataset(system)
+    imported = await import_rows(system, dataset_id, [shopping_row(f"arc-{uuid.uuid4().hex[:8]}")])
+    await add_rows(system, project_id, imported["dataRowIds"])
+    _, manager = await new_member(system, project_id, "MANAGER")
+    _, owner = await new_member(system, project_id, "OWNER")
+    _, annotator = await new_member(system, project_id, "ANNOTATOR")
+
+    async def listed(token: str, everything: bool | None) -> dict[str, bool]:
+        body = await system.gql(LISTED, {"all": everything}, token=token)
+        return {p["id"]: p["archived"] for p in data_of(body)["projects"]}
+
+    refused = await system.gql(ARCHIVE, {"p": project_id}, token=manager)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    archived = data_of(await system.gql(ARCHIVE, {"p": project_id}, token=owner))
+    assert archived["archiveProject"] == {"id": project_id, "archived": True}
+    claim = await system.gql(
+        "mutation($p: ID!) { claimNextTask(projectId: $p) { id } }",
+        {"p": project_id},
+        token=annotator,
+    )
+    assert claim["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "archived" in claim["errors"][0]["message"]
+    for token in (annotator, system.admin_token):
+        assert project_id not in await listed(token, None)
+        assert (await listed(token, True))[project_id] is True
+
+    back = data_of(await system.gql(UNARCHIVE, {"p": project_id}))  # the org admin
+    assert back["unarchiveProject"] == {"id": project_id, "archived": False}
+    assert (await listed(annotator, False))[project_id] is False
+    claimed = await system.gql(
+        "mutation($p: ID!) { claimNextTask(projectId: $p) { id } }",
+        {"p": project_id},
+        token=annotator,
+    )
+    assert data_of(claimed)["claimNextTask"] is not None

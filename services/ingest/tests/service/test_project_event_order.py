@@ -15,7 +15,9 @@ from preflog_contracts.events.projects import (
     MemberRemoved,
     MemberRoleChanged,
     OntologyUpdated,
+    ProjectArchived,
     ProjectCreated,
+    ProjectUnarchived,
     Question,
 )
 from preflog_eventstore import EventStore, StreamWrite
@@ -37,7 +39,9 @@ async def test_a_removed_member_stays_removed_whatever_the_arrival_order(
         ),
         MemberRemoved(project_id=project, user_id="ann"),
         MemberAdded(project_id=project, user_id="rev", role="REVIEWER"),
+        ProjectArchived(project_id=project),
         OntologyUpdated(project_id=project, version=2, questions=[]),
+        ProjectUnarchived(project_id=project),
     ]
     for event in events:
         await fresh_store.append(
@@ -56,3 +60,4 @@ async def test_a_removed_member_stays_removed_whatever_the_arrival_order(
         assert await project_tables.role_in_project(conn, project, "owner") == "OWNER"
         loaded = await project_tables.load_project(conn, org, project)
     assert loaded is not None and loaded.questions == []
+    assert not loaded.archived  # unarchived last, though it arrived first

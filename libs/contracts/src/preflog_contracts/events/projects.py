@@ -87,6 +87,16 @@ class MemberRemoved(Event, frozen=True, kw_only=True):
 
 
 class ProjectArchived(Event, frozen=True, kw_only=True):
+    """The project is archived: nobody claims its tasks, acts on its labels or adds rows to
+    it any more. Reviews, exports, reads and membership changes go on (ADR 0037)."""
+
+    category = "project"
+    project_id: str
+
+
+class ProjectUnarchived(Event, frozen=True, kw_only=True):
+    """An archived project is back: its work goes on where it stopped."""
+
     category = "project"
     project_id: str
 

@@ -82,6 +82,7 @@ class ProjectRef(msgspec.Struct, frozen=True, kw_only=True):
 class ListProjectsRequest(msgspec.Struct, frozen=True, kw_only=True):
     first: int = 100
     after: str | None = None
+    include_archived: bool = False
 
 
 class UpdateOntologyRequest(msgspec.Struct, frozen=True, kw_only=True):

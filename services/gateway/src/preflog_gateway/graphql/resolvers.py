@@ -127,7 +127,7 @@ async def get_project(info: strawberry.Info, project_id: str) -> Project | None:
     return None if view is None else Project.of(view)
 
 
-async def list_projects(info: strawberry.Info) -> list[Project]:
+async def list_projects(info: strawberry.Info, include_archived: bool = False) -> list[Project]:
     ctx = ctx_of(info)
     out: list[Project] = []
     after: str | None = None
@@ -135,7 +135,7 @@ async def list_projects(info: strawberry.Info) -> list[Project]:
         page = await ctx.call(
             "labeling",
             "list_projects",
-            lab.ListProjectsRequest(first=500, after=after),
+            lab.ListProjectsRequest(first=500, after=after, include_archived=include_archived),
             response_type=lab.ProjectPage,
         )
         out.extend(Project.of(p) for p in page.items)
@@ -217,6 +217,13 @@ async def update_settings(
 ) -> Project:
     body = lab.UpdateProjectSettingsRequest(project_id=project_id, settings=settings_of(s))  # type: ignore[arg-type]
     return await _project(info, "update_project_settings", body, key)
+
+
+async def set_archived(
+    info: strawberry.Info, project_id: str, archived: bool, key: str | None
+) -> Project:
+    operation = "archive_project" if archived else "unarchive_project"
+    return await _project(info, operation, lab.ProjectRef(project_id=project_id), key)
 
 
 async def add_member(

@@ -114,9 +114,14 @@ class Query:
     async def project(self, info: strawberry.Info, id: strawberry.ID) -> Project | None:
         return await r.get_project(info, str(id))
 
-    @strawberry.field
-    async def projects(self, info: strawberry.Info) -> list[Project]:
-        return await r.list_projects(info)
+    @strawberry.field(
+        description="The caller's projects (every project of the org for org admins); archived"
+        " ones only with includeArchived."
+    )
+    async def projects(
+        self, info: strawberry.Info, include_archived: bool | None = False
+    ) -> list[Project]:
+        return await r.list_projects(info, bool(include_archived))
 
     @strawberry.field
     async def task(self, info: strawberry.Info, id: strawberry.ID) -> Task | None:
@@ -292,6 +297,21 @@ class Mutation:
         idempotency_key: str | None = None,
     ) -> Project:
         return await r.update_settings(info, str(project_id), settings, idempotency_key)
+
+    @strawberry.mutation(
+        description="Owners and org admins. An archived project takes no claims, label actions"
+        " or new rows; reviews, exports and reads go on. Archiving it again changes nothing."
+    )
+    async def archive_project(
+        self, info: strawberry.Info, project_id: strawberry.ID, idempotency_key: str | None = None
+    ) -> Project:
+        return await r.set_archived(info, str(project_id), True, idempotency_key)
+
+    @strawberry.mutation(description="Owners and org admins: an archived project's work goes on.")
+    async def unarchive_project(
+        self, info: strawberry.Info, project_id: strawberry.ID, idempotency_key: str | None = None
+    ) -> Project:
+        return await r.set_archived(info, str(project_id), False, idempotency_key)
 
     @strawberry.mutation
     async def add_project_member(

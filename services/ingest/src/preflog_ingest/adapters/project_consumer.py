@@ -16,6 +16,7 @@ from preflog_contracts.events.projects import (
     OntologyUpdated,
     ProjectArchived,
     ProjectCreated,
+    ProjectUnarchived,
 )
 from preflog_eventstore import Conn
 from preflog_ingest.adapters import project_tables
@@ -48,6 +49,8 @@ async def learn_project_event(conn: Conn, recorded: RecordedEvent) -> None:
         case BatchCreated(project_id=project_id, data_row_ids=data_row_ids):
             await project_tables.add_rows(conn, project_id, org, data_row_ids)
         case ProjectArchived(project_id=project_id):
-            await project_tables.archive_project(conn, project_id, org)
+            await project_tables.set_archived(conn, project_id, org, True, at)
+        case ProjectUnarchived(project_id=project_id):
+            await project_tables.set_archived(conn, project_id, org, False, at)
         case _:
             pass

@@ -44,10 +44,17 @@ async def set_ontology(
     )
 
 
-async def archive_project(conn: Conn, project_id: str, org_id: str) -> None:
+async def set_archived(
+    conn: Conn, project_id: str, org_id: str, archived: bool, position: int
+) -> None:
+    """Archived or not as the event at log ``position`` says, unless a later one said it."""
     await upsert_project(conn, project_id, org_id)
     await conn.execute(
-        "update ingest.projects set archived = true where project_id = $1", project_id
+        "update ingest.projects set archived = $2, archived_position = $3"
+        " where project_id = $1 and archived_position < $3",
+        project_id,
+        archived,
+        position,
     )
 
 

@@ -20,6 +20,7 @@ from preflog_contracts.events.projects import (
     MemberRoleChanged,
     ProjectArchived,
     ProjectCreated,
+    ProjectUnarchived,
 )
 from preflog_eventstore import EventStore
 from preflog_labeling.adapters.consumers import learn_workflow
@@ -136,6 +137,7 @@ class ProjectIndexProjection:
                 "MemberRoleChanged",
                 "MemberRemoved",
                 "ProjectArchived",
+                "ProjectUnarchived",
             ):
                 continue
             event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
@@ -161,8 +163,12 @@ class ProjectIndexProjection:
                 await conn.execute(
                     f"delete from {members} where project_id = $1 and user_id = $2", event.project_id, event.user_id
                 )
-            elif isinstance(event, ProjectArchived):
-                await conn.execute(f"update {projects} set archived = true where project_id = $1", event.project_id)
+            elif isinstance(event, ProjectArchived | ProjectUnarchived):
+                await conn.execute(
+                    f"update {projects} set archived = $2 where project_id = $1",
+                    event.project_id,
+                    isinstance(event, ProjectArchived),
+                )
 
 
 class WorkflowProjection:

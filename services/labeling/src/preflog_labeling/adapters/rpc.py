@@ -18,6 +18,8 @@ OPERATIONS: dict[str, tuple[type[Any], Callable[..., Awaitable[Any]]]] = {
     "update_project_settings": (api.UpdateProjectSettingsRequest, projects.update_project_settings),
     "add_project_member": (api.AddProjectMemberRequest, projects.add_project_member),
     "remove_project_member": (api.RemoveProjectMemberRequest, projects.remove_project_member),
+    "archive_project": (api.ProjectRef, projects.archive_project),
+    "unarchive_project": (api.ProjectRef, projects.unarchive_project),
     "add_data_rows_to_project": (api.AddDataRowsRequest, projects.add_data_rows_to_project),
     "claim_next_task": (api.ProjectRef, queue.claim_next_task),
     "release_task": (api.TaskRef, queue.release_task),

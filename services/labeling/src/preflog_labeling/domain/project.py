@@ -19,6 +19,7 @@ from preflog_contracts.events.projects import (
     ProjectCreated,
     ProjectSettings,
     ProjectSettingsChanged,
+    ProjectUnarchived,
     Question,
 )
 from preflog_contracts.rpc.labeling import OntologyInput, ProjectSettingsPatch
@@ -55,6 +56,7 @@ FOLDED = (
     "MemberRoleChanged",
     "MemberRemoved",
     "ProjectArchived",
+    "ProjectUnarchived",
 )
 """The event types ``evolve`` reads; a load reads only these (and the stream's last event)."""
 
@@ -89,7 +91,23 @@ def evolve(state: ProjectState, event: Event) -> ProjectState:
             return r(state, members={u: role for u, role in state.members.items() if u != event.user_id})
         case ProjectArchived():
             return r(state, archived=True)
+        case ProjectUnarchived():
+            return r(state, archived=False)
     return state
+
+
+def check_not_archived(state: ProjectState, refused: str) -> None:
+    """Invalid when the project is archived (``refused`` says what it no longer takes)."""
+    if state.archived:
+        raise Invalid(f"the project is archived: {refused}", {"project_id": "archived"})
+
+
+def decide_archived(state: ProjectState, archived: bool) -> list[Event]:
+    """Archive or unarchive; nothing when the project is so already (a repeat is harmless)."""
+    if state.archived == archived:
+        return []
+    event = ProjectArchived if archived else ProjectUnarchived
+    return [event(project_id=state.project_id)]
 
 
 def fold(state: ProjectState, events: Sequence[tuple[int, Event]]) -> ProjectState:

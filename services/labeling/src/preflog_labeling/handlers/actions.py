@@ -40,7 +40,7 @@ from preflog_eventstore import Effect, Lock, StreamWrite
 from preflog_labeling.domain import label_commands as decide
 from preflog_labeling.domain.label import LabelState, evolve
 from preflog_labeling.domain.label_view import label_view
-from preflog_labeling.domain.project import ProjectState
+from preflog_labeling.domain.project import ProjectState, check_not_archived
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.domain.task import check_can_act, status_after_submit
 from preflog_labeling.handlers.access import require
@@ -238,6 +238,7 @@ async def _decision_inputs(
         await deps.project(facts.project_id, ident.org_id)
     )
     role = require(project, ident, Permission.ANNOTATE)
+    check_not_archived(project, "its labels take no more actions")
     if facts.dropped:
         raise Forbidden("your label on this task was dropped when a manager requeued it from rework")
     check_can_act(

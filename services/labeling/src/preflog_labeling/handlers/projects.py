@@ -149,7 +149,9 @@ async def get_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectV
 
 
 async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) -> ProjectPage:
-    """Projects the caller is a member of (every project of the org for org admins)."""
+    """Projects the caller is a member of (every project of the org for org admins), the
+    archived ones only when asked. A page may then hold fewer than ``first``; its cursor
+    still moves on."""
     ident = ctx.require_identity()
     first = max(1, min(req.first, 500))
     after = req.after or ""
@@ -165,6 +167,8 @@ async def list_projects(deps: Deps, ctx: CallContext, req: ListProjectsRequest) 
         role = role_in(state, ident)
         if role is None:
             continue  # removed from it since the index (a projection) was written
+        if state.archived and not req.include_archived:
+            continue
         visible.append((state, role))
     counts = await progresses(deps, [state.project_id for state, _ in visible])
     items = [view_of(state, role, counts[state.project_id]) for state, role in visible]
@@ -248,6 +252,21 @@ async def update_project_settings(deps: Deps, ctx: CallContext, req: UpdateProje
     return await _change_project(deps, ctx, req.project_id, Permission.CONFIGURE, decide)
 
 
+async def archive_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectView:
+    """Owners and org admins archive a project: no more claims, label actions or new rows
+    (reviews, exports and reads go on). Archiving an archived project changes nothing."""
+    return await _change_project(
+        deps, ctx, req.project_id, Permission.CHANGE_OWNERS, lambda s, _i: domain.decide_archived(s, True)
+    )
+
+
+async def unarchive_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectView:
+    """Owners and org admins bring an archived project back; its work goes on."""
+    return await _change_project(
+        deps, ctx, req.project_id, Permission.CHANGE_OWNERS, lambda s, _i: domain.decide_archived(s, False)
+    )
+
+
 async def add_project_member(deps: Deps, ctx: CallContext, req: AddProjectMemberRequest) -> ProjectMemberView:
     """Managers manage members; making or unmaking an OWNER takes an owner or org admin."""
 
@@ -289,8 +308,7 @@ async def _add_data_rows(deps: Deps, ctx: CallContext, req: AddDataRowsRequest) 
     for _ in range(RETRIES):
         state = await deps.project(req.project_id, ident.org_id)
         role = require(state, ident, Permission.MANAGE_DATA)
-        if state.archived:
-            raise Invalid("the project is archived", {"project_id": "archived"})
+        domain.check_not_archived(state, "no rows are added to it")
         row_ids = await resolve_rows(deps, ctx, ident.org_id, req)
         if len(row_ids) > MAX_BATCH:
             raise Invalid("batch too large", {"data_row_ids": f"at most {MAX_BATCH} rows per batch"})

@@ -32,7 +32,7 @@ from preflog_contracts.rpc.labeling import LeaseView, ProjectRef, SkipTaskReques
 from preflog_eventstore import ANY, NO_STREAM, StreamWrite, every
 from preflog_labeling.domain import label as label_domain
 from preflog_labeling.domain.label_view import label_view
-from preflog_labeling.domain.project import ProjectState
+from preflog_labeling.domain.project import ProjectState, check_not_archived
 from preflog_labeling.domain.roles import Permission, is_allowed
 from preflog_labeling.handlers.access import require
 from preflog_labeling.handlers.actions import RETRIES, TASK_ROW_LOCK, ActionFacts
@@ -88,8 +88,7 @@ async def _claim_project(deps: Deps, ident: Identity, project_id: str) -> Projec
     if project is None or not may_claim(project, ident):
         project = await deps.project(project_id, ident.org_id)
     require(project, ident, Permission.ANNOTATE)
-    if project.archived:
-        raise Invalid("the project is archived", {"project_id": "archived"})
+    check_not_archived(project, "nobody claims its tasks")
     return project
 
 
