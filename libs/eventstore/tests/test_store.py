@@ -18,6 +18,7 @@ from preflog_contracts.events import decode_event_data
 from preflog_contracts.events.catalog import DatasetCreated, ImportFailed
 from preflog_eventstore import (
     ANY,
+    IDEMPOTENCY_WINDOW,
     NO_STREAM,
     Effect,
     EventStore,
@@ -189,6 +190,94 @@ async def test_a_result_kept_in_a_transaction_answers_the_key_once_it_commits(
             await store.keep_result(org_id, "u-1", "kept-2", None, conn=conn)
             raise RuntimeError("the command failed after")
     assert await store.stored_result(org_id, "u-1", "kept-2") == (False, None)
+
+
+async def _age_key(store: EventStore, org_id: str, key: str, age: timedelta) -> None:
+    """Make ``key`` (actor u-1's) as old as ``age``: the window is measured on the database's
+    clock from ``created_at``, so moving it back stands in for waiting."""
+    await store.pool.execute(
+        "update eventlog.idempotency set created_at = now() - $3::interval"
+        " where org_id = $1::uuid and actor_id = 'u-1' and key = $2",
+        org_id,
+        key,
+        age,
+    )
+
+
+async def test_a_key_repeated_within_its_window_answers_the_first_result(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    stream = f"dataset-{uuid.uuid4()}"
+
+    async def call(n: int) -> Any:
+        return await store.append(
+            StreamWrite(stream, [dataset_event()], ANY),
+            org_id=org_id,
+            metadata=meta,
+            idempotency_key="window-1",
+            result={"n": n},
+        )
+
+    assert not (await call(1)).duplicate
+    await _age_key(store, org_id, "window-1", IDEMPOTENCY_WINDOW - timedelta(minutes=1))
+    again = await call(2)
+    assert again.duplicate and again.result == {"n": 1} and again.events == []
+    assert len(await store.read_stream(stream)) == 1
+    assert await store.stored_result(org_id, "u-1", "window-1") == (True, {"n": 1})
+
+
+async def test_a_key_past_its_window_runs_again_and_its_new_result_answers_after(
+    store: EventStore, org_id: str, meta: Metadata
+) -> None:
+    stream = f"dataset-{uuid.uuid4()}"
+    table = f"effects_{uuid.uuid4().hex[:8]}"
+    await store.pool.execute(f"create table {table} (k text primary key, n int not null)")
+    await store.pool.execute(f"insert into {table} values ('a', 0)")
+    bump = Effect(f"update {table} set n = n + 1 where k = $1 and {{appended}}", ("a",))
+
+    async def call(n: int) -> Any:
+        return await store.append(
+            StreamWrite(stream, [dataset_event()], ANY),
+            org_id=org_id,
+            metadata=meta,
+            idempotency_key="window-2",
+            result={"n": n},
+            effects=[bump],
+        )
+
+    first = await call(1)
+    await _age_key(store, org_id, "window-2", IDEMPOTENCY_WINDOW + timedelta(seconds=1))
+    # An expired key answers nothing: the command decides again (once_per_key runs it).
+    assert await store.stored_result(org_id, "u-1", "window-2") == (False, None)
+    second = await call(2)
+    assert not second.duplicate and second.result == {"n": 2}
+    assert second.version(stream) == first.version(stream) + 1
+    third = await call(3)
+    assert third.duplicate and third.result == {"n": 2}
+    assert await store.stored_result(org_id, "u-1", "window-2") == (True, {"n": 2})
+    assert len(await store.read_stream(stream)) == 2
+    assert await store.pool.fetchval(f"select n from {table} where k = 'a'") == 2
+    # The new use restarted the window: one row, stored now.
+    rows = await store.pool.fetch(
+        "select created_at > now() - interval '1 minute' as fresh from eventlog.idempotency"
+        " where org_id = $1::uuid and key = 'window-2'",
+        org_id,
+    )
+    assert [r["fresh"] for r in rows] == [True]
+
+
+async def test_a_result_kept_under_an_expired_key_replaces_it(
+    store: EventStore, org_id: str
+) -> None:
+    async with store.pool.acquire() as conn, conn.transaction():
+        await store.keep_result(org_id, "u-1", "kept-old", {"view": 1}, conn=conn)
+    await _age_key(store, org_id, "kept-old", IDEMPOTENCY_WINDOW + timedelta(seconds=1))
+    async with store.pool.acquire() as conn, conn.transaction():
+        await store.keep_result(org_id, "u-1", "kept-old", {"view": 2}, conn=conn)
+    assert await store.stored_result(org_id, "u-1", "kept-old") == (True, {"view": 2})
+    with pytest.raises(Conflict):  # live again: a repeat must roll back
+        async with store.pool.acquire() as conn, conn.transaction():
+            await store.keep_result(org_id, "u-1", "kept-old", {"view": 3}, conn=conn)
 
 
 async def test_an_effect_commits_exactly_when_the_append_does(

@@ -19,6 +19,7 @@ from preflog_eventstore.migrate import Migration, apply_migrations, load_migrati
 from preflog_eventstore.projections import Projection, ProjectionRunner, every, sleep_or_stop
 from preflog_eventstore.store import (
     ANY,
+    IDEMPOTENCY_WINDOW,
     NO_STREAM,
     AppendedEvent,
     AppendResult,
@@ -35,6 +36,7 @@ from preflog_eventstore.timetravel import fold
 __all__ = [
     "ANY",
     "DATABASE_UNAVAILABLE",
+    "IDEMPOTENCY_WINDOW",
     "NO_STREAM",
     "AppendResult",
     "AppendedEvent",

@@ -5,6 +5,9 @@ Appends are optimistic: each stream write names the version it expects, and the 
 :class:`~preflog_contracts.errors.WrongExpectedVersion`. Repeated event ids and command
 idempotency keys are not errors: the first stored result is returned and nothing is appended.
 
+A key answers for ``IDEMPOTENCY_WINDOW`` after its first use; after that it is new again
+(its old row is overwritten by the next use).
+
 Reads in commit order use the gap-safe ``(tx_id, global_position)`` cursor and only see
 transactions older than every still-running one, so a late commit is never skipped.
 """
@@ -17,7 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -37,9 +40,33 @@ _POSITION_KEY = "events_stream_name_stream_position_key"
 _EVENT_ID_KEY = "events_event_id_key"
 _GROUP_MAX_EVENTS_PER_COMMAND = 4
 
+IDEMPOTENCY_WINDOW: Final = timedelta(hours=24)
+"""How long an idempotency key answers with its first result (API.md, "Idempotency"). An
+older key counts as never used: its command runs again and its new result replaces the old."""
+# Every statement that reads or writes a key compares its age with the database's clock
+# (``now()``), and all with this one interval: a key is live in all of them or in none.
+_KEY_WINDOW = f"interval '{int(IDEMPOTENCY_WINDOW.total_seconds())} seconds'"
+_KEY_LIVE = f"created_at > now() - {_KEY_WINDOW}"
+_KEY_EXPIRED = f"created_at <= now() - {_KEY_WINDOW}"
+
+
+def _keep_key_sql(org: str, actor: str, key: str, result: str) -> str:
+    """The insert of a key's row (the given SQL expressions), returning 1 when it stored the
+    result: the key was never used, or its row has expired and is overwritten. A live row is
+    left as it is (and returns nothing); one written by a transaction still running is waited
+    for, then judged as it committed."""
+    return (
+        "insert into eventlog.idempotency as kept (org_id, actor_id, key, result)"
+        f" values ({org}, {actor}, {key}, {result}::jsonb)"
+        " on conflict (org_id, actor_id, key) do update"
+        " set result = excluded.result, created_at = excluded.created_at"
+        f" where kept.{_KEY_EXPIRED} returning 1"
+    )
+
+
 # Positions are computed in SQL from each stream's current version; a stream not at its
 # expected version (-2 = any) makes the statement raise. Caller-chosen event ids that exist
-# already make it insert nothing (a repeat), as does an idempotency key seen before.
+# already make it insert nothing (a repeat), as does an idempotency key used within its window.
 _APPEND_CTES = """
   cur as (
     select w.stream_name, w.expected,
@@ -73,10 +100,7 @@ select r.s, cur.version + 1 + r.off, r.t, r.v, ($9::uuid[])[r.k], r.d::jsonb,
  order by r.n
 returning event_id::text, stream_name, stream_position, global_position
 """
-_IDEMPOTENCY_CTE = (
-    " idem as (insert into eventlog.idempotency (org_id, actor_id, key, result)"
-    " values (($9::uuid[])[1], $13, $14, $15::jsonb) on conflict do nothing returning 1),"
-)
+_IDEMPOTENCY_CTE = f" idem as ({_keep_key_sql('($9::uuid[])[1]', '$13', '$14', '$15')}),"
 _BASE_ARGS = 12
 _IDEMPOTENCY_ARGS = 3
 _PARAMETER = re.compile(r"\$(\d+)")
@@ -559,9 +583,14 @@ class EventStore:
             raise
         if len(inserted) != len(rows[0]):
             if idempotency_key is not None and not inserted:
-                _, stored = await self.stored_result(
+                seen, stored = await self.stored_result(
                     commands[0].org_id, commands[0].metadata.actor_id, idempotency_key, conn=conn
                 )
+                if not seen:
+                    # The key's window ended between the two statements (in a transaction
+                    # both read one clock, so only outside one): it is new again, and the
+                    # command runs as it would have a moment later.
+                    return await self._append_once(commands, idempotency_key, result, conn)
                 return [AppendResult(events=[], duplicate=True, result=stored)]
             raise _DuplicateEvents
         per_command: list[list[AppendedEvent]] = [[] for _ in commands]
@@ -582,13 +611,12 @@ class EventStore:
         command whose result is known only after its append (it reads what it wrote), so
         the append itself is made without the key.
 
-        Raises Conflict when the key is already stored: a repeat of the command committed
-        first, and the caller's transaction must roll back (its repeat then answers with the
-        first result).
+        Raises Conflict when the key is already stored (and within ``IDEMPOTENCY_WINDOW``): a
+        repeat of the command committed first, and the caller's transaction must roll back
+        (its repeat then answers with the first result). An expired key's row is overwritten.
         """
         stored = await conn.fetchval(
-            "insert into eventlog.idempotency (org_id, actor_id, key, result)"
-            " values ($1::uuid, $2, $3, $4::jsonb) on conflict do nothing returning 1",
+            _keep_key_sql("$1::uuid", "$2", "$3", "$4"),
             org_id,
             actor_id,
             key,
@@ -600,13 +628,14 @@ class EventStore:
     async def stored_result(
         self, org_id: str, actor_id: str, key: str, *, conn: Conn | None = None
     ) -> tuple[bool, Any]:
-        """``(True, first result)`` if this actor already used ``key`` in this org, else
-        ``(False, None)``. Commands check it before deciding, so a repeat answers like the
-        first call even when the domain would now refuse the command (a second submit)."""
+        """``(True, first result)`` if this actor used ``key`` in this org within
+        ``IDEMPOTENCY_WINDOW``, else ``(False, None)``. Commands check it before deciding, so
+        a repeat answers like the first call even when the domain would now refuse the
+        command (a second submit)."""
         db = conn if conn is not None else self.pool
         raw = await db.fetchval(
             "select result::text from eventlog.idempotency"
-            " where org_id = $1::uuid and actor_id = $2 and key = $3",
+            f" where org_id = $1::uuid and actor_id = $2 and key = $3 and {_KEY_LIVE}",
             org_id,
             actor_id,
             key,
