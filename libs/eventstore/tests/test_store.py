@@ -26,6 +26,7 @@ from preflog_eventstore import (
     StreamWrite,
     connection_lost,
     create_pool,
+    prune_idempotency_keys,
 )
 from preflog_eventstore.db import DatabaseUnreachable
 from preflog_eventstore.store import mark_time, thin_time_marks
@@ -278,6 +279,37 @@ async def test_a_result_kept_under_an_expired_key_replaces_it(
     with pytest.raises(Conflict):  # live again: a repeat must roll back
         async with store.pool.acquire() as conn, conn.transaction():
             await store.keep_result(org_id, "u-1", "kept-old", {"view": 3}, conn=conn)
+
+
+async def test_pruning_deletes_only_expired_keys_a_batch_at_a_time(
+    fresh_store: EventStore,
+) -> None:
+    org = str(uuid.uuid4())
+    window = IDEMPOTENCY_WINDOW
+    ages = {
+        "fresh": timedelta(0),
+        "almost": window - timedelta(minutes=1),
+        "just-past": window + timedelta(seconds=1),
+        "days-past": window + timedelta(days=3),
+        "weeks-past": window * 30,
+    }
+    await fresh_store.pool.executemany(
+        "insert into eventlog.idempotency (org_id, actor_id, key, result, created_at)"
+        " values ($1::uuid, 'u-1', $2, '{\"result\": null}', now() - $3::interval)",
+        [(org, key, age) for key, age in ages.items()],
+    )
+
+    async def left() -> list[str]:
+        rows = await fresh_store.pool.fetch("select key from eventlog.idempotency order by key")
+        return [r["key"] for r in rows]
+
+    async with fresh_store.pool.acquire() as conn:
+        assert await prune_idempotency_keys(conn, batch=2) == 2  # full: more may be left
+        assert await left() == ["almost", "fresh", "just-past"]  # the oldest went first
+        assert await prune_idempotency_keys(conn, batch=2) == 1
+        assert await prune_idempotency_keys(conn, batch=2) == 0
+    assert await left() == ["almost", "fresh"]
+    assert await fresh_store.stored_result(org, "u-1", "almost") == (True, None)
 
 
 async def test_an_effect_commits_exactly_when_the_append_does(
@@ -804,6 +836,13 @@ def _scans(plan: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
     return found
 
 
+def _plan_nodes(plan: dict) -> list[dict]:  # type: ignore[type-arg]
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found += _plan_nodes(child)
+    return found
+
+
 _META = '{"actor_id": "a", "actor_role": "SYSTEM"}'
 
 
@@ -881,6 +920,44 @@ async def test_statements_planned_on_a_small_log_stay_index_lookups_as_it_grows(
                 s for s in scans if s[1] == "events" and s[0] in ("Seq Scan", "Bitmap Heap Scan")
             }
             assert not whole, (statement, scans)
+    finally:
+        await conn.close()
+
+
+async def test_pruning_planned_on_an_empty_table_reads_one_batch_by_its_index(
+    fresh_database_url: str, org_id: str
+) -> None:
+    """The relay's leader prunes on one connection for as long as it leads, so the prune may
+    keep a plan made while the table was empty. Once a day of keys is in the table, a batch
+    must still read its own keys by ``idempotency_created_at``: not the table, nor every
+    expired key (a backlog after a long stop), as a delete by row address did here."""
+    import asyncpg
+
+    from preflog_eventstore import store as store_module
+
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute("set plan_cache_mode = force_generic_plan")
+        await conn.execute(f"prepare prune(int) as {store_module._PRUNE_KEYS_SQL}")
+        await conn.execute("execute prune(500)")  # planned on an empty table
+        # 20,000 keys over the last day, and 2,000 more past their window.
+        await conn.execute(
+            "insert into eventlog.idempotency (org_id, actor_id, key, result, created_at)"
+            " select $1::uuid, 'u-' || (i % 50), 'k-' || i, '{\"result\": null}',"
+            " now() - i * interval '4 seconds'"
+            " - case when i > 20000 then interval '1 day' else interval '0' end"
+            " from generate_series(1, 22000) i",
+            org_id,
+        )
+        explained = await conn.fetchval("explain (analyze, format json) execute prune(500)")
+        nodes = _plan_nodes(json.loads(explained)[0]["Plan"])
+        assert not any(n["Node Type"] == "Seq Scan" for n in nodes), nodes
+        reads = [n for n in nodes if n.get("Index Name") == "idempotency_created_at"]
+        assert reads and all(n["Actual Rows"] <= 500 for n in reads), nodes
+        left = await conn.fetchval(
+            f"select count(*) from eventlog.idempotency where {store_module._KEY_EXPIRED}"
+        )
+        assert left == 2000 - 500
     finally:
         await conn.close()
 

@@ -29,6 +29,7 @@ from preflog_eventstore.store import (
     StreamWrite,
     conditions,
     load_checkpoint,
+    prune_idempotency_keys,
     save_checkpoint,
 )
 from preflog_eventstore.timetravel import fold
@@ -60,6 +61,7 @@ __all__ = [
     "load_checkpoint",
     "load_migrations",
     "migrate",
+    "prune_idempotency_keys",
     "save_checkpoint",
     "sleep_or_stop",
     "unlock_advisory",

@@ -6,7 +6,7 @@ Appends are optimistic: each stream write names the version it expects, and the 
 idempotency keys are not errors: the first stored result is returned and nothing is appended.
 
 A key answers for ``IDEMPOTENCY_WINDOW`` after its first use; after that it is new again
-(its old row is overwritten by the next use).
+(its old row is overwritten by the next use, or pruned: ``prune_idempotency_keys``).
 
 Reads in commit order use the gap-safe ``(tx_id, global_position)`` cursor and only see
 transactions older than every still-running one, so a late commit is never skipped.
@@ -987,6 +987,31 @@ async def thin_time_marks(conn: Conn, now: datetime) -> int:
     are kept for the last day, 1,440 a day for the 30 before it, 24 a day before that.
     Returns how many went."""
     status = await conn.execute(_THIN_TIME_MARKS_SQL, now)
+    return int(status.split()[-1])
+
+
+# One batch of expired keys, oldest first: those at or before the batch's last one's time
+# (all of them when fewer are left), a range of the index idempotency_created_at. A range
+# keeps that index in any plan, even one made while the table was empty (ADR 0012): in such
+# a plan, a delete by row address (ctid = any(array(...))) read the whole table, or every
+# expired key. The age is tested again on each row deleted, so a key overwritten by a new
+# use meanwhile (live again) stays; pruners running at once wait for each other's rows and
+# skip them.
+_PRUNE_KEYS_SQL = f"""
+delete from eventlog.idempotency
+ where {_KEY_EXPIRED}
+   and created_at <= coalesce((select created_at from eventlog.idempotency
+                                where {_KEY_EXPIRED}
+                                order by created_at offset $1 - 1 limit 1), 'infinity')
+"""
+
+
+async def prune_idempotency_keys(conn: Conn, batch: int = 1000) -> int:
+    """Delete the oldest ``batch`` (at least 1) idempotency keys past ``IDEMPOTENCY_WINDOW``
+    (they answer nothing any more) in one short statement; more when several share the
+    last one's time. Returns how many went: ``batch`` or more means more may be left. Safe
+    to run in several processes at once."""
+    status = await conn.execute(_PRUNE_KEYS_SQL, batch)
     return int(status.split()[-1])
 
 
