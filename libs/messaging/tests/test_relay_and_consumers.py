@@ -184,6 +184,32 @@ async def test_the_relays_leader_marks_where_the_time_is_in_the_log(
     assert await marks() == after
 
 
+async def test_the_relays_leader_prunes_expired_idempotency_keys(
+    fresh_store: EventStore, fresh_js: JetStreamContext, fresh_namespace: str, nc: Client
+) -> None:
+    # Three keys past their window and one within it; batches of one, each round.
+    org = str(uuid.uuid4())
+    ages = {"old-1": 25, "old-2": 26, "old-3": 48, "live": 23}
+    await fresh_store.pool.executemany(
+        "insert into eventlog.idempotency (org_id, actor_id, key, result, created_at)"
+        " values ($1::uuid, 'u-1', $2, '{\"result\": null}', now() - $3::interval)",
+        [(org, key, timedelta(hours=hours)) for key, hours in ages.items()],
+    )
+    relay = Relay(fresh_store, nc, namespace=fresh_namespace, prune_batch=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+
+    async def keys() -> list[str]:
+        rows = await fresh_store.pool.fetch("select key from eventlog.idempotency")
+        return [r["key"] for r in rows]
+
+    # A full batch is followed by another on the next round, not after prune_interval.
+    left = await eventually(keys, lambda left: left == ["live"], timeout=5)
+    stop.set()
+    await task
+    assert left == ["live"]
+
+
 async def test_relay_crash_between_publish_and_checkpoint_loses_nothing_and_consumers_apply_once(
     fresh_store: EventStore,
     fresh_js: JetStreamContext,

@@ -7,7 +7,8 @@ acknowledged. A crash republishes from the checkpoint; JetStream's duplicate win
 consumers' inboxes absorb the repeats. After a NATS outage it retries until it gets through.
 
 The leader also marks, every few seconds, where in the log the time is (``mark_time``), for
-audit queries from a time, and thins the old marks hourly (``thin_time_marks``).
+audit queries from a time, and thins the old marks hourly (``thin_time_marks``). It also
+deletes idempotency keys past their window (``prune_idempotency_keys``), a batch at a time.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from preflog_eventstore.store import (
     EventStore,
     load_checkpoint,
     mark_time,
+    prune_idempotency_keys,
     save_checkpoint,
     thin_time_marks,
 )
@@ -119,6 +121,8 @@ class Relay:
         coalesce_seconds: float = 0.005,
         mark_interval: float = 5.0,
         thin_interval: float = 3600.0,
+        prune_interval: float = 600.0,
+        prune_batch: int = 1000,
     ) -> None:
         self.store = store
         self.nc = nc
@@ -132,6 +136,11 @@ class Relay:
         time read from the last mark before it: at most this long of the log too much)."""
         self.thin_interval = thin_interval
         """How often the leader thins the old marks (``thin_time_marks``)."""
+        self.prune_interval = prune_interval
+        """How often the leader deletes expired idempotency keys; while a batch comes back
+        full, it deletes the next one on its next round instead (a key lives at most its
+        window and about this long)."""
+        self.prune_batch = prune_batch
         self.checkpoint_name = f"relay:{namespace}"
         self.lock_key = zlib.crc32(self.checkpoint_name.encode())
         self._wake = asyncio.Event()
@@ -180,6 +189,7 @@ class Relay:
 
     async def _lead(self, conn: Conn, stop: asyncio.Event) -> None:
         marked, position, thinned = -self.mark_interval, None, -self.thin_interval
+        pruned = -self.prune_interval
         while not stop.is_set():
             if time.monotonic() - marked >= self.mark_interval:
                 position = await mark_time(conn, unless_at=position)
@@ -187,6 +197,11 @@ class Relay:
             if time.monotonic() - thinned >= self.thin_interval:
                 await thin_time_marks(conn, datetime.now(UTC))
                 thinned = time.monotonic()
+            if time.monotonic() - pruned >= self.prune_interval:
+                # One batch per round, between relay batches: a backlog of keys (a day's
+                # worth after a long stop) delays publishing by one short delete at a time.
+                full = await prune_idempotency_keys(conn, self.prune_batch) >= self.prune_batch
+                pruned = -self.prune_interval if full else time.monotonic()
             sent = await self.relay_once(conn)
             if sent < self.batch_size:
                 await wait_for_appends(self._wake, self.poll_interval, self.coalesce_seconds)
