@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import structlog
 
 from preflog_eventstore.conn import Conn
 from preflog_eventstore.migrate import Migration, all_migrations, apply_migrations
+
+log = structlog.get_logger(__name__)
 
 DATABASE_UNAVAILABLE = "the database is not reachable just now; retry"
 """What a client is told (as UNAVAILABLE) when :func:`connection_lost` is true."""
@@ -78,6 +82,32 @@ class LostConnections:
         return True
 
 
+def _quiet_stale_closes(loop: asyncio.AbstractEventLoop) -> None:
+    """After ``expire_connections`` asyncpg closes each old connection in a task of its own
+    that nobody awaits (when the connection is next acquired). On a server that went away,
+    that close fails on the dead socket, and asyncio logged "Task exception was never
+    retrieved" with a trace: an error report for a connection already replaced. This turns
+    exactly that case into one log line; every other unretrieved exception is reported as
+    before. Installed once per loop."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiets_stale_closes", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        task, exc = context.get("task") or context.get("future"), context.get("exception")
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        if isinstance(exc, OSError) and getattr(coro, "__qualname__", "") == "Connection.close":
+            log.info("db.old_connection_close_failed", error=repr(exc))
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.quiets_stale_closes = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
 class DatabaseUnreachable(ConnectionError):
     """A pool could not open a connection: the server is down, restarting or out of reach.
     asyncpg raises whatever the socket said (``ConnectionRefusedError`` over TCP, a
@@ -107,6 +137,7 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    _quiet_stale_closes(asyncio.get_running_loop())
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
