@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from preflog_contracts.errors import Invalid
-from preflog_labeling.domain.ontology import all_questions, check_questions
+from preflog_contracts.events.projects import all_questions
+from preflog_labeling.domain.ontology import check_questions
 from preflog_labeling.domain.ontology_formats import from_dataloop, from_labelbox
 
 FIXTURES = Path(__file__).resolve().parents[4] / "../shared/fixtures"

@@ -32,6 +32,23 @@ async def test_issue_lifecycle(org: Org) -> None:
     ]
     assert all(i.status == "OPEN" and i.author_id == annotator.user_id for i in opened)
     assert opened[2].target.response_id == "r-model-a" and opened[3].question_id == "q-helpful"
+    # A question id must name a question of the project's ontology; nothing is appended else.
+    before = len(await org.svc.store.read_stream(f"workflow-{task}"))
+    for op, body in (
+        ("open_issue", api.OpenIssue(task_id=task, body="?", label_id=label, question_id="q-no")),
+        ("mark_for_review", api.MarkForReview(label_id=label, question_id="q-no")),
+    ):
+        with pytest.raises(Invalid) as refused:
+            await org.svc.call(reviewer, op, body, api.IssueView)
+        assert refused.value.fields == {"questionId": "not a question of the project"}
+    assert len(await org.svc.store.read_stream(f"workflow-{task}")) == before
+    flagged = await org.svc.call(
+        reviewer,
+        "mark_for_review",
+        api.MarkForReview(label_id=label, question_id="q-score", note="too high"),
+        api.LabelReviewView,
+    )
+    assert [(f.question_id, f.note) for f in flagged.flags] == [("q-score", "too high")]
 
     commented = await org.svc.call(
         reviewer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -25,6 +26,14 @@ class Question(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     min: float | None = None
     max: float | None = None
     step: float | None = None
+
+
+def all_questions(questions: Sequence[Question]) -> Iterator[Question]:
+    """Every question, follow-ups (nested on options) included, depth first."""
+    for q in questions:
+        yield q
+        for option in q.options:
+            yield from all_questions(option.follow_ups)
 
 
 class ProjectSettings(msgspec.Struct, frozen=True, kw_only=True):

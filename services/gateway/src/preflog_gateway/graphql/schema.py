@@ -595,38 +595,56 @@ class Mutation:
             idempotency_key,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Reviewers and up flag a submitted label, one response of it (target) or"
+        " one answer of it (questionId, and target for a question asked per message or response)."
+    )
     async def mark_for_review(
         self,
         info: strawberry.Info,
         label_id: strawberry.ID,
         target: TargetInput | None = None,
         note: str | None = None,
+        question_id: strawberry.ID | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
         return await r.review_action(
             info,
             "mark_for_review",
             rev.MarkForReview(
-                label_id=str(label_id), note=note or "", target=r.target_of(target) or Target()
+                label_id=str(label_id),
+                note=note or "",
+                target=r.target_of(target) or Target(),
+                question_id=_opt(question_id),
             ),
             str(label_id),
             idempotency_key,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Any project member: an issue on the task, or on one of its labels (labelId),"
+        " a response (target) or a question's answer (questionId)."
+    )
     async def open_issue(
         self,
         info: strawberry.Info,
         task_id: strawberry.ID,
         body: str,
         target: TargetInput | None = None,
+        label_id: strawberry.ID | None = None,
+        question_id: strawberry.ID | None = None,
         idempotency_key: str | None = None,
     ) -> Issue:
         return await r.issue_action(
             info,
             "open_issue",
-            rev.OpenIssue(task_id=str(task_id), body=body, target=r.target_of(target) or Target()),
+            rev.OpenIssue(
+                task_id=str(task_id),
+                body=body,
+                target=r.target_of(target) or Target(),
+                label_id=_opt(label_id),
+                question_id=_opt(question_id),
+            ),
             idempotency_key,
         )
 

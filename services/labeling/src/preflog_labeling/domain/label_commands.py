@@ -26,6 +26,7 @@ from preflog_contracts.events.labels import (
     ResponsesRanked,
     Target,
 )
+from preflog_contracts.events.projects import all_questions
 from preflog_contracts.rpc.labeling import RankInput
 from preflog_labeling.domain.label import LabelState
 from preflog_labeling.domain.label_content import (
@@ -36,7 +37,7 @@ from preflog_labeling.domain.label_content import (
     prompt_of,
     snapshot,
 )
-from preflog_labeling.domain.ontology import all_questions, check_answer, find_question
+from preflog_labeling.domain.ontology import check_answer, find_question
 from preflog_labeling.domain.project import ProjectState
 
 MAX_CONTENT = 100_000

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from preflog_contracts.errors import Invalid
-from preflog_contracts.events.projects import Question
+from preflog_contracts.events.projects import Question, all_questions
 
 KINDS = ("RADIO", "CHECKLIST", "TEXT", "SCALE", "YES_NO")
 SCOPES = ("GLOBAL", "MESSAGE", "RESPONSE")
 MAX_TEXT_ANSWER = 10_000
-
-
-def all_questions(questions: Sequence[Question]) -> Iterator[Question]:
-    """Every question, follow-ups (nested on options) included, depth first."""
-    for q in questions:
-        yield q
-        for option in q.options:
-            yield from all_questions(option.follow_ups)
 
 
 def find_question(questions: Sequence[Question], question_id: str) -> Question | None:

@@ -9,6 +9,7 @@ import msgspec
 
 from preflog_contracts.errors import Invalid
 from preflog_contracts.events.base import Event
+from preflog_contracts.events.projects import Question, all_questions
 from preflog_contracts.events.review import IssueCommented, IssueOpened, IssueResolved
 
 
@@ -16,6 +17,9 @@ class IssueState(msgspec.Struct, kw_only=True):
     issue_id: str
     status: Literal["NONE", "OPEN", "RESOLVED"] = "NONE"
     version: int = -1
+
+
+_questions = msgspec.json.Decoder(list[Question])
 
 
 def fold_issue(issue_id: str, events: Iterable[tuple[Event, int]]) -> IssueState:
@@ -46,3 +50,16 @@ def resolve(state: IssueState, resolution: str) -> list[Event]:
     if state.status == "RESOLVED":
         raise Invalid("the issue is already resolved", {"issueId": "already RESOLVED"})
     return [IssueResolved(issue_id=state.issue_id, resolution=resolution)]
+
+
+def check_question(questions_json: str | None, question_id: str | None) -> None:
+    """Invalid unless ``question_id`` (when given) is a question of the project's ontology
+    (``questions_json``, the project's questions as stored), follow-ups included."""
+    if question_id is None:
+        return
+    questions = _questions.decode(questions_json or "[]")
+    if all(q.id != question_id for q in all_questions(questions)):
+        raise Invalid(
+            f"no question '{question_id}' in the project's ontology",
+            {"questionId": "not a question of the project"},
+        )

@@ -134,7 +134,9 @@ class IssueActions:
             f" (select m.role from {LIVE.members} m where m.project_id = t.project_id"
             f"  and m.user_id = $3) as role,"
             f" (select l.task_id from {LIVE.labels} l where l.label_id = $4"
-            f"  and l.org_id = $2::uuid) as label_task"
+            f"  and l.org_id = $2::uuid) as label_task,"
+            f" (select p.questions::text from {LIVE.projects} p"
+            f"  where p.project_id = t.project_id) as questions"
             f" from {LIVE.tasks} t where t.task_id = $1 and t.org_id = $2::uuid",
             req.task_id,
             ident.org_id,
@@ -150,6 +152,7 @@ class IssueActions:
                 raise NotFound("label not found")
             if found["label_task"] != req.task_id:
                 raise Invalid("the label belongs to another task", {"labelId": "not on task"})
+        issues.check_question(found["questions"], req.question_id)
         issue_id = str(uuid.uuid4())
         event = IssueOpened(
             issue_id=issue_id,

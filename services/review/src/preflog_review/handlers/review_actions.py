@@ -47,6 +47,7 @@ from preflog_review.adapters.workflow_stream import (
     workflow_stream,
 )
 from preflog_review.domain.access import acting_role, can_manage, can_review, require
+from preflog_review.domain.issues import check_question
 from preflog_review.domain.workflow import (
     SubmittedLabel,
     WorkflowState,
@@ -396,6 +397,12 @@ class ReviewActions:
                 lab.label_id for lab in label.task_labels
             }:
                 raise Invalid("only a submitted label can be marked", {"labelId": "not submitted"})
+            if req.question_id is not None:
+                questions = await conn.fetchval(
+                    f"select questions::text from {LIVE.projects} where project_id = $1",
+                    label.project_id,
+                )
+                check_question(questions, req.question_id)
             event = MarkedForReview(
                 label_id=label.label_id,
                 task_id=label.task_id,
