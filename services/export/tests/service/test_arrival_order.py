@@ -234,5 +234,5 @@ async def test_a_removed_member_and_a_changed_ontology_stay_so_whatever_the_orde
     with pytest.raises(Forbidden):
         await project_for_export(fresh_store.pool, manager, project)
     admin = Identity(user_id="boss", org_id=ORG, org_role="ADMIN")
-    view = await project_for_export(fresh_store.pool, admin, project)
-    assert (view.name, view.rank_mode, view.questions) == ("P", "SCALE_0_3", [])
+    view, role = await project_for_export(fresh_store.pool, admin, project)
+    assert (view.name, view.rank_mode, view.questions, role) == ("P", "SCALE_0_3", [], "ADMIN")

@@ -15,10 +15,11 @@ EXPORT_ROLES = frozenset({"MANAGER", "OWNER"})
 
 async def project_for_export(
     pool: asyncpg.Pool, identity: Identity, project_id: str
-) -> ProjectView:
-    """The project if ``identity`` may export it. NotFound for a project that does not exist
-    or belongs to another org (the same answer, so other orgs learn nothing); Forbidden for
-    a member of the org without the manager or owner role."""
+) -> tuple[ProjectView, str]:
+    """The project and the role the caller exports it in (MANAGER, OWNER, or ADMIN for an
+    org admin without either), if ``identity`` may export it. NotFound for a project that
+    does not exist or belongs to another org (the same answer, so other orgs learn nothing);
+    Forbidden for a member of the org without the manager or owner role."""
     row = await pool.fetchrow(
         "select p.org_id::text, p.name, p.rank_mode, p.questions, m.role"
         " from export.projects p left join export.members m"
@@ -29,9 +30,11 @@ async def project_for_export(
     )
     if row is None or row[0] != identity.org_id:
         raise NotFound("project not found")
-    if not identity.is_admin and row[4] not in EXPORT_ROLES:
+    if row[4] in EXPORT_ROLES:
+        return _view(row[1], row[2], row[3]), str(row[4])
+    if not identity.is_admin:
         raise Forbidden("exporting needs the manager or owner role on the project")
-    return _view(row[1], row[2], row[3])
+    return _view(row[1], row[2], row[3]), "ADMIN"
 
 
 async def project_view(pool: asyncpg.Pool, project_id: str) -> ProjectView | None:

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import asyncpg
 import msgspec
+import structlog
 
-from preflog_contracts.envelope import Cursor
+from preflog_contracts.envelope import Cursor, Metadata, stream_name
 from preflog_contracts.errors import Invalid
+from preflog_contracts.events.exports import ExportCheckpointed
 from preflog_contracts.rpc.export import ExportRequest
-from preflog_eventstore import EventStore
+from preflog_eventstore import EventStore, StreamWrite
 from preflog_export.adapters.access import project_for_export
 from preflog_export.adapters.changes import ChangeSignal
 from preflog_export.adapters.item_pages import (
@@ -33,6 +37,21 @@ from preflog_export.domain.rendering import ProjectView, item_records
 from preflog_messaging.rpc import CallContext
 
 MIN_HEARTBEAT, MAX_HEARTBEAT = 0.2, 60.0
+CHECKPOINT_SECONDS = 60.0
+"""How often a live export stream that moved on leaves an ExportCheckpointed."""
+
+log = structlog.get_logger(__name__)
+_cursor_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def last_cursor(chunk: bytes) -> str | None:
+    """The cursor of a chunk's last line (``{"_cursor": "..."}``), if it is one."""
+    start = chunk.rfind(b"\n", 0, len(chunk) - 1) + 1
+    try:
+        value = _cursor_decoder.decode(chunk[start:]).get("_cursor")
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 class ExportStreams:
@@ -53,6 +72,7 @@ class ExportStreams:
         self.secret = secret
         self.chunk_bytes = chunk_bytes
         self._encoder = msgspec.json.Encoder()
+        self._appends: set[asyncio.Task[object]] = set()
 
     async def open(self, ctx: CallContext, req: ExportRequest) -> AsyncIterator[bytes]:
         """Validate and authorize, then return the stream. Raises Invalid (format, filters,
@@ -72,7 +92,7 @@ class ExportStreams:
                 "heartbeat out of range",
                 {"heartbeat_seconds": f"between {MIN_HEARTBEAT} and {MAX_HEARTBEAT}"},
             )
-        project = await project_for_export(self.pool, identity, req.project_id)
+        project, role = await project_for_export(self.pool, identity, req.project_id)
         if flt.batch_id is not None:
             await self._check_batch(req.project_id, flt.batch_id)
         digest = filter_hash(flt)
@@ -82,8 +102,68 @@ class ExportStreams:
             else ExportCursor(req.project_id, digest, 0)
         )
         if flt.format == "audit":
-            return self._audit(identity.org_id, flt, start, req.follow, req.heartbeat_seconds)
-        return self._items(project, flt, start, req.follow, req.heartbeat_seconds)
+            stream = self._audit(identity.org_id, flt, start, req.follow, req.heartbeat_seconds)
+        else:
+            stream = self._items(project, flt, start, req.follow, req.heartbeat_seconds)
+        metadata = ctx.metadata(role, project_id=req.project_id)
+        return self._recorded(stream, identity.org_id, metadata, req)
+
+    async def _recorded(
+        self, stream: AsyncIterator[bytes], org_id: str, metadata: Metadata, req: ExportRequest
+    ) -> AsyncIterator[bytes]:
+        """``stream``, leaving ``ExportCheckpointed`` in the log when it ends (however it
+        ends: finished, cut by the client, or stopped) and every ``CHECKPOINT_SECONDS``
+        while a live one moves on: who exported what, and how far. A stream resumed from a
+        cursor that sent nothing leaves none, so a pipeline polling does not fill the log."""
+        since = req.since or ""
+        sent, cursor, noted = 0, since, (0, since)
+        last = time.monotonic()
+
+        def checkpoint(done: bool) -> None:
+            event = ExportCheckpointed(
+                project_id=req.project_id,
+                format=req.format,
+                consumer=metadata.user_agent or "",
+                cursor=cursor,
+                records=sent,
+                since=since,
+                status=req.status.upper(),
+                done=done,
+            )
+            self._keep(
+                self.store.append(
+                    StreamWrite(stream_name(ExportCheckpointed.category, req.project_id), [event]),
+                    org_id=org_id,
+                    metadata=metadata,
+                )
+            )
+
+        try:
+            async for chunk in stream:
+                # Every chunk is whole records and then one cursor line.
+                sent += chunk.count(b"\n") - 1
+                cursor = last_cursor(chunk) or cursor
+                yield chunk
+                if time.monotonic() - last >= CHECKPOINT_SECONDS and (sent, cursor) != noted:
+                    checkpoint(done=False)
+                    noted, last = (sent, cursor), time.monotonic()
+        finally:
+            # Not awaited here: a stream cut by its client is closed by cancellation. A
+            # resumed stream that found nothing new (a pipeline polling) leaves nothing.
+            if sent or not since or noted != (0, since):
+                checkpoint(done=True)
+
+    def _keep(self, append: Coroutine[Any, Any, object]) -> None:
+        """Run ``append`` on its own; a failure is logged (the export itself went through)."""
+        task = asyncio.get_running_loop().create_task(append)
+        self._appends.add(task)
+
+        def done(t: asyncio.Task[object]) -> None:
+            self._appends.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("export.checkpoint_failed", error=repr(t.exception()))
+
+        task.add_done_callback(done)
 
     async def _check_batch(self, project_id: str, batch_id: str) -> None:
         batches = [

@@ -105,7 +105,7 @@ class FeedPublisher:
         if req.format not in ITEM_FORMATS:
             raise Invalid("unknown feed format", {"format": "one of " + ", ".join(ITEM_FORMATS)})
         export_filter(export_format=req.format, status=req.status, pair_strategy=req.pair_strategy)
-        await project_for_export(self.pool, identity, req.project_id)
+        _, role = await project_for_export(self.pool, identity, req.project_id)
         status = req.status.upper()
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -134,7 +134,7 @@ class FeedPublisher:
             await self.store.append(
                 StreamWrite(stream_name(ExportFeedEnabled.category, req.project_id), [event]),
                 org_id=identity.org_id,
-                metadata=ctx.metadata("MANAGER", project_id=req.project_id),
+                metadata=ctx.metadata(role, project_id=req.project_id),
                 conn=conn,
             )
         self.signal.watch_any().set()
