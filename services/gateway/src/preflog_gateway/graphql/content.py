@@ -118,12 +118,15 @@ def _media_html(part: Part) -> str:
     return f'<a href="{src}">{src}</a>'
 
 
-def render(parts: list[Part], fmt: ContentFormat) -> str:
+def render(parts: list[Part], fmt: ContentFormat | None) -> str:
     """One string for a content list in the requested format.
 
     TEXT: text with markup removed and media as URLs. MARKDOWN: the source as stored (HTML
     parts kept verbatim; a client rendering it must sanitise). HTML: rendered and sanitised.
+    An explicit null is the default, MARKDOWN (API.md declares the argument nullable).
     """
+    if fmt is None:
+        fmt = ContentFormat.MARKDOWN
     if fmt is ContentFormat.TEXT:
         out = []
         for p in parts:

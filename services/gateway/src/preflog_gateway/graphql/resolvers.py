@@ -14,7 +14,12 @@ from preflog_contracts.events import projects as project_events
 from preflog_contracts.rpc import labeling as lab
 from preflog_contracts.rpc import review as rev
 from preflog_gateway.graphql.context import GatewayContext
-from preflog_gateway.graphql.types.enums import TaskStatus
+from preflog_gateway.graphql.types.enums import (
+    OntologyFormat,
+    QualityMode,
+    QuestionScope,
+    TaskStatus,
+)
 from preflog_gateway.graphql.types.labeling import (
     Batch,
     Comment,
@@ -58,8 +63,8 @@ def question_of(q: QuestionInput) -> project_events.Question:
         id=str(q.id),
         title=q.title,
         kind=q.kind.value,
-        scope=q.scope.value,
-        required=q.required,
+        scope=(q.scope or QuestionScope.GLOBAL).value,
+        required=bool(q.required),
         options=[
             project_events.Option(
                 value=o.value,
@@ -78,7 +83,7 @@ def ontology_of(o: OntologyInput | None) -> lab.OntologyInput | None:
     if o is None:
         return None
     return lab.OntologyInput(
-        format=o.format.value,
+        format=(o.format or OntologyFormat.NATIVE).value,
         questions=[question_of(q) for q in o.questions] if o.questions is not None else None,
         source=o.source,
     )
@@ -196,9 +201,9 @@ async def create_project(info: strawberry.Info, i: CreateProjectInput, key: str 
     body = lab.CreateProjectRequest(
         name=i.name,
         description=i.description or "",
-        quality_mode=i.quality_mode.value,
-        consensus_label_count=i.consensus_label_count,
-        consensus_coverage=i.consensus_coverage,
+        quality_mode=(i.quality_mode or QualityMode.BENCHMARK).value,
+        consensus_label_count=1 if i.consensus_label_count is None else i.consensus_label_count,
+        consensus_coverage=1.0 if i.consensus_coverage is None else i.consensus_coverage,
         ontology=ontology_of(i.ontology),
         settings=settings_of(i.settings),
     )

@@ -43,7 +43,7 @@ from preflog_gateway.graphql.types.audit import (
     PageInfo,
 )
 from preflog_gateway.graphql.types.catalog import DataRow, Dataset, ImportResult
-from preflog_gateway.graphql.types.enums import ProjectRole
+from preflog_gateway.graphql.types.enums import OrgRole, ProjectRole
 from preflog_gateway.graphql.types.labeling import (
     Batch,
     Comment,
@@ -136,10 +136,11 @@ class Query:
         self,
         info: strawberry.Info,
         filter: AuditFilter,
-        first: int = 100,
+        first: int | None = 100,
         after: str | None = None,
     ) -> AuditEventConnection:
         ctx = _ctx(info)
+        first = 100 if first is None else first
         check_page_size(first, ctx.runtime.settings.max_page_size)
         page = await audit_page(
             ctx.runtime.store, ctx.identity, filter, first=first, after=decode_cursor(after)
@@ -214,7 +215,7 @@ class Mutation:
             ctx.identity,
             email=input.email,
             name=input.name,
-            org_role=input.org_role.value,
+            org_role=(input.org_role or OrgRole.MEMBER).value,
             idempotency_key=scoped_key("create_user", idempotency_key),
             correlation_id=ctx.correlation_id,
         )

@@ -87,4 +87,4 @@ class NewOrganization:
 class CreateUserInput:
     email: str
     name: str
-    org_role: OrgRole = OrgRole.MEMBER
+    org_role: OrgRole | None = OrgRole.MEMBER

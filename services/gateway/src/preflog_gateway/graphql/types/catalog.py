@@ -27,9 +27,10 @@ class Dataset:
 
     @strawberry.field(description="The dataset's rows in import order (at most 500 a page).")
     async def data_rows(
-        self, info: strawberry.Info, first: int = 50, after: str | None = None
+        self, info: strawberry.Info, first: int | None = 50, after: str | None = None
     ) -> DataRowConnection:
         ctx = info.context["ctx"]
+        first = 50 if first is None else first
         check_page_size(first, ctx.runtime.settings.max_page_size)
         page = await ctx.call(
             "ingest",
@@ -64,7 +65,7 @@ class Message:
     @strawberry.field(description="The message content; HTML is rendered and sanitised.")
     def content(
         self,
-        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+        format: ContentFormatEnum | None = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
     ) -> str:
         return render(self.parts, format)
 
@@ -95,14 +96,14 @@ class Response:
     @strawberry.field(description="The response as shown to the viewer (edited, if edited).")
     def content(
         self,
-        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+        format: ContentFormatEnum | None = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
     ) -> str:
         return render(self.parts, format)
 
     @strawberry.field(description="The imported content before any edit (null if never edited).")
     def original(
         self,
-        format: ContentFormatEnum = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
+        format: ContentFormatEnum | None = ContentFormat.MARKDOWN,  # type: ignore[valid-type]
     ) -> str | None:
         return None if self.original_parts is None else render(self.original_parts, format)
 

@@ -102,12 +102,14 @@ class Project:
         self,
         info: strawberry.Info,
         status: TaskStatus | None = None,
-        first: int = 100,
+        first: int | None = 100,
         after: str | None = None,
     ) -> TaskConnection:
         from preflog_gateway.graphql.resolvers import project_tasks
 
-        return await project_tasks(info, str(self.id), status, first, after)
+        return await project_tasks(
+            info, str(self.id), status, 100 if first is None else first, after
+        )
 
     @classmethod
     def of(cls, v: rpc.ProjectView) -> Project:
@@ -249,7 +251,7 @@ class ResponseEdit:
     parts: strawberry.Private[list[Part]]
 
     @strawberry.field
-    def content(self, format: ContentFormatEnum = ContentFormat.MARKDOWN) -> str:  # type: ignore[valid-type]
+    def content(self, format: ContentFormatEnum | None = ContentFormat.MARKDOWN) -> str:  # type: ignore[valid-type]
         return render(self.parts, format)
 
 
@@ -469,8 +471,8 @@ class QuestionInput:
     id: strawberry.ID
     title: str
     kind: QuestionKind
-    scope: QuestionScope = QuestionScope.GLOBAL
-    required: bool = False
+    scope: QuestionScope | None = QuestionScope.GLOBAL
+    required: bool | None = False
     options: list[OptionInput] | None = None
     min: float | None = None
     max: float | None = None
@@ -479,7 +481,7 @@ class QuestionInput:
 
 @strawberry.input
 class OntologyInput:
-    format: OntologyFormat = OntologyFormat.NATIVE
+    format: OntologyFormat | None = OntologyFormat.NATIVE
     questions: list[QuestionInput] | None = None
     source: JSON | None = None
 
@@ -498,9 +500,9 @@ class ProjectSettingsInput:
 class CreateProjectInput:
     name: str
     description: str | None = None
-    quality_mode: QualityMode = QualityMode.BENCHMARK
-    consensus_label_count: int = 1
-    consensus_coverage: float = 1.0
+    quality_mode: QualityMode | None = QualityMode.BENCHMARK
+    consensus_label_count: int | None = 1
+    consensus_coverage: float | None = 1.0
     ontology: OntologyInput | None = None
     settings: ProjectSettingsInput | None = None
 
