@@ -952,7 +952,7 @@ async def test_leaderboard_ranks_the_models(system: System, story: Story) -> Non
     q = """query($p: ID!) { leaderboard(projectId: $p) { comparisons
              models { modelConfigName strength ciLow ciHigh wins losses ties comparisons } }
            agreement(projectId: $p) { crownAgreement rankingKendallTau
-             annotators { labels approved user { id } } } }"""
+             annotators { labels approved crownAgreement medianSecondsToLabel user { id } } } }"""
     # A crown beats every other response of its prompt; the ranking orders the rest (review's
     # rule). Pairs per label: shopping 1; Dataloop prompt1 1 + prompt2 2 crowned + 1 ranked.
     expected = 3 * 1 + 3 * (1 + 3)
@@ -986,6 +986,9 @@ async def test_leaderboard_ranks_the_models(system: System, story: Story) -> Non
     assert {
         a["user"]["id"]: (a["labels"], a["approved"]) for a in data["agreement"]["annotators"]
     } == {story.people[w].user_id: (2, 2) for w in ("ann1", "ann2", "ann3")}
+    # All crowned alike: each annotator agrees with the others on every crown.
+    assert [a["crownAgreement"] for a in data["agreement"]["annotators"]] == [1.0] * 3
+    assert all(a["medianSecondsToLabel"] > 0 for a in data["agreement"]["annotators"])
 
 
 # --- 10. the dpo export ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 
@@ -31,6 +32,9 @@ async def test_annotator_figures_from_grouped_rows_equal_those_from_records(
             consensus_score=maybe(rnd.random()),
             benchmark_score=maybe(rnd.random()),
             seconds_to_label=maybe(rnd.uniform(1, 600)),
+            crown_agreement=maybe(rnd.random()),
+            kendall_tau=maybe(rnd.uniform(-1, 1)),
+            answer_agreement=maybe(rnd.random()),
         )
         for i in range(3000)
     ]
@@ -41,8 +45,8 @@ async def test_annotator_figures_from_grouped_rows_equal_those_from_records(
     try:
         await conn.executemany(
             f"insert into {LIVE.labels} (label_id, org_id, project_id, task_id, author_id, status,"
-            " consensus_score, benchmark_score, seconds_to_label)"
-            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " consensus_score, benchmark_score, seconds_to_label, consensus)"
+            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
             [
                 (
                     r.label_id,
@@ -54,6 +58,16 @@ async def test_annotator_figures_from_grouped_rows_equal_those_from_records(
                     r.consensus_score,
                     r.benchmark_score,
                     r.seconds_to_label,
+                    json.dumps(
+                        {
+                            "label_id": r.label_id,
+                            "score": r.consensus_score,
+                            "crown_agreement": r.crown_agreement,
+                            "kendall_tau": r.kendall_tau,
+                            "answer_agreement": r.answer_agreement,
+                            "compared_with": 2,
+                        }
+                    ),
                 )
                 for r in records
             ],
@@ -70,3 +84,4 @@ async def test_annotator_figures_from_grouped_rows_equal_those_from_records(
     assert [f.annotator_id for f in figures] == [e.annotator_id for e in expected]
     assert "drafter" not in {f.annotator_id for f in figures}
     assert figures == expected  # to the last bit
+    assert all(f.crown_agreement is not None and f.kendall_tau is not None for f in figures[:6])

@@ -132,6 +132,9 @@ async def test_scores_update_incrementally_and_rebuild_identically(service: Serv
     assert (second.labels, second.approved, second.rejected, second.approval_rate) == (2, 0, 1, 0.0)
     assert first.median_seconds_to_label == pytest.approx(150, abs=10)
     assert first.benchmark_accuracy == pytest.approx(sa.benchmark.score)
+    # Per annotator, the parts of their counting labels' consensus (only A counts for the
+    # first: A against B on t1, crowns alike, tau 1/3).
+    assert (first.crown_agreement, first.kendall_tau) == (1.0, pytest.approx(1 / 3))
     # Tasks scored before their shares of the agreement were kept: the report works their
     # shares out from their labels until the backfill has scored them again.
     await service.pool.execute(

@@ -306,6 +306,10 @@ class AnnotatorView(msgspec.Struct, frozen=True, kw_only=True):
     mean_consensus_score: float | None
     benchmark_accuracy: float | None  # mean benchmark score of the annotator's labels
     median_seconds_to_label: float | None
+    # Means of their scored labels' consensus parts (agreement with the task's other labels).
+    crown_agreement: float | None = None
+    kendall_tau: float | None = None
+    answer_agreement: float | None = None
 
 
 class AgreementReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -418,6 +418,9 @@ class ReviewQueries:
                     mean_consensus_score=a.mean_consensus_score,
                     benchmark_accuracy=a.mean_benchmark_score,
                     median_seconds_to_label=a.median_seconds_to_label,
+                    crown_agreement=a.crown_agreement,
+                    kendall_tau=a.kendall_tau,
+                    answer_agreement=a.answer_agreement,
                 )
                 for a in annotators
             ],
@@ -495,17 +498,25 @@ select author_id, count(*) as labels,
        count(*) filter (where status = 'REJECTED') as rejected,
        coalesce(array_agg(consensus_score) filter (where consensus_score is not null), '{{}}'),
        coalesce(array_agg(benchmark_score) filter (where benchmark_score is not null), '{{}}'),
-       coalesce(array_agg(seconds_to_label) filter (where seconds_to_label is not null), '{{}}')
+       coalesce(array_agg(seconds_to_label) filter (where seconds_to_label is not null), '{{}}'),
+       {parts}
   from {labels} where project_id = $1 and status <> 'DRAFT'
  group by author_id order by author_id
 """
+# The parts of each label's consensus score (LabelConsensus, kept while the label counts).
+_CONSENSUS_PARTS = ("crown_agreement", "kendall_tau", "answer_agreement")
+_PART_ARRAYS = ",\n       ".join(
+    f"coalesce(array_agg((consensus->>'{part}')::float8)"
+    f" filter (where consensus->>'{part}' is not null), '{{}}')"
+    for part in _CONSENSUS_PARTS
+)
 
 
 async def annotator_rows(conn: Conn, t: Tables, project_id: str) -> list[asyncpg.Record]:
     """Per annotator of ``project_id`` (DRAFT labels left out, as ``annotator_summaries``
-    leaves them): labels, approved, rejected, and their consensus scores, benchmark scores
-    and seconds to label where present."""
-    return await conn.fetch(_ANNOTATOR_ROWS.format(labels=t.labels), project_id)
+    leaves them): labels, approved, rejected, and their consensus scores, benchmark scores,
+    seconds to label and consensus parts (crown, tau, answers) where present."""
+    return await conn.fetch(_ANNOTATOR_ROWS.format(labels=t.labels, parts=_PART_ARRAYS), project_id)
 
 
 def annotator_figures(rows: Sequence[asyncpg.Record]) -> list[AnnotatorSummary]:
@@ -520,6 +531,9 @@ def annotator_figures(rows: Sequence[asyncpg.Record]) -> list[AnnotatorSummary]:
             consensus=r[4],
             benchmark=r[5],
             seconds=r[6],
+            crowns=r[7],
+            taus=r[8],
+            answers=r[9],
         )
         for r in rows
     ]

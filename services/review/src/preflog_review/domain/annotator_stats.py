@@ -18,6 +18,10 @@ class AnnotatorLabelRecord(msgspec.Struct, frozen=True, kw_only=True):
     consensus_score: float | None = None
     benchmark_score: float | None = None
     seconds_to_label: float | None = None  # lease (or start) to submit
+    # The consensus score's parts: the label against the other counting labels of its task.
+    crown_agreement: float | None = None
+    kendall_tau: float | None = None
+    answer_agreement: float | None = None
 
 
 class AnnotatorSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +33,13 @@ class AnnotatorSummary(msgspec.Struct, frozen=True, kw_only=True):
     mean_consensus_score: float | None
     mean_benchmark_score: float | None
     median_seconds_to_label: float | None
+    # Means over the annotator's scored labels of each part of the consensus score: how
+    # often their crowns match others', how their rankings correlate with others' (Kendall's
+    # tau), how their answers match others'. Krippendorff's alpha describes a set of coders,
+    # so it stays per project and question; answer agreement is its per-annotator reading.
+    crown_agreement: float | None = None
+    kendall_tau: float | None = None
+    answer_agreement: float | None = None
 
 
 def annotator_summaries(records: Iterable[AnnotatorLabelRecord]) -> list[AnnotatorSummary]:
@@ -53,6 +64,9 @@ def _summary(annotator_id: str, records: list[AnnotatorLabelRecord]) -> Annotato
         consensus=[r.consensus_score for r in records if r.consensus_score is not None],
         benchmark=[r.benchmark_score for r in records if r.benchmark_score is not None],
         seconds=[r.seconds_to_label for r in records if r.seconds_to_label is not None],
+        crowns=[r.crown_agreement for r in records if r.crown_agreement is not None],
+        taus=[r.kendall_tau for r in records if r.kendall_tau is not None],
+        answers=[r.answer_agreement for r in records if r.answer_agreement is not None],
     )
 
 
@@ -65,6 +79,9 @@ def summary_of(
     consensus: Sequence[float],
     benchmark: Sequence[float],
     seconds: Sequence[float],
+    crowns: Sequence[float] = (),
+    taus: Sequence[float] = (),
+    answers: Sequence[float] = (),
 ) -> AnnotatorSummary:
     """One annotator's summary from their counts and their labels' present scores and times
     (any order: ``fmean`` sums exactly, ``median`` sorts)."""
@@ -78,4 +95,7 @@ def summary_of(
         mean_consensus_score=fmean(consensus) if consensus else None,
         mean_benchmark_score=fmean(benchmark) if benchmark else None,
         median_seconds_to_label=float(median(seconds)) if seconds else None,
+        crown_agreement=fmean(crowns) if crowns else None,
+        kendall_tau=fmean(taus) if taus else None,
+        answer_agreement=fmean(answers) if answers else None,
     )

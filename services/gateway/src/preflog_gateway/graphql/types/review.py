@@ -159,6 +159,19 @@ class AnnotatorAgreement:
     approval_rate: float | None
     mean_consensus_score: float | None
     benchmark_accuracy: float | None
+    crown_agreement: float | None = strawberry.field(
+        description="How often their crowns match the other labels' on the same prompts."
+    )
+    ranking_kendall_tau: float | None = strawberry.field(
+        description="Mean Kendall's tau of their rankings against the other labels'."
+    )
+    answer_agreement: float | None = strawberry.field(
+        description="How often their answers match the other labels' (alpha is per question,"
+        " over every annotator: see questionAlpha)."
+    )
+    median_seconds_to_label: float | None = strawberry.field(
+        description="From the claim (or the label's start) to its submission."
+    )
     annotator_id: strawberry.Private[str]
 
     @strawberry.field
@@ -194,6 +207,10 @@ class AgreementReport:
                     approval_rate=a.approval_rate,
                     mean_consensus_score=a.mean_consensus_score,
                     benchmark_accuracy=a.benchmark_accuracy,
+                    crown_agreement=a.crown_agreement,
+                    ranking_kendall_tau=a.kendall_tau,
+                    answer_agreement=a.answer_agreement,
+                    median_seconds_to_label=a.median_seconds_to_label,
                     annotator_id=a.annotator_id,
                 )
                 for a in v.annotators
