@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -700,3 +701,59 @@ async def test_a_claim_does_not_lease_again_a_task_whose_ended_lease_is_still_co
     # Both still get it: it needs two labels.
     assert (await claim(service, a, project.id)).id == first.id
     assert (await claim(service, b, project.id)).id == first.id
+
+
+async def test_a_late_reaction_to_a_skip_does_not_undo_the_requeue_after_it(service: Any) -> None:
+    """Review reacts to a skip and to a requeue with status changes of its own. Arriving
+    late (review behind), the skip's reaction came after the requeue: the task showed
+    skipped again, claims found nothing and whoever had claimed it was refused, until the
+    requeue's reaction came. A reaction to an own event labeling has moved past is ignored,
+    in the read model and in ``taskAsOf`` alike."""
+    org = service.org()
+    a, b = org.user(), org.user()
+    project, _ = await service.project(org, members={a.user_id: "ANNOTATOR", b.user_id: "ANNOTATOR"}, rows=1)
+    task = await claim(service, a, project.id)
+    await service.call(a, "skip_task", api.SkipTaskRequest(task_id=task.id, reason="unclear"))
+    await service.call(org.admin, "requeue_task", api.TaskRef(task_id=task.id))
+    claimed = await claim(service, b, project.id)
+    assert claimed is not None and claimed.id == task.id
+    causes = {r.event_type: r.event_id for r in await service.rt.store.read_stream(stream_name("task", task.id))}
+
+    async def react(cause: str, before: str, after: str) -> datetime:
+        by_review = Metadata(
+            actor_id="system", actor_role="SYSTEM", causation_id=cause, project_id=project.id, task_id=task.id
+        )
+        await service.rt.store.append(
+            StreamWrite(
+                stream_name("workflow", task.id),
+                [TaskStatusChanged(task_id=task.id, project_id=project.id, from_status=before, to_status=after)],
+            ),
+            org_id=org.org_id,
+            metadata=by_review,
+        )
+        await service.settle()
+        return datetime.now(UTC)
+
+    async def status() -> str:
+        return str(await service.rt.pool.fetchval("select status from labeling.tasks where task_id = $1", task.id))
+
+    between = await react(causes["TaskSkipped"], "TO_LABEL", "SKIPPED")
+    assert await status() == "TO_LABEL"
+    label = await service.call(
+        b, "crown_response", api.CrownResponseRequest(task_id=task.id, response_id="p0r0"), api.LabelView
+    )
+    assert label.crowns  # b works on, not refused as "skipped"
+    await react(causes["TaskRequeued"], "SKIPPED", "TO_LABEL")
+    assert await status() == "TO_LABEL"
+    for at in (between, datetime.now(UTC)):
+        past = await service.call(org.admin, "task_as_of", api.TaskAsOfRequest(task_id=task.id, at=at), api.TaskView)
+        assert past.status == "TO_LABEL"
+    # A reaction to the latest own event is applied: b skips, and review's reaction to that
+    # skip is what the task shows.
+    await service.call(b, "skip_task", api.SkipTaskRequest(task_id=task.id, reason="unclear"))
+    last_skip = [
+        r for r in await service.rt.store.read_stream(stream_name("task", task.id)) if r.event_type == "TaskSkipped"
+    ]
+    await service.rt.pool.execute("update labeling.tasks set status = 'TO_LABEL' where task_id = $1", task.id)
+    await react(last_skip[-1].event_id, "TO_LABEL", "SKIPPED")
+    assert await status() == "SKIPPED"

@@ -70,11 +70,16 @@ async def learn_workflow(conn: Conn, rec: RecordedEvent) -> None:
     if isinstance(event, TaskStatusChanged):
         if event.dropped_label_ids:
             await _drop_labels(conn, rec.org_id, event.task_id, event.dropped_label_ids)
+        # A reaction to an own event labeling has moved past since is not applied: the same
+        # rule as domain.task.stale_echo, as a condition (a reaction names its cause).
+        reaction_to = rec.metadata.causation_id if rec.metadata.actor_role == "SYSTEM" else None
         await conn.execute(
-            "update labeling.tasks set status = $3, updated_at = now() where task_id = $1 and org_id = $2",
+            "update labeling.tasks set status = $3, updated_at = now() where task_id = $1 and org_id = $2"
+            " and ($4::text is null or status_cause is null or status_cause = $4)",
             event.task_id,
             rec.org_id,
             event.to_status,
+            reaction_to,
         )
     elif isinstance(event, LabelApproved | LabelRejected):
         status = "APPROVED" if isinstance(event, LabelApproved) else "REJECTED"

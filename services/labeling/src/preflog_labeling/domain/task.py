@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 
+from preflog_contracts.envelope import Metadata
 from preflog_contracts.errors import Forbidden, Invalid
 from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import (
@@ -41,6 +42,27 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     dropped: frozenset[str] = frozenset()  # label ids a requeue from rework dropped
     label_status: dict[str, str] = {}
     created_at: datetime | None = None
+    status_cause: str | None = None  # the latest own event review reacts to (stale_echo)
+
+
+def stale_echo(status_cause: str | None, metadata: Metadata) -> bool:
+    """Whether review's status change is an echo of an own event labeling has moved past.
+
+    Labeling sets a task's status itself on a skip, a requeue and a submission, and review
+    reacts to each of those events with its own status change (a SYSTEM action caused by
+    that event). When review runs behind, the reaction to an earlier event can arrive after
+    a later one was applied: a skip's SKIPPED after the manager's requeue, which showed the
+    task skipped again (and refused the annotator who had claimed it since) until the
+    requeue's reaction came. A reaction counts only when it answers ``status_cause``, the
+    latest such event; review's reaction to that one has the last word. Review's own
+    decisions (reviewers, managers) always count. The read model applies the same rule in
+    SQL (``consumers.learn_workflow``)."""
+    return (
+        metadata.actor_role == "SYSTEM"
+        and metadata.causation_id is not None
+        and status_cause is not None
+        and metadata.causation_id != status_cause
+    )
 
 
 def status_after_submit(status: str, submitted: int, required: int, review_required: bool) -> str:
@@ -59,7 +81,16 @@ def status_after_submit(status: str, submitted: int, required: int, review_requi
     return "IN_REVIEW" if review_required else "DONE"
 
 
-def evolve(state: TaskState, event: Event, at: datetime | None, review_required: bool = True) -> TaskState:
+def evolve(
+    state: TaskState,
+    event: Event,
+    at: datetime | None,
+    review_required: bool = True,
+    *,
+    event_id: str | None = None,
+    metadata: Metadata | None = None,
+) -> TaskState:
+    """The state after ``event`` (recorded ``at``, with ``event_id`` and ``metadata``)."""
     r = msgspec.structs.replace
     match event:
         case TaskCreated():
@@ -84,12 +115,13 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
             return r(
                 state,
                 status="SKIPPED",
+                status_cause=event_id,
                 leases={k: v for k, v in state.leases.items() if k != event.user_id},
             )
         case TaskRequeued():
-            return r(state, status="TO_LABEL", leases={})
+            return r(state, status="TO_LABEL", status_cause=event_id, leases={})
         case LabelSubmitted() if event.label_id in state.dropped:
-            return state
+            return r(state, status_cause=event_id)
         case LabelSubmitted():
             submitted = state.submitted | {event.label_id}
             status = status_after_submit(state.status, len(submitted), state.required_labels, review_required)
@@ -97,6 +129,7 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
                 state,
                 submitted=submitted,
                 status=status,
+                status_cause=event_id,
                 label_status={**state.label_status, event.label_id: "SUBMITTED"},
                 leases={k: v for k, v in state.leases.items() if k != event.author_id},
             )
@@ -109,6 +142,8 @@ def evolve(state: TaskState, event: Event, at: datetime | None, review_required:
                 dropped=state.dropped | dropped,
                 label_status={**state.label_status, **dict.fromkeys(dropped, "REJECTED")},
             )
+        case TaskStatusChanged() if metadata is not None and stale_echo(state.status_cause, metadata):
+            return state
         case TaskStatusChanged():
             return r(state, status=event.to_status)
         case LabelApproved() | LabelRejected() if event.label_id in state.dropped:

@@ -137,13 +137,16 @@ class _Step(NamedTuple):
     locks: tuple[Lock, ...] = ()
 
 
-Plan = Callable[[ActionFacts, LabelState, ProjectState, DataRow, str], _Step]
+Plan = Callable[[ActionFacts, LabelState, ProjectState, DataRow, str, str], _Step]
+"""(facts, label, project, row, the caller's user id, the id the label's event will have)."""
 
 
 async def act(deps: Deps, ctx: CallContext, task_id: str, decide_fn: Decide) -> LabelView:
     """Run one label action for the caller; returns the label as it is after it."""
 
-    def plan(facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str) -> _Step:
+    def plan(
+        facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str, _event_id: str
+    ) -> _Step:
         return _Step(
             decide_fn(label, project, row), StreamWrite(stream_name("task", task_id), [], facts.task_version), []
         )
@@ -180,15 +183,15 @@ async def _label_command_once(deps: Deps, ctx: CallContext, task_id: str, plan: 
             cached = None
         facts = cached or await load_facts(deps, task_id, ident.org_id, ident.user_id)
         now = datetime.now(UTC)
+        event_id = str(uuid.uuid4())
         try:
             project, label, row, role = await _decision_inputs(deps, ident, facts, now)
-            step = plan(facts, label, project, row, ident.user_id)
+            step = plan(facts, label, project, row, ident.user_id, event_id)
         except PreflogError:
             deps.facts.pop(key)
             if cached is not None:
                 continue
             raise
-        event_id = str(uuid.uuid4())
         after = msgspec.structs.replace(
             evolve(label, event_id, step.event, now, ident.user_id), version=label.version + 1
         )
@@ -334,9 +337,11 @@ _SUBMITTED_ASSIGNMENT = (
 # decided on: review's drop of rejected labels (``consumers._drop_labels``) lowers it without
 # writing the task's stream, so the facts' count may be stale by it. For the same reason the
 # status decided on facts read before review moved the task is not written over review's.
+# The submission becomes the task's status cause: review's reactions to earlier own events
+# no longer set its status (domain.task.stale_echo).
 _SUBMITTED_TASK = (
     "update labeling.tasks set submitted_labels = submitted_labels + $2,"
-    " status = case when status = $5 then $3 else status end,"
+    " status = case when status = $5 then $3 else status end, status_cause = $6,"
     " open_leases = greatest(open_leases - $4, 0), updated_at = now() where task_id = $1 and {appended}"
 )
 
@@ -354,7 +359,9 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
     """
     task_stream = stream_name("task", req.task_id)
 
-    def plan(facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str) -> _Step:
+    def plan(
+        facts: ActionFacts, label: LabelState, project: ProjectState, row: DataRow, user_id: str, event_id: str
+    ) -> _Step:
         if label.author_id != user_id:
             raise Forbidden("only the label's author submits it")
         event = decide.decide_submit(label, project, row, facts.leased_at)
@@ -368,7 +375,7 @@ async def submit_label(deps: Deps, ctx: CallContext, req: TaskRef) -> LabelView:
             StreamWrite(task_stream, released if held else [], facts.task_version),
             [
                 Effect(_SUBMITTED_ASSIGNMENT, (req.task_id, user_id)),
-                Effect(_SUBMITTED_TASK, (req.task_id, first, status, 1 if held else 0, facts.status)),
+                Effect(_SUBMITTED_TASK, (req.task_id, first, status, 1 if held else 0, facts.status, event_id)),
             ],
             (Lock(TASK_ROW_LOCK, (req.task_id,)),),
         )

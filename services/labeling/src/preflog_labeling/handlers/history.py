@@ -9,6 +9,7 @@ import msgspec
 from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.errors import NotFound
 from preflog_contracts.events import decode_event_data
+from preflog_contracts.events.labels import TaskLeased
 from preflog_contracts.rpc.labeling import HistoryEntry, LeaseView, TaskAsOfRequest, TaskRef, TaskView
 from preflog_labeling.domain import task as task_domain
 from preflog_labeling.domain.label_view import label_view
@@ -43,27 +44,34 @@ async def task_as_of(deps: Deps, ctx: CallContext, req: TaskAsOfRequest) -> Task
     review = await deps.store.query(
         org_id=ident.org_id, task_id=req.task_id, types=REVIEW_TYPES, until=req.at, limit=10_000
     )
-    state = task_domain.TaskState(task_id=req.task_id)
-    label_ids: list[str] = []
-    for rec in recs:
-        event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
-        state = task_domain.evolve(state, event, rec.recorded_at, project.settings.review_required)
-    label_ids = list(state.labels)
-    if not sees_all and ident.user_id not in state.labels.values():
+    # The task's own stream names its labels (TaskLeased); then the task is folded from its
+    # own events, its labels' submissions and review's, in log order, as its read model
+    # applied them (a review reaction is judged against the own events before it).
+    own = (decode_event_data(rec.event_type, rec.schema_version, rec.data) for rec in recs)
+    authors = {event.label_id: event.user_id for event in own if isinstance(event, TaskLeased)}
+    if not sees_all and ident.user_id not in authors.values():
         raise NotFound("task not found")
     labels = {}
-    merged: list[tuple[Any, RecordedEvent]] = [(r.recorded_at, r) for r in review]
-    for label_id in label_ids:
+    merged: list[RecordedEvent] = list(recs) + list(review)
+    for label_id in authors:
         try:
             labels[label_id] = await deps.label(label_id, ident.org_id, until=req.at)
         except NotFound:
             continue
         for rec in await deps.store.read_stream(stream_name("label", label_id), until=req.at, org_id=ident.org_id):
             if rec.event_type == "LabelSubmitted":
-                merged.append((rec.recorded_at, rec))
-    for _, rec in sorted(merged, key=lambda x: x[1].global_position):
+                merged.append(rec)
+    state = task_domain.TaskState(task_id=req.task_id)
+    for rec in sorted(merged, key=lambda r: r.global_position):
         event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
-        state = task_domain.evolve(state, event, rec.recorded_at, project.settings.review_required)
+        state = task_domain.evolve(
+            state,
+            event,
+            rec.recorded_at,
+            project.settings.review_required,
+            event_id=rec.event_id,
+            metadata=rec.metadata,
+        )
     views = [
         label_view(s, status=state.label_status.get(lid))
         for lid, s in labels.items()

@@ -447,8 +447,9 @@ async def _end_lease_once(deps: Deps, ctx: CallContext, task_id: str, skip_reaso
             if skip_reason is None
             else TaskSkipped(task_id=task_id, project_id=row["project_id"], user_id=ident.user_id, reason=skip_reason)
         )
+        event_id = str(uuid.uuid4())
         await deps.store.append(
-            StreamWrite(stream_name("task", task_id), [event], ANY),
+            StreamWrite(stream_name("task", task_id), [event], ANY, event_ids=[event_id], new_ids=True),
             org_id=ident.org_id,
             metadata=ctx.metadata(role, project_id=row["project_id"], task_id=task_id, label_id=row["label_id"]),
             conn=conn,
@@ -460,11 +461,13 @@ async def _end_lease_once(deps: Deps, ctx: CallContext, task_id: str, skip_reaso
             ident.user_id,
             skip_reason is not None,
         )
+        # A skip is an own status write review reacts to (status_cause; a release is not).
         await conn.execute(
-            "update labeling.tasks set open_leases = greatest(open_leases - 1, 0), status = $2, updated_at = now()"
-            " where task_id = $1",
+            "update labeling.tasks set open_leases = greatest(open_leases - 1, 0), status = $2, updated_at = now(),"
+            " status_cause = coalesce($3, status_cause) where task_id = $1",
             task_id,
             "SKIPPED" if skip_reason is not None else "TO_LABEL",
+            event_id if skip_reason is not None else None,
         )
         view_after = await _one_view(deps, ctx, task_id, conn=conn)
         await _keep_result(deps, ctx, view_after, conn)
@@ -485,9 +488,14 @@ async def _requeue_once(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
         if row["status"] not in ("SKIPPED", "TO_LABEL"):
             status = row["status"].lower().replace("_", " ")
             raise Invalid(f"the task is {status}; only a skipped or open task is requeued", {"task_id": row["status"]})
+        event_id = str(uuid.uuid4())
         await deps.store.append(
             StreamWrite(
-                stream_name("task", req.task_id), [TaskRequeued(task_id=req.task_id, project_id=row["project_id"])], ANY
+                stream_name("task", req.task_id),
+                [TaskRequeued(task_id=req.task_id, project_id=row["project_id"])],
+                ANY,
+                event_ids=[event_id],
+                new_ids=True,
             ),
             org_id=ident.org_id,
             metadata=ctx.metadata(role, project_id=row["project_id"], task_id=req.task_id),
@@ -495,8 +503,10 @@ async def _requeue_once(deps: Deps, ctx: CallContext, req: TaskRef) -> TaskView:
         )
         await conn.execute("update labeling.assignments set lease_expires_at = null where task_id = $1", req.task_id)
         await conn.execute(
-            "update labeling.tasks set status = 'TO_LABEL', open_leases = 0, updated_at = now() where task_id = $1",
+            "update labeling.tasks set status = 'TO_LABEL', open_leases = 0, updated_at = now(), status_cause = $2"
+            " where task_id = $1",
             req.task_id,
+            event_id,
         )
         view = await _one_view(deps, ctx, req.task_id, conn=conn)
         await _keep_result(deps, ctx, view, conn)
