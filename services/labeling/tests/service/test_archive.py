@@ -77,11 +77,21 @@ async def test_an_archived_project_takes_no_work_until_it_is_unarchived(service:
         assert (await _listed(service, who, include_archived=True))[pid] is True
     seen = await service.call(working, "get_project", api.ProjectRef(project_id=pid), api.ProjectView)
     assert seen.archived is True
+    # The open lease ended with the archive; the draft stays its author's.
+    released = [r.data for r in await service.rt.store.read_stream(f"task-{task.id}") if r.event_type == "TaskReleased"]
+    assert [bytes(d).count(b'"project_archived"') for d in released] == [1]
+    leases = await service.rt.pool.fetchval(
+        "select count(*) from labeling.assignments where project_id = $1 and lease_expires_at is not null", pid
+    )
+    assert leases == 0
 
     # Unarchived (by an org admin): the work goes on where it stopped.
     with pytest.raises(Forbidden):
         await _archived(service, manager, pid, False)
     assert await _archived(service, org.admin, pid, False) is False
+    again = await service.call(working, "claim_next_task", api.ProjectRef(project_id=pid), api.TaskView | None)
+    assert again is not None and again.id == task.id and again.my_label is not None
+    assert again.my_label.id == task.my_label.id  # their draft, as they left it
     label = await service.call(working, "rank_responses", rank, api.LabelView)
     assert label.task_id == task.id
     other = await service.call(waiting, "claim_next_task", api.ProjectRef(project_id=pid), api.TaskView | None)

@@ -34,7 +34,7 @@ from preflog_eventstore import NO_STREAM, StreamWrite
 from preflog_labeling.domain import project as domain
 from preflog_labeling.domain.roles import Permission
 from preflog_labeling.handlers.access import require, role_in
-from preflog_labeling.handlers.queue import release_leases_of
+from preflog_labeling.handlers.queue import release_leases_of, release_project_leases
 from preflog_labeling.handlers.rows import resolve_rows
 from preflog_labeling.handlers.state import Deps
 from preflog_messaging import CallContext, once_per_key
@@ -254,10 +254,14 @@ async def update_project_settings(deps: Deps, ctx: CallContext, req: UpdateProje
 
 async def archive_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectView:
     """Owners and org admins archive a project: no more claims, label actions or new rows
-    (reviews, exports and reads go on). Archiving an archived project changes nothing."""
-    return await _change_project(
+    (reviews, exports and reads go on), and the open leases end (drafts stay their authors').
+    Archiving an archived project changes nothing."""
+    view = await _change_project(
         deps, ctx, req.project_id, Permission.CHANGE_OWNERS, lambda s, _i: domain.decide_archived(s, True)
     )
+    # After the archive committed: no claim commits any more, so nothing is leased again.
+    await release_project_leases(deps, req.project_id)
+    return view
 
 
 async def unarchive_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> ProjectView:

@@ -543,6 +543,19 @@ async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
     )
 
 
+async def release_project_leases(deps: Deps, project_id: str) -> int:
+    """Return every open lease of an archived project (TaskReleased reason="project_archived");
+    returns how many. A claim decided before the archive fails its guard on the project's
+    stream, so none commits after it; one that committed before is found here."""
+    return await _release_leases(
+        deps,
+        "where project_id = $1 and lease_expires_at is not null",
+        [project_id],
+        "lease_expires_at is not null",
+        "project_archived",
+    )
+
+
 async def _release_leases(deps: Deps, where: str, args: list[object], still: str, reason: str) -> int:
     """Release the leases ``where`` finds that, once locked, still match ``still``.
 
