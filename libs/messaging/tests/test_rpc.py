@@ -169,3 +169,24 @@ async def test_a_lost_database_connection_answers_unavailable_not_internal(
     finally:
         await fresh_store.pool.release(conn)
         await server.stop()
+
+
+async def test_bytes_that_are_no_request_answer_invalid_input_not_internal(
+    nc: Client, fresh_namespace: str
+) -> None:
+    """Malformed JSON, and JSON with a string that is not UTF-8 (msgspec raises Python's
+    UnicodeDecodeError for it, not its DecodeError), are a malformed request."""
+    server = RpcServer(nc, namespace=fresh_namespace, service="echo", secret="s")
+
+    async def echo(ctx: CallContext, req: Echo) -> Echo:
+        return req
+
+    server.register("echo", Echo, echo)
+    await server.start()
+    try:
+        for raw in (b"{not json", b'{"ctx": "\x80"}', b'["\xff\xfe"]'):
+            reply = await nc.request(f"{fresh_namespace}.rpc.echo.echo", raw, timeout=5)
+            error = msgspec.json.decode(reply.data)["error"]
+            assert (error["code"], error["message"]) == ("INVALID_INPUT", "malformed request"), raw
+    finally:
+        await server.stop()

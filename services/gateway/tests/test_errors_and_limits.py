@@ -100,6 +100,12 @@ async def test_a_body_that_is_not_json_is_a_400(server: Server) -> None:
     assert_clean({"body": r.text})
 
 
+async def test_a_string_that_is_not_utf8_is_a_400(server: Server) -> None:
+    r = await post_json_bytes(server, b'{"query": "{ viewer { id } }", "operationName": "\x80"}')
+    assert r.status_code == 400 and r.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert_clean({"body": r.text})
+
+
 async def test_json_nested_too_deep_is_a_400(server: Server) -> None:
     depth = 200_000  # under the body cap; deeper than any decoder recurses
     body = b'{"query": "{ viewer { id } }", "variables": {"a": ' + b"[" * depth

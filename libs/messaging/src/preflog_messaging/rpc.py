@@ -108,6 +108,9 @@ class RpcReply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _encoder = msgspec.json.Encoder()
+# What decoding bytes nobody checked may raise besides a validation error: malformed JSON,
+# nesting too deep, and (msgspec's own) a string that is not UTF-8.
+_UNDECODABLE = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 _request_decoder = msgspec.json.Decoder(RpcRequest)
 _reply_decoder = msgspec.json.Decoder(RpcReply)
 _any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
@@ -354,13 +357,15 @@ class RpcServer:
             request = _request_decoder.decode(data)
         except msgspec.ValidationError as exc:
             raise Invalid("malformed request", validation_fields(exc)) from None
+        except _UNDECODABLE:
+            raise Invalid("malformed request") from None
         if not hmac.compare_digest(request.signature, sign(self.secret, request.ctx)):
             raise Forbidden("unsigned or tampered caller identity")
         # msgspec writes U+0000 as this escape; a hit may still be a quoted backslash.
         if _NUL_ESCAPE in data:
             try:
                 fields = _any_decoder.decode(request.body)
-            except (msgspec.DecodeError, RecursionError):
+            except _UNDECODABLE:
                 raise Invalid("malformed request") from None
             if op.items_checked is not None and isinstance(fields, dict):
                 fields.pop(op.items_checked, None)
@@ -371,6 +376,8 @@ class RpcServer:
             body = op.decoder.decode(request.body)
         except msgspec.ValidationError as exc:
             raise Invalid("invalid input", validation_fields(exc)) from None
+        except _UNDECODABLE:
+            raise Invalid("malformed request") from None
         structlog.contextvars.bind_contextvars(correlation_id=request.ctx.correlation_id)
         ctx = request.ctx
         if ctx.idempotency_key is not None:

@@ -203,7 +203,7 @@ class StreamServer:
             return
         try:
             control = _control_decoder.decode(msg.data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             return
         stream.last_heard = time.monotonic()
         if control.cancel:

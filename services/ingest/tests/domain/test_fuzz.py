@@ -147,6 +147,14 @@ def test_mutated_fixtures(value: Any) -> None:
         assert_outcome(parse_value(row, 1))
 
 
+def test_a_line_whose_string_is_not_utf8_is_refused_by_its_line() -> None:
+    """msgspec raises Python's UnicodeDecodeError for it (not its DecodeError): it escaped
+    the parser instead of refusing the one line."""
+    result = parse_line(b'{"global_key": "k", "row_data": "\x80"}', 4)
+    assert isinstance(result, Rejected) and result.line == 4
+    assert (result.errors[0].code, "UTF-8" in result.errors[0].message) == ("INVALID_JSON", True)
+
+
 @settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_as_a_line(raw: bytes) -> None:

@@ -304,6 +304,7 @@ def test_evaluation_tasks_that_do_not_fit(
     ("raw", "expected"),
     [
         (b"{nope", [("INVALID_JSON", "")]),
+        (b'{"name": "\xff"}', [("INVALID_JSON", "")]),  # a string that is not UTF-8
         (b'{"name": "x", "answer": "y"}', [("MISSING_FIELD", "dataRow")]),
         (b'{"dataRow": {}, "name": "x", "answer": "y"}', [("MISSING_FIELD", "dataRow")]),
         (b'{"dataRow": {"globalKey": "k"}, "answer": "y"}', [("MISSING_FIELD", "name")]),

@@ -131,7 +131,8 @@ def graphql_controller(gateway: Gateway, live: LiveEvents, schema: Schema) -> ty
         def decode_json(self, data: str | bytes) -> object:
             try:
                 return _json_decoder.decode(data)
-            except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: too deep
+            # RecursionError: too deep; UnicodeDecodeError: a string that is not UTF-8.
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
                 # strawberry answers this one with 400 (and closes a websocket on it)
                 raise json.JSONDecodeError(str(exc), "", 0) from None
 

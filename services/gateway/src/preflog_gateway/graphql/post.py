@@ -119,7 +119,8 @@ class GraphQLPost:
         body = await _read_body(receive)
         try:
             request = _request_of(body)
-        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+        # RecursionError: nested too deep; UnicodeDecodeError: a string that is not UTF-8.
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             await _answer(
                 send,
                 400,

@@ -23,3 +23,9 @@ def decode_json(raw: bytes | str) -> JsonValue | RowError:
         return RowError(
             code=IngestErrorCode.INVALID_JSON, path="", message=f"not valid JSON: {exc}"
         )
+    except UnicodeDecodeError as exc:  # msgspec raises it for a string that is not UTF-8
+        return RowError(
+            code=IngestErrorCode.INVALID_JSON,
+            path="",
+            message=f"not valid UTF-8 at byte {exc.start} of a string",
+        )
