@@ -79,14 +79,15 @@ def _params(args: argparse.Namespace, cursor: str | None) -> httpx.QueryParams:
     params: list[tuple[str, str | int | float | bool | None]] = [
         ("format", args.format),
         ("status", args.status),
-        ("pairStrategy", args.pair_strategy),
+        ("pair_strategy", args.pair_strategy),
         ("follow", "true" if args.follow else "false"),
     ]
     if cursor:
         params.append(("since", cursor))
     if args.batch:
-        params.append(("batch", args.batch))
-    params.extend(("model", m) for m in args.model or [])
+        params.append(("batch_id", args.batch))
+    if args.model:
+        params.append(("models", ",".join(args.model)))
     return httpx.QueryParams(params)
 
 

@@ -106,14 +106,15 @@ async def stream_import(
 _CAMEL = re.compile(r"_([a-z0-9])")
 
 
-def _camel(key: str) -> str:
+def camel_key(key: str) -> str:
+    """``snake_case`` -> ``camelCase``."""
     return _CAMEL.sub(lambda m: m.group(1).upper(), key)
 
 
 def camel_case(value: Any) -> Any:
     """Builtins (from msgspec) with every dict key renamed snake_case -> camelCase."""
     if isinstance(value, dict):
-        return {_camel(k): camel_case(v) for k, v in value.items()}
+        return {camel_key(k): camel_case(v) for k, v in value.items()}
     if isinstance(value, list):
         return [camel_case(v) for v in value]
     return value

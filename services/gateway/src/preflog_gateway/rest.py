@@ -5,7 +5,7 @@ Errors answer with the matching HTTP status and ``{"code", "message", "fields"?}
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from preflog_contracts.rpc.ingest import GetImportRequest, ImportView
 from preflog_gateway.accounts.authenticate import Authenticated
 from preflog_gateway.bulk_import import (
     camel_case,
+    camel_key,
     import_report,
     media_type,
     query_int,
@@ -67,15 +68,22 @@ def call_context(auth: Authenticated, request: Request[Any, Any, Any]) -> CallCo
     return CallContext(identity=auth.identity, user_agent=request.headers.get("user-agent"))
 
 
-def export_request(project_id: str, query: dict[str, str]) -> ExportRequest:
-    """The export service's request from the query string (it validates the values)."""
+def export_request(project_id: str, query: Mapping[str, str]) -> ExportRequest:
+    """The export service's request from the query string (it validates the values). A
+    parameter may be named in snake_case or camelCase; one it does not know is refused, not
+    dropped (a misspelt filter would otherwise export everything)."""
+    unknown = sorted(k for k in query if k not in _EXPORT_PARAMS)
+    if unknown:
+        valid = ", ".join(sorted({v for v in _EXPORT_PARAMS.values()}))
+        raise Invalid("unknown export parameter", {k: f"not one of {valid}" for k in unknown})
+    given = {_EXPORT_PARAMS[k]: v for k, v in query.items()}
     try:
         return msgspec.convert(
             {
                 "project_id": project_id,
-                **{k: v for k, v in query.items() if k in _EXPORT_FIELDS},
-                "follow": query.get("follow", "false").lower() == "true",
-                "models": query["models"].split(",") if query.get("models") else None,
+                **given,
+                "follow": given.get("follow", "false").lower() == "true",
+                "models": given["models"].split(",") if given.get("models") else None,
             },
             ExportRequest,
             strict=False,
@@ -84,16 +92,23 @@ def export_request(project_id: str, query: dict[str, str]) -> ExportRequest:
         raise Invalid("invalid export parameters", validation_fields(exc)) from None
 
 
-_EXPORT_FIELDS = {
+_EXPORT_NAMES = (
     "format",
     "status",
     "since",
+    "follow",
+    "models",
     "batch_id",
     "since_time",
     "until_time",
     "pair_strategy",
     "heartbeat_seconds",
+)
+_EXPORT_PARAMS = {
+    **{name: name for name in _EXPORT_NAMES},
+    **{camel_key(name): name for name in _EXPORT_NAMES},
 }
+"""Each accepted query parameter name (snake_case or camelCase) -> the request's field."""
 
 
 def bulk_controller(gateway: Gateway) -> type[Controller]:
