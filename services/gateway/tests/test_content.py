@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from preflog_contracts.datarow import Part
 from preflog_gateway.graphql.content import ContentFormat, render
+from preflog_ingest.domain.content_parts import parts_from_markup
 
 FIXTURES = Path(__file__).resolve().parents[3] / "../shared/fixtures"
 EVENT_HANDLER = re.compile(r"<[^>]*\son\w+\s*=", re.I)
@@ -84,6 +85,29 @@ def test_text_and_markdown_formats() -> None:
     ]
     assert render(parts, ContentFormat.TEXT) == "hi & bye\nhttps://x/i.png"
     assert "![image](https://x/i.png)" in render(parts, ContentFormat.MARKDOWN)
+
+
+def test_media_the_text_shows_is_drawn_once() -> None:
+    """Import keeps the text verbatim and adds the media it references as parts of their
+    own: HTML and MARKDOWN show each once (they drew it twice), TEXT lists the URL."""
+    row = json.loads((FIXTURES / "labelbox/v1_image.json").resolve().read_text())
+    for output in row["modelOutputs"]:
+        parts = parts_from_markup(output["content"])
+        assert [p.kind for p in parts] == ["html", "image"]
+        assert render(parts, ContentFormat.HTML).count("<img") == 1
+        assert parts[1].value in render(parts, ContentFormat.TEXT)
+    url = "https://x/i.png?a=1&b=2"
+    escaped = [
+        Part(kind="html", value=f'<img src="{url.replace("&", "&amp;")}">'),
+        Part(kind="image", value=url),
+    ]
+    assert render(escaped, ContentFormat.HTML).count("<img") == 1
+    markdown = parts_from_markup(f"Look: ![tulip]({url})")
+    assert render(markdown, ContentFormat.MARKDOWN).count(url) == 1
+    assert render(markdown, ContentFormat.HTML).count("<img") == 1
+    # Media no text shows (an added streamed response, a caption beside it) is drawn.
+    streamed = [Part(kind="markdown", value="my clip"), Part(kind="video", value="https://x/v.mp4")]
+    assert render(streamed, ContentFormat.HTML).count("<video") == 1
 
 
 @given(st.lists(st.sampled_from(TOKENS), max_size=80).map("".join))

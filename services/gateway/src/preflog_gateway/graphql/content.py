@@ -102,6 +102,18 @@ def sanitise_html(markup: str) -> str:
     )
 
 
+_TEXT_KINDS = ("text", "markdown", "html")
+
+
+def _shown_by_text(part: Part, parts: list[Part]) -> bool:
+    """A media part whose URL a text part of the same content holds (as is, or escaped as
+    HTML writes it in an attribute): that text shows it in HTML and MARKDOWN."""
+    if part.kind in _TEXT_KINDS:
+        return False
+    escaped = html.escape(part.value, quote=True)
+    return any(part.value in p.value or escaped in p.value for p in parts if p.kind in _TEXT_KINDS)
+
+
 def _media_markdown(part: Part) -> str:
     if part.kind == "image":
         return f"![image]({part.value})"
@@ -127,6 +139,10 @@ def render(parts: list[Part], fmt: ContentFormat | None) -> str:
     """
     if fmt is None:
         fmt = ContentFormat.MARKDOWN
+    if fmt is not ContentFormat.TEXT:
+        # Import keeps a content's text verbatim and adds the media it references as parts
+        # of their own: shown from the text already, they were drawn twice.
+        parts = [p for p in parts if not _shown_by_text(p, parts)]
     if fmt is ContentFormat.TEXT:
         out = []
         for p in parts:
