@@ -81,6 +81,22 @@ async def test_duplicate_email_conflicts_and_idempotency_key_returns_first(serve
     assert first["data"]["createUser"]["email"] == email
 
 
+async def test_account_events_carry_the_clients_user_agent(server: Server) -> None:
+    """Every event carries the client's user agent (DOMAIN.md); account events had none."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    r = await server.http.post(
+        "/graphql",
+        json={"query": CREATE_USER, "variables": {"email": email, "role": "MEMBER"}},
+        headers={"authorization": f"Bearer {server.admin_token}", "user-agent": "admin-console/3"},
+    )
+    user_id = r.json()["data"]["createUser"]["id"]
+    agent = await server.runtime.pool.fetchval(
+        "select metadata->>'user_agent' from eventlog.events where stream_name = $1",
+        f"user-{user_id}",
+    )
+    assert agent == "admin-console/3"
+
+
 async def test_invalid_user_input_names_fields(server: Server) -> None:
     body = await server.gql(CREATE_USER, {"email": "not-an-email", "role": "MEMBER"})
     assert code(body) == "INVALID_INPUT"

@@ -78,8 +78,12 @@ async def test_an_archived_project_takes_no_work_until_it_is_unarchived(service:
     seen = await service.call(working, "get_project", api.ProjectRef(project_id=pid), api.ProjectView)
     assert seen.archived is True
     # The open lease ended with the archive; the draft stays its author's.
-    released = [r.data for r in await service.rt.store.read_stream(f"task-{task.id}") if r.event_type == "TaskReleased"]
-    assert [bytes(d).count(b'"project_archived"') for d in released] == [1]
+    released = [r for r in await service.rt.store.read_stream(f"task-{task.id}") if r.event_type == "TaskReleased"]
+    assert [bytes(r.data).count(b'"project_archived"') for r in released] == [1]
+    archived = [r for r in await service.rt.store.read_stream(f"project-{pid}") if r.event_type == "ProjectArchived"]
+    # The release is the system's, on behalf of the archive: the same request's correlation.
+    assert released[0].metadata.actor_role == "SYSTEM"
+    assert released[0].metadata.correlation_id == archived[0].metadata.correlation_id != ""
     leases = await service.rt.pool.fetchval(
         "select count(*) from labeling.assignments where project_id = $1 and lease_expires_at is not null", pid
     )

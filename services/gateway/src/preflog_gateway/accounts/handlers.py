@@ -70,10 +70,22 @@ def _token(row: asyncpg.Record) -> TokenRecord:
     )
 
 
-def _metadata(actor: Identity | None, role: str, correlation_id: str) -> Metadata:
+def _metadata(
+    actor: Identity | None, role: str, correlation_id: str, user_agent: str | None = None
+) -> Metadata:
     if actor is None:
-        return Metadata(actor_id=SYSTEM_ACTOR, actor_role="SYSTEM", correlation_id=correlation_id)
-    return Metadata(actor_id=actor.user_id, actor_role=role, correlation_id=correlation_id)
+        return Metadata(
+            actor_id=SYSTEM_ACTOR,
+            actor_role="SYSTEM",
+            correlation_id=correlation_id,
+            user_agent=user_agent,
+        )
+    return Metadata(
+        actor_id=actor.user_id,
+        actor_role=role,
+        correlation_id=correlation_id,
+        user_agent=user_agent,
+    )
 
 
 class Accounts:
@@ -97,6 +109,7 @@ class Accounts:
         token_secret: str | None = None,
         idempotency_key: str | None = None,
         correlation_id: str = "",
+        user_agent: str | None = None,
     ) -> NewOrganization:
         """A new org, its first admin and the admin's first token (secret returned once).
 
@@ -132,7 +145,7 @@ class Accounts:
                     )
                 await self._ensure_email_free(conn, admin.email)
                 appended = await self._append_new(
-                    conn, org_id, org, admin, token, actor, correlation_id
+                    conn, org_id, org, admin, token, actor, correlation_id, user_agent
                 )
                 if key is not None:
                     await self.store.keep_result(*key, {"org_id": org_id}, conn=conn)
@@ -184,7 +197,7 @@ class Accounts:
                 if exists:
                     return None
                 appended = await self._append_new(
-                    conn, org_id, org, admin, token, None, "bootstrap"
+                    conn, org_id, org, admin, token, None, "bootstrap", None
                 )
             await self._settle(appended)
         return NewOrganization(
@@ -209,6 +222,7 @@ class Accounts:
         org_role: str = "MEMBER",
         idempotency_key: str | None = None,
         correlation_id: str = "",
+        user_agent: str | None = None,
     ) -> UserRecord:
         """A user in the actor's org (org admins). Raises Conflict if the email is taken;
         a repeated idempotency key returns the first user."""
@@ -223,7 +237,7 @@ class Accounts:
                 appended = await self.store.append(
                     StreamWrite(stream_name(UserCreated.category, user_id), [event], NO_STREAM),
                     org_id=actor.org_id,
-                    metadata=_metadata(actor, "ADMIN", correlation_id),
+                    metadata=_metadata(actor, "ADMIN", correlation_id, user_agent),
                     idempotency_key=idempotency_key,
                     result={"user_id": user_id},
                     conn=conn,
@@ -251,6 +265,7 @@ class Accounts:
         name: str,
         idempotency_key: str | None = None,
         correlation_id: str = "",
+        user_agent: str | None = None,
     ) -> IssuedToken:
         """A new token for ``user_id`` (an admin of the user's org; ``None`` = the operator's
         command line). The secret is returned once; a repeated idempotency key answers
@@ -271,7 +286,7 @@ class Accounts:
         appended = await self.store.append(
             StreamWrite(stream_name(ApiTokenIssued.category, token_id), [event], NO_STREAM),
             org_id=owner.org_id,
-            metadata=_metadata(actor, "ADMIN", correlation_id),
+            metadata=_metadata(actor, "ADMIN", correlation_id, user_agent),
             idempotency_key=idempotency_key,
             result={"token_id": token_id},
         )
@@ -287,6 +302,7 @@ class Accounts:
         token_id: str,
         idempotency_key: str | None = None,
         correlation_id: str = "",
+        user_agent: str | None = None,
     ) -> bool:
         """Revoke a token of the actor's org (its owner or an admin). True once revoked;
         revoking a revoked token is a no-op that answers True."""
@@ -296,7 +312,7 @@ class Accounts:
             appended = await self.store.append(
                 StreamWrite(stream_name(ApiTokenRevoked.category, token_id), [event]),
                 org_id=actor.org_id,
-                metadata=_metadata(actor, actor.org_role, correlation_id),
+                metadata=_metadata(actor, actor.org_role, correlation_id, user_agent),
                 idempotency_key=idempotency_key,
                 result=True,
             )
@@ -433,6 +449,7 @@ class Accounts:
         token: ApiTokenIssued,
         actor: Identity | None,
         correlation_id: str,
+        user_agent: str | None,
     ) -> AppendResult:
         return await self.store.append(
             [
@@ -443,7 +460,7 @@ class Accounts:
                 ),
             ],
             org_id=org_id,
-            metadata=_metadata(actor, "OPERATOR", correlation_id),
+            metadata=_metadata(actor, "OPERATOR", correlation_id, user_agent),
             conn=conn,
         )
 

@@ -260,7 +260,7 @@ async def archive_project(deps: Deps, ctx: CallContext, req: ProjectRef) -> Proj
         deps, ctx, req.project_id, Permission.CHANGE_OWNERS, lambda s, _i: domain.decide_archived(s, True)
     )
     # After the archive committed: no claim commits any more, so nothing is leased again.
-    await release_project_leases(deps, req.project_id)
+    await release_project_leases(deps, req.project_id, ctx)
     return view
 
 
@@ -294,7 +294,7 @@ async def remove_project_member(deps: Deps, ctx: CallContext, req: RemoveProject
 
     await _change_project(deps, ctx, req.project_id, Permission.MANAGE_MEMBERS, decide)
     # After the removal committed: the member can no longer claim, so nothing re-leases.
-    released = await release_leases_of(deps, req.project_id, req.user_id)
+    released = await release_leases_of(deps, req.project_id, req.user_id, ctx)
     return MemberRemovedView(project_id=req.project_id, user_id=req.user_id, released_leases=released)
 
 

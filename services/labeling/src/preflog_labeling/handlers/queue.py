@@ -524,7 +524,7 @@ async def expire_leases_once(deps: Deps, limit: int = 500) -> int:
     )
 
 
-async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
+async def release_leases_of(deps: Deps, project_id: str, user_id: str, ctx: CallContext | None = None) -> int:
     """Return a member's open leases in a project to the queue (TaskReleased
     reason="member_removed"), as when they are removed from it; returns how many.
 
@@ -540,10 +540,11 @@ async def release_leases_of(deps: Deps, project_id: str, user_id: str) -> int:
         [project_id, user_id],
         "lease_expires_at is not null",
         "member_removed",
+        ctx,
     )
 
 
-async def release_project_leases(deps: Deps, project_id: str) -> int:
+async def release_project_leases(deps: Deps, project_id: str, ctx: CallContext | None = None) -> int:
     """Return every open lease of an archived project (TaskReleased reason="project_archived");
     returns how many. A claim decided before the archive fails its guard on the project's
     stream, so none commits after it; one that committed before is found here."""
@@ -553,11 +554,16 @@ async def release_project_leases(deps: Deps, project_id: str) -> int:
         [project_id],
         "lease_expires_at is not null",
         "project_archived",
+        ctx,
     )
 
 
-async def _release_leases(deps: Deps, where: str, args: list[object], still: str, reason: str) -> int:
-    """Release the leases ``where`` finds that, once locked, still match ``still``.
+async def _release_leases(
+    deps: Deps, where: str, args: list[object], still: str, reason: str, ctx: CallContext | None = None
+) -> int:
+    """Release the leases ``where`` finds that, once locked, still match ``still``: the
+    system's doing, on behalf of the request ``ctx`` when there is one (a removal, an archive),
+    whose correlation id and user agent the events carry.
 
     Each in a transaction of its own that locks the task's row first, then the lease's row,
     then appends: the order of a claim, a submission and a release. Appending first and then
@@ -588,6 +594,8 @@ async def _release_leases(deps: Deps, where: str, args: list[object], still: str
                 metadata=Metadata(
                     actor_id=SYSTEM_ACTOR,
                     actor_role="SYSTEM",
+                    correlation_id=ctx.correlation_id if ctx is not None else "",
+                    user_agent=ctx.user_agent if ctx is not None else None,
                     project_id=project_id,
                     task_id=task_id,
                     label_id=label_id,
