@@ -312,6 +312,40 @@ async def test_pre_labels_land_on_project_rows(system: Server) -> None:
     out = await eventually(accepted, "ingest to accept the pre-labels")
     assert out["accepted"] + out["rejected"] == len(lines)  # type: ignore[operator]
 
+    # Each annotator claims a task: its new label starts from the row's pre-labels, each
+    # visibly marked until the annotator touches it.
+    claim = """mutation($p: ID!) { claimNextTask(projectId: $p) { id myLabel { prelabelsPending
+      answers { questionId prelabel { source confidence } } crowns { prelabel { source } }
+      rankings { prelabel { source } } } } }"""
+    labels = []
+    for _ in result["dataRowIds"]:
+        _, token = await new_member(system, project_id, "ANNOTATOR")
+        task = data_of(await system.gql(claim, {"p": project_id}, token=token))["claimNextTask"]
+        labels.append((token, task))
+    for _, task in labels:
+        label = task["myLabel"]
+        items = label["answers"] + label["crowns"] + label["rankings"]
+        assert label["prelabelsPending"] == sum(1 for i in items if i["prelabel"]), label
+    marks = [
+        i["prelabel"] for _, t in labels for i in t["myLabel"]["answers"] + t["myLabel"]["rankings"]
+    ]
+    assert len(marks) >= 4 and {m["source"] for m in marks} == {"labelbox_mal"}
+    # The annotator answers the pre-labelled TEXT question themselves: it is theirs now.
+    [(token, task)] = [
+        (token, t)
+        for token, t in labels
+        if "rationale" in {a["questionId"] for a in t["myLabel"]["answers"]}
+    ]
+    answered = await system.gql(
+        """mutation($t: ID!) { answerQuestion(taskId: $t, questionId: "rationale", answer: "mine")
+          { prelabelsPending answers { questionId prelabel { source } } } }""",
+        {"t": task["id"]},
+        token=token,
+    )
+    after = data_of(answered)["answerQuestion"]
+    assert after["prelabelsPending"] == task["myLabel"]["prelabelsPending"] - 1
+    assert [a["prelabel"] for a in after["answers"] if a["questionId"] == "rationale"] == [None]
+
 
 async def test_rest_import_needs_no_buffering_of_the_whole_body(system: Server) -> None:
     """The gateway passes chunks on while the body is still arriving: this client withholds

@@ -197,6 +197,7 @@ class Mutation:
             admin_name=admin_name,
             idempotency_key=scoped_key("create_organization", idempotency_key),
             correlation_id=ctx.correlation_id,
+            user_agent=ctx.user_agent,
         )
         return NewOrganization(
             organization=Organization.of(created.organization),
@@ -218,6 +219,7 @@ class Mutation:
             org_role=(input.org_role or OrgRole.MEMBER).value,
             idempotency_key=scoped_key("create_user", idempotency_key),
             correlation_id=ctx.correlation_id,
+            user_agent=ctx.user_agent,
         )
         return User.of(user)
 
@@ -236,6 +238,7 @@ class Mutation:
             name=name,
             idempotency_key=scoped_key("create_api_token", idempotency_key),
             correlation_id=ctx.correlation_id,
+            user_agent=ctx.user_agent,
         )
         return ApiTokenSecret(id=strawberry.ID(issued.token_id), token=issued.secret)
 
@@ -249,6 +252,7 @@ class Mutation:
             token_id=str(token_id),
             idempotency_key=scoped_key("revoke_api_token", idempotency_key),
             correlation_id=ctx.correlation_id,
+            user_agent=ctx.user_agent,
         )
         ctx.gateway.authenticator.forget(str(token_id))
         return done
@@ -438,7 +442,11 @@ class Mutation:
             idempotency_key,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="A response of the annotator's own at a prompt point (where the project allows"
+        " it): text, or with mediaUrl an http(s) URL to media the client streams (content is then"
+        " its caption, possibly empty; mimetype says image/..., audio/... or video/...)."
+    )
     async def add_response(
         self,
         info: strawberry.Info,
@@ -446,6 +454,8 @@ class Mutation:
         content: str,
         prompt_id: strawberry.ID | None = None,
         model_config_name: str | None = None,
+        media_url: str | None = None,
+        mimetype: str | None = None,
         idempotency_key: str | None = None,
     ) -> Label:
         return await r.label_call(
@@ -456,6 +466,8 @@ class Mutation:
                 content=content,
                 prompt_id=_opt(prompt_id),
                 model_config_name=model_config_name or "",
+                media_url=media_url,
+                mimetype=mimetype,
             ),
             idempotency_key,
         )

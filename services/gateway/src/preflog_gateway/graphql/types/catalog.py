@@ -90,6 +90,9 @@ class Response:
     added_by: strawberry.ID | None = strawberry.field(
         description="The user who added this response in a label (null for imported ones)."
     )
+    streamed: bool = strawberry.field(
+        description="Added as a URL to media the client streams (content holds the URL)."
+    )
     parts: strawberry.Private[list[canonical.Part]]
     original_parts: strawberry.Private[list[canonical.Part] | None]
 
@@ -116,6 +119,7 @@ class Response:
             edited=False,
             deleted=False,
             added_by=None,
+            streamed=False,
             parts=list(r.content),
             original_parts=None,
         )
@@ -129,6 +133,7 @@ def response_of_view(r: rpc.ResponseView) -> Response:
         edited=r.edited,
         deleted=r.deleted,
         added_by=strawberry.ID(r.added_by) if r.added_by else None,
+        streamed=r.streamed,
         parts=list(r.content),
         original_parts=list(r.original) if r.original is not None else None,
     )

@@ -191,6 +191,19 @@ class Target:
         )
 
 
+@strawberry.type(
+    description="Content that still holds a pre-label (imported with the row, model-assisted)"
+    " the annotator has not touched: where it came from and how sure its source was."
+)
+class PrelabelMark:
+    source: str
+    confidence: float | None
+
+    @classmethod
+    def of(cls, mark: rpc.PrelabelMark | None) -> PrelabelMark | None:
+        return None if mark is None else cls(source=mark.source, confidence=mark.confidence)
+
+
 @strawberry.type
 class RankEntry:
     response_id: strawberry.ID
@@ -201,12 +214,18 @@ class RankEntry:
 class PromptRanking:
     prompt_id: strawberry.ID | None
     ranking: list[RankEntry]
+    prelabel: PrelabelMark | None = strawberry.field(
+        description="Set while the ranking is the pre-label's, untouched."
+    )
 
 
 @strawberry.type
 class Crown:
     prompt_id: strawberry.ID | None
     response_id: strawberry.ID
+    prelabel: PrelabelMark | None = strawberry.field(
+        description="Set while the crown is the pre-label's, untouched."
+    )
 
 
 @strawberry.type
@@ -214,6 +233,9 @@ class Answer:
     question_id: strawberry.ID
     target: Target | None
     value: JSON
+    prelabel: PrelabelMark | None = strawberry.field(
+        description="Set while the answer is the pre-label's, untouched."
+    )
 
 
 @strawberry.type
@@ -248,6 +270,9 @@ class ResponseEdit:
     prompt_id: strawberry.ID | None
     kind: str = strawberry.field(description="EDITED, ADDED or DELETED")
     model_config_name: str
+    streamed: bool = strawberry.field(
+        description="An added response whose content is a URL to media the client streams."
+    )
     parts: strawberry.Private[list[Part]]
 
     @strawberry.field
@@ -283,6 +308,9 @@ class Label:
     edits: list[ResponseEdit]
     can_undo: bool
     can_redo: bool
+    prelabels_pending: int = strawberry.field(
+        description="How many rankings, crowns and answers still hold an untouched pre-label."
+    )
     updated_at: datetime | None
     view: strawberry.Private[rpc.LabelView]
     reference: strawberry.Private[bool | None] = None
@@ -337,12 +365,15 @@ class Label:
                         RankEntry(response_id=strawberry.ID(i.response_id), rank=i.rank)
                         for i in r.ranking
                     ],
+                    prelabel=PrelabelMark.of(r.prelabel),
                 )
                 for r in v.rankings
             ],
             crowns=[
                 Crown(
-                    prompt_id=strawberry.ID(c.prompt_id), response_id=strawberry.ID(c.response_id)
+                    prompt_id=strawberry.ID(c.prompt_id),
+                    response_id=strawberry.ID(c.response_id),
+                    prelabel=PrelabelMark.of(c.prelabel),
                 )
                 for c in v.crowns
             ],
@@ -351,6 +382,7 @@ class Label:
                     question_id=strawberry.ID(a.question_id),
                     target=Target.of(a.target),
                     value=a.value,
+                    prelabel=PrelabelMark.of(a.prelabel),
                 )
                 for a in v.answers
             ],
@@ -361,12 +393,14 @@ class Label:
                     prompt_id=strawberry.ID(e.prompt_id) if e.prompt_id else None,
                     kind="ADDED" if e.added else "DELETED" if e.deleted else "EDITED",
                     model_config_name=e.model_config_name,
+                    streamed=e.streamed,
                     parts=list(e.content),
                 )
                 for e in v.edits
             ],
             can_undo=v.can_undo,
             can_redo=v.can_redo,
+            prelabels_pending=v.prelabels_pending,
             updated_at=v.updated_at,
             view=v,
         )
