@@ -9,6 +9,7 @@ import msgspec
 from preflog_contracts.envelope import RecordedEvent, stream_name
 from preflog_contracts.errors import NotFound
 from preflog_contracts.events import decode_event_data
+from preflog_contracts.events.base import Event
 from preflog_contracts.events.labels import TaskLeased
 from preflog_contracts.rpc.labeling import HistoryEntry, LeaseView, TaskAsOfRequest, TaskRef, TaskView
 from preflog_labeling.domain import task as task_domain
@@ -23,6 +24,10 @@ _any: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 REVIEW_TYPES = ["TaskStatusChanged", "LabelApproved", "LabelRejected"]
 
 
+def _decoded(rec: RecordedEvent) -> Event:
+    return decode_event_data(rec.event_type, rec.schema_version, rec.data)
+
+
 async def task_as_of(deps: Deps, ctx: CallContext, req: TaskAsOfRequest) -> TaskView | None:
     """The task as it was at ``req.at``: the fold of the task's stream, its labels' streams
     and review's status changes recorded up to then (None if it did not exist yet)."""
@@ -35,8 +40,8 @@ async def task_as_of(deps: Deps, ctx: CallContext, req: TaskAsOfRequest) -> Task
         if exists is None:
             raise NotFound("task not found")
         return None
-    first = decode_event_data(recs[0].event_type, recs[0].schema_version, recs[0].data)
-    project_id = getattr(first, "project_id", "")
+    own = [(rec, _decoded(rec)) for rec in recs]
+    project_id = getattr(own[0][1], "project_id", "")
     project = await deps.project(project_id, ident.org_id, until=req.at)
     sees_all = is_allowed(project.members.get(ident.user_id), ident.is_admin, Permission.SEE_ALL_LABELS)
     current = await deps.project(project_id, ident.org_id)
@@ -47,12 +52,11 @@ async def task_as_of(deps: Deps, ctx: CallContext, req: TaskAsOfRequest) -> Task
     # The task's own stream names its labels (TaskLeased); then the task is folded from its
     # own events, its labels' submissions and review's, in log order, as its read model
     # applied them (a review reaction is judged against the own events before it).
-    own = (decode_event_data(rec.event_type, rec.schema_version, rec.data) for rec in recs)
-    authors = {event.label_id: event.user_id for event in own if isinstance(event, TaskLeased)}
+    authors = {event.label_id: event.user_id for _, event in own if isinstance(event, TaskLeased)}
     if not sees_all and ident.user_id not in authors.values():
         raise NotFound("task not found")
     labels = {}
-    merged: list[RecordedEvent] = list(recs) + list(review)
+    merged = own + [(rec, _decoded(rec)) for rec in review]
     for label_id in authors:
         try:
             labels[label_id] = await deps.label(label_id, ident.org_id, until=req.at)
@@ -60,10 +64,9 @@ async def task_as_of(deps: Deps, ctx: CallContext, req: TaskAsOfRequest) -> Task
             continue
         for rec in await deps.store.read_stream(stream_name("label", label_id), until=req.at, org_id=ident.org_id):
             if rec.event_type == "LabelSubmitted":
-                merged.append(rec)
+                merged.append((rec, _decoded(rec)))
     state = task_domain.TaskState(task_id=req.task_id)
-    for rec in sorted(merged, key=lambda r: r.global_position):
-        event = decode_event_data(rec.event_type, rec.schema_version, rec.data)
+    for rec, event in sorted(merged, key=lambda pair: pair[0].global_position):
         state = task_domain.evolve(
             state,
             event,
